@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` (the demo on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install install-test run test lint format clean
+
+$(BIN)/digest: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+install: $(BIN)/digest
+
+$(VENV)/.test-extras: $(BIN)/digest
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install-test: $(VENV)/.test-extras
+
+run: install
+	$(BIN)/digest run --samples
+
+test: install-test
+	bash scripts/ensure-redis.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) outbox digest.db digest.db-wal digest.db-shm .pytest_cache

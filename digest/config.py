@@ -1,0 +1,44 @@
+"""Settings from the environment (prefix ``DIGEST_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIGEST_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///digest.db"
+    # Unset: tasks run in the calling process. redis://...: work goes to Celery workers.
+    broker_url: str | None = None
+    # Unset: messages are written as .eml files into outbox_dir.
+    smtp_url: str | None = None
+    outbox_dir: Path = Path("outbox")
+    base_url: str = "http://localhost:8000"
+    secret_key: str = "change-me-in-production"
+    from_address: str = Field("Digest <digest@localhost>", alias="DIGEST_FROM")
+    admin_token: str | None = None
+    list_name: str = "Digest"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+
+    # Gathering limits: every source is fetched with these.
+    fetch_timeout: float = 20.0
+    fetch_max_bytes: int = 5_000_000
+
+    # Edition contents.
+    max_articles: int = 20
+    first_digest_days: int = 7
+    delivery_batch_size: int = 100
+    # Celery retries a temporary SMTP failure after base, 2*base, 4*base... seconds.
+    retry_base_delay: float = 30.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

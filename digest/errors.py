@@ -1,0 +1,17 @@
+"""Errors a user can act on; the CLI and the web print their message without a traceback."""
+
+
+class DigestError(Exception):
+    """Base class: the message says what went wrong and what to do."""
+
+
+class InvalidInput(DigestError):
+    pass
+
+
+class NotFound(DigestError):
+    pass
+
+
+class AlreadyExists(DigestError):
+    pass

@@ -1,0 +1,303 @@
+"""Turn a fetched feed body (RSS 0.9x/1.0/2.0, Atom or JSON Feed) into uniform FeedEntry records.
+
+Content is kept raw here: sanitizing HTML is the job of a later stage, which needs the original
+markup to decide what to keep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import time
+import xml.sax
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import lxml.html
+
+_FEED_MEDIA_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/feed+json",
+    }
+)
+# Generic types carry feeds too, but also other documents, so they are confirmed by sniffing.
+_GENERIC_MEDIA_TYPES = frozenset({"application/xml", "text/xml", "application/json"})
+_JSON_MEDIA_TYPES = frozenset({"application/feed+json", "application/json"})
+_SNIFF_BYTES = 2048
+_FIRST_ROOT_TAG = re.compile(rb"<(rss|feed|rdf:rdf|html)[\s>]")
+_WHITESPACE = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class FeedError(Exception):
+    """A body is not a readable feed or article; the message says why."""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    key: str  # GUID/id, else link, else "sha256:" of title and content; stable across fetches
+    link: str | None  # absolute http(s) URL
+    title: str  # plain text; "(untitled)" if the entry has none
+    published: datetime | None  # aware UTC: published, else updated
+    author: str | None
+    categories: tuple[str, ...]
+    content_html: str  # fullest body available, unsanitized
+    is_teaser: bool  # only a summary/description was available
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    link: str | None
+    entries: list[FeedEntry]
+
+
+def _head(body: bytes) -> bytes:
+    return body[:_SNIFF_BYTES].removeprefix(_UTF8_BOM).lstrip()
+
+
+def _sniffed_root(body: bytes) -> str | None:
+    """The first of rss/feed/rdf:RDF/html tags near the start, so pages are told from feeds."""
+    match = _FIRST_ROOT_TAG.search(_head(body).lower())
+    return match.group(1).decode() if match else None
+
+
+def looks_like_feed(body: bytes, content_type: str) -> bool:
+    """Guess from the media type and the first bytes whether ``body`` is a feed."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in _FEED_MEDIA_TYPES:
+        return True
+    if _head(body).startswith(b"{"):
+        return True
+    root = _sniffed_root(body)
+    if media_type in _GENERIC_MEDIA_TYPES:
+        return root != "html"
+    return root is not None and root != "html"
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
+    """Parse a feed body fetched from ``url``; raise FeedError if it holds no feed."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    head = _head(body)
+    if not head:
+        raise FeedError("not a feed: the response body is empty")
+    if head.startswith(b"{") or (media_type in _JSON_MEDIA_TYPES and not head.startswith(b"<")):
+        feed = _parse_json_feed(body, url)
+    else:
+        feed = _parse_xml_feed(body, url, media_type)
+    return ParsedFeed(title=feed.title, link=feed.link, entries=_dedupe(feed.entries))
+
+
+def _dedupe(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if entry.key not in seen:
+            seen.add(entry.key)
+            unique.append(entry)
+    return unique
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def clean_text(value: str | None) -> str:
+    return _WHITESPACE.sub(" ", value or "").strip()
+
+
+def html_to_text(value: str) -> str:
+    if "<" not in value and "&" not in value:
+        return clean_text(value)
+    try:
+        return clean_text(lxml.html.fragment_fromstring(value, create_parent="div").text_content())
+    except Exception:  # lxml rejects some fragments outright; fall back to crude stripping
+        return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", value)))
+
+
+def absolute_http_url(link: str | None, base: str) -> str | None:
+    """Resolve ``link`` against ``base``; drop anything that is not http(s)."""
+    link = (link or "").strip()
+    if not link:
+        return None
+    resolved = urljoin(base, link)
+    parts = urlsplit(resolved)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return resolved
+
+
+def make_key(guid: str | None, link: str | None, title: str, content: str) -> str:
+    guid = (guid or "").strip()
+    if guid:
+        return guid
+    if link:
+        return link
+    return "sha256:" + hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
+
+
+def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
+    cleaned = (clean_text(v) for v in values if v)
+    return tuple(dict.fromkeys(v for v in cleaned if v))
+
+
+# --- RSS / Atom via feedparser ----------------------------------------------------------------
+
+
+def _parse_xml_feed(body: bytes, url: str, media_type: str) -> ParsedFeed:
+    headers = {"content-location": url}
+    if media_type:
+        headers["content-type"] = media_type
+    # sanitize_html=False: content stays raw for the sanitizing stage; relative URIs in content
+    # are still resolved against the feed URL so the later stage gets working links.
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    if not parsed.get("version") and not parsed.entries:
+        if _sniffed_root(body) == "html":
+            reason = "got an HTML page, not RSS, Atom or JSON Feed"
+        else:
+            problem = parsed.get("bozo_exception")
+            # Other bozo reasons (content type, encoding) would hide the real problem here.
+            if not isinstance(problem, xml.sax.SAXException):
+                problem = "no RSS, Atom or JSON Feed elements found"
+            reason = f"could not parse XML or JSON ({problem})"
+        raise FeedError(f"not a feed: {reason}")
+    channel = parsed.feed
+    entries = [_xml_entry(e, url) for e in parsed.entries]
+    return ParsedFeed(
+        title=_detail_text(channel, "title") or None,
+        link=absolute_http_url(channel.get("link"), url),
+        entries=entries,
+    )
+
+
+def _detail_text(node: Any, field: str) -> str:
+    value = node.get(field) or ""
+    detail = node.get(f"{field}_detail") or {}
+    if detail.get("type") in ("text/html", "application/xhtml+xml"):
+        return html_to_text(value)
+    return clean_text(value)
+
+
+def _struct_to_utc(value: time.struct_time | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        # feedparser already normalizes parsed dates to UTC.
+        return datetime(*value[:6], tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _xml_entry(entry: Any, url: str) -> FeedEntry:
+    title = _detail_text(entry, "title") or "(untitled)"
+    bodies = [c.get("value") or "" for c in entry.get("content") or []]
+    full = max(bodies, key=len, default="")
+    content = full or entry.get("summary") or ""
+    link = absolute_http_url(entry.get("link"), url)
+    author_detail = entry.get("author_detail") or {}
+    author = clean_text(author_detail.get("name") or entry.get("author")) or None
+    # dict.get skips feedparser's deprecated updated->published key aliasing.
+    published = _struct_to_utc(dict.get(entry, "published_parsed")) or _struct_to_utc(
+        dict.get(entry, "updated_parsed")
+    )
+    categories = _unique(t.get("label") or t.get("term") for t in entry.get("tags") or [])
+    return FeedEntry(
+        key=make_key(entry.get("id"), link, title, content),
+        link=link,
+        title=title,
+        published=published,
+        author=author,
+        categories=categories,
+        content_html=content,
+        is_teaser=not full.strip(),
+    )
+
+
+# --- JSON Feed 1.0 / 1.1 --------------------------------------------------------------------
+
+
+def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedError(f"not a feed: could not parse XML or JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise FeedError('not a feed: JSON without a JSON Feed "items" list')
+    feed_authors = _json_authors(data)
+    entries = [
+        _json_entry(item, url, feed_authors) for item in data["items"] if isinstance(item, dict)
+    ]
+    return ParsedFeed(
+        title=clean_text(_str(data.get("title"))) or None,
+        link=absolute_http_url(_str(data.get("home_page_url")), url),
+        entries=entries,
+    )
+
+
+def _str(value: Any) -> str | None:
+    # JSON Feeds in the wild put numbers where strings belong (ids especially).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _json_authors(node: dict[str, Any]) -> str | None:
+    authors = node.get("authors")
+    if not isinstance(authors, list):  # JSON Feed 1.0 has a single "author" object
+        authors = [node.get("author")]
+    names = _unique(_str(a.get("name")) for a in authors if isinstance(a, dict))
+    return ", ".join(names) or None
+
+
+def iso_to_utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def text_to_html(text: str) -> str:
+    paragraphs = (p.strip() for p in _BLANK_LINE.split(text.replace("\r\n", "\n")))
+    return "\n".join(
+        "<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs if p
+    )
+
+
+def _json_entry(item: dict[str, Any], url: str, feed_authors: str | None) -> FeedEntry:
+    title = clean_text(_str(item.get("title"))) or "(untitled)"
+    link = absolute_http_url(_str(item.get("url")), url) or absolute_http_url(
+        _str(item.get("external_url")), url
+    )
+    full = _str(item.get("content_html")) or ""
+    if not full.strip() and (text := _str(item.get("content_text"))):
+        full = text_to_html(text)
+    # JSON Feed summaries are plain text, unlike RSS descriptions.
+    content = full or text_to_html(_str(item.get("summary")) or "")
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    return FeedEntry(
+        key=make_key(_str(item.get("id")), link, title, content),
+        link=link,
+        title=title,
+        published=iso_to_utc(_str(item.get("date_published")))
+        or iso_to_utc(_str(item.get("date_modified"))),
+        author=_json_authors(item) or feed_authors,
+        categories=_unique(_str(t) for t in tags),
+        content_html=content,
+        is_teaser=not full.strip(),
+    )

@@ -1,0 +1,24 @@
+"""Building digest messages and handing them to a transport (SMTP or an outbox folder)."""
+
+from digest.mail.message import build_message, message_id_for
+from digest.mail.transports import (
+    MailError,
+    OutboxTransport,
+    PermanentError,
+    SmtpTransport,
+    TemporaryError,
+    Transport,
+    transport_from_url,
+)
+
+__all__ = [
+    "MailError",
+    "OutboxTransport",
+    "PermanentError",
+    "SmtpTransport",
+    "TemporaryError",
+    "Transport",
+    "build_message",
+    "message_id_for",
+    "transport_from_url",
+]

@@ -1,0 +1,71 @@
+"""One subscriber's digest as a multipart/alternative message with list headers (RFC 2369, 8058)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from urllib.parse import urlsplit
+
+from digest.errors import InvalidInput
+
+# Folding a long Subject at 78 columns makes Python break right after "Subject:", which
+# readers show as a leading space; header lines up to 998 octets are valid (RFC 5322
+# 2.1.1). Bodies are still encoded under SMTP's 78 (quoted-printable wants 76).
+HEADER_POLICY = SMTP.clone(max_line_length=998)
+
+
+def domain_of(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"
+
+
+def message_id_for(edition_id: int, subscriber_id: int, domain: str) -> str:
+    """Stable per (edition, subscriber): a retried send carries the same Message-ID."""
+    return f"<digest.e{edition_id}.s{subscriber_id}@{domain}>"
+
+
+def list_id_for(list_name: str, base_url: str) -> str:
+    host = urlsplit(base_url).hostname or "localhost"
+    label = "".join(c if c.isalnum() else "-" for c in list_name.lower()).strip("-") or "digest"
+    return f"{list_name} <{label}.{host}>"
+
+
+def _one_line(value: str) -> str:
+    # Feed titles end up in Subject: a newline there would let a feed inject headers.
+    return " ".join(value.split())
+
+
+def build_message(
+    *,
+    sender: str,
+    to_address: str,
+    to_name: str | None,
+    subject: str,
+    html: str,
+    text: str,
+    message_id: str,
+    list_id: str,
+    unsubscribe_url: str,
+    date: datetime,
+) -> EmailMessage:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = _one_line(sender)
+    try:
+        local, _, domain = to_address.rpartition("@")
+        msg["To"] = Address(display_name=_one_line(to_name or ""), username=local, domain=domain)
+    except (ValueError, IndexError) as exc:
+        raise InvalidInput(f"cannot address a message to {to_address!r}: {exc}") from None
+    msg["Subject"] = _one_line(subject)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    msg["List-Id"] = _one_line(list_id)
+    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["Precedence"] = "list"
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    msg.policy = HEADER_POLICY
+    return msg

@@ -1,0 +1,158 @@
+"""Transports: where finished messages go. SMTP (one reused connection) or an outbox folder.
+
+Both raise TemporaryError for failures worth retrying later (4xx, lost connections) and
+PermanentError for ones that will not get better (5xx, a refused recipient).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from digest.errors import DigestError, InvalidInput
+
+
+class MailError(DigestError):
+    pass
+
+
+class TemporaryError(MailError):
+    pass
+
+
+class PermanentError(MailError):
+    pass
+
+
+class Transport(Protocol):
+    def send(self, msg: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class OutboxTransport:
+    """Writes each message as an .eml file named after its Message-ID."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def send(self, msg: EmailMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", str(msg["Message-ID"]).strip("<>")) + ".eml"
+        # Write then rename, so a reader never sees half a message.
+        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(msg.as_bytes())
+            os.replace(tmp, self.directory / name)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise TemporaryError(f"cannot write {name} to {self.directory}: {exc}") from exc
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """SMTP with one connection reused across messages, reopened when the server drops it."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtp+starttls", "smtps"):
+            raise InvalidInput(
+                f"SMTP URL must start with smtp://, smtp+starttls:// or smtps://, not {url!r}"
+            )
+        if not parts.hostname:
+            raise InvalidInput(f"SMTP URL {url!r} has no host")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (
+            465 if parts.scheme == "smtps" else 587 if "tls" in parts.scheme else 25
+        )
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            if self.scheme == "smtps":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.scheme == "smtp+starttls":
+                    conn.starttls(context=ssl.create_default_context())
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(f"SMTP login to {self.host} refused: {_reply(exc)}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
+        return conn
+
+    def send(self, msg: EmailMessage) -> None:
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                refused = self._conn.send_message(msg)
+            except smtplib.SMTPServerDisconnected as exc:
+                # A reused connection may have been closed by the server while idle.
+                self._conn = None
+                if attempt == 2:
+                    raise TemporaryError(f"SMTP server disconnected: {exc}") from exc
+                continue
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = next(iter(exc.recipients.values()))
+                raise _error_for(code, f"recipient refused: {code} {_text(reply)}") from exc
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                raise _error_for(
+                    exc.smtp_code, f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}"
+                ) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                self.close()
+                raise TemporaryError(f"SMTP error: {exc}") from exc
+            if refused:
+                code, reply = next(iter(refused.values()))
+                raise _error_for(code, f"recipient refused: {code} {_text(reply)}")
+            return
+
+    def _reset(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.rset()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._conn.quit()
+            self._conn = None
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+
+
+def _error_for(code: int, message: str) -> MailError:
+    return PermanentError(message) if 500 <= code < 600 else TemporaryError(message)
+
+
+def transport_from_url(smtp_url: str | None, outbox_dir: Path) -> Transport:
+    return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox_dir)

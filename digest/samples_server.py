@@ -1,0 +1,79 @@
+"""A throwaway loopback HTTP server for the sample sources that ship with the project.
+
+The sample files say ``{{BASE}}`` where their own address goes; the server fills in the
+address it is listening on, so links in the demo digest open the sample pages.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+CONTENT_TYPES = {
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+@dataclass(frozen=True)
+class SampleSource:
+    url: str
+    name: str
+    topics: list[str]
+
+
+def _handler(root: Path, base: list[str]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = (root / self.path.split("?")[0].lstrip("/")).resolve()
+            if root not in path.parents or not path.is_file():
+                self.send_error(404)
+                return
+            body = path.read_bytes().replace(b"{{BASE}}", base[0].encode())
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPES.get(path.suffix, "text/plain"))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serve_samples(root: Path = SAMPLES, port: int = 0) -> Iterator[str]:
+    """Serve `root` on 127.0.0.1 for the duration of the block; yields the base URL."""
+    base: list[str] = [""]
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(root.resolve(), base))
+    base[0] = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def sample_sources(base_url: str) -> list[SampleSource]:
+    entries = json.loads((SAMPLES / "sources.json").read_text())
+    return [
+        SampleSource(f"{base_url}/{e['path']}", e["name"], e.get("topics", [])) for e in entries
+    ]
+
+
+def sample_subscribers() -> list[dict[str, Any]]:
+    return json.loads((SAMPLES / "subscribers.json").read_text())  # type: ignore[no-any-return]

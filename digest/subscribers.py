@@ -1,0 +1,112 @@
+"""Subscribers: adding with validated addresses, signed link tokens, unsubscribing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.models import Frequency, Subscriber, SubscriberStatus, utcnow
+from digest.sources import normalize_topics
+
+UNSUBSCRIBE = "unsubscribe"
+PREFERENCES = "preferences"
+
+
+def normalize_email(address: str) -> str:
+    """The canonical form of an address, or InvalidInput saying why it is not one."""
+    try:
+        result = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"{address!r} is not a valid email address: {exc}") from None
+    return result.normalized.lower()
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {name!r} (use Area/City, e.g. Europe/Paris)"
+        ) from None
+    return name
+
+
+def add_subscriber(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    confirmed: bool = False,
+    frequency: str = Frequency.DAILY,
+    hour: int = 7,
+    timezone: str = "UTC",
+    topics: list[str] | None = None,
+    now: datetime | None = None,
+) -> Subscriber:
+    address = normalize_email(email)
+    if frequency not in set(Frequency):
+        raise InvalidInput(f"frequency must be one of {', '.join(Frequency)}, not {frequency!r}")
+    if not 0 <= hour <= 23:
+        raise InvalidInput(f"hour must be between 0 and 23, not {hour}")
+    if session.scalar(select(Subscriber).where(Subscriber.email == address)):
+        raise AlreadyExists(f"{address} is already a subscriber")
+    now = now or utcnow()
+    subscriber = Subscriber(
+        email=address,
+        name=" ".join(name.split())[:200] if name else None,
+        status=SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING,
+        confirmed_at=now if confirmed else None,
+        frequency=frequency,
+        hour=hour,
+        timezone=check_timezone(timezone),
+        topics=normalize_topics(topics or []),
+        created_at=now,
+    )
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def list_subscribers(session: Session) -> list[Subscriber]:
+    return list(session.scalars(select(Subscriber).order_by(Subscriber.id)))
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber:
+    address = normalize_email(email)
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None:
+        raise NotFound(f"no subscriber {email}")
+    return subscriber
+
+
+# Unsubscribe links must keep working in old mail (RFC 8058 clients may POST long after
+# delivery), so these tokens are signed but do not expire; the purpose is part of the salt
+# so an unsubscribe token cannot be replayed as another kind.
+def make_token(secret: str, purpose: str, subscriber_id: int) -> str:
+    return URLSafeSerializer(secret, salt=f"digest.{purpose}").dumps(subscriber_id)
+
+
+def read_token(secret: str, purpose: str, token: str) -> int:
+    try:
+        value = URLSafeSerializer(secret, salt=f"digest.{purpose}").loads(token)
+    except BadSignature:
+        raise InvalidInput("this link is invalid or has been tampered with") from None
+    if not isinstance(value, int):
+        raise InvalidInput("this link is invalid or has been tampered with")
+    return value
+
+
+def unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = None) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound("this subscription no longer exists")
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.unsubscribed_at = now or utcnow()
+    return subscriber

@@ -1,0 +1,91 @@
+"""The web app: health, one-click unsubscribe (RFC 8058) and the preferences page.
+
+The admin pages and the JSON API come later; they will live beside these routes.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+
+from digest import db
+from digest.config import Settings, get_settings
+from digest.errors import InvalidInput, NotFound
+from digest.models import Subscriber, SubscriberStatus
+from digest.subscribers import PREFERENCES, UNSUBSCRIBE, make_token, read_token, unsubscribe
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Digest", docs_url=None, redoc_url=None)
+    templates = Jinja2Templates(directory=settings.templates_dir / "web")
+
+    def page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+        context.setdefault("list_name", settings.list_name)
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def bad_link(request: Request, message: str) -> HTMLResponse:
+        return page(request, "message.html", 400, title="Invalid link", message=message)
+
+    @app.get("/health")
+    def health() -> Response:
+        try:
+            with db.get_engine(settings.database_url).connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+        # GET never unsubscribes: mail scanners follow links, people press buttons.
+        try:
+            subscriber_id = read_token(settings.secret_key, UNSUBSCRIBE, token)
+        except InvalidInput as exc:
+            return bad_link(request, str(exc))
+        with db.session_scope(settings.database_url) as session:
+            sub = session.get(Subscriber, subscriber_id)
+            if sub is None:
+                return bad_link(request, "this subscription no longer exists")
+            return page(request, "unsubscribe.html", email=sub.email, status_=sub.status)
+
+    @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe_post(request: Request, token: str) -> HTMLResponse:
+        # Both the RFC 8058 one-click POST (body List-Unsubscribe=One-Click) and the
+        # button on the page land here; either way the token alone decides.
+        try:
+            subscriber_id = read_token(settings.secret_key, UNSUBSCRIBE, token)
+            with db.session_scope(settings.database_url) as session:
+                sub = unsubscribe(session, subscriber_id)
+                email = sub.email
+        except (InvalidInput, NotFound) as exc:
+            return bad_link(request, str(exc))
+        return page(
+            request,
+            "message.html",
+            title="Unsubscribed",
+            message=f"{email} will get no more digests.",
+        )
+
+    @app.get("/preferences/{token}", response_class=HTMLResponse)
+    def preferences_page(request: Request, token: str) -> HTMLResponse:
+        try:
+            subscriber_id = read_token(settings.secret_key, PREFERENCES, token)
+        except InvalidInput as exc:
+            return bad_link(request, str(exc))
+        with db.session_scope(settings.database_url) as session:
+            sub = session.get(Subscriber, subscriber_id)
+            if sub is None:
+                return bad_link(request, "this subscription no longer exists")
+            unsubscribe_url = "/unsubscribe/" + make_token(settings.secret_key, UNSUBSCRIBE, sub.id)
+            return page(
+                request,
+                "preferences.html",
+                sub=sub,
+                active=sub.status == SubscriberStatus.CONFIRMED,
+                unsubscribe_url=unsubscribe_url,
+            )
+
+    return app

@@ -1,0 +1,234 @@
+"""Real components for the integration tests: redis-server, an aiosmtpd SMTP server,
+the sample HTTP server and a Celery worker process."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from digest.samples_server import serve_samples
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("redis-server did not start")
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@dataclass
+class Sink:
+    """What the SMTP server received, and the replies it should give to some recipients."""
+
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    # recipient -> list of replies to give, one per attempt; past the end, accept.
+    replies: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        with self.lock:
+            queue = self.replies.get(address.lower())
+            if queue:
+                return queue.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.messages.append(message_from_bytes(envelope.original_content, policy=default))
+        return "250 Message accepted"
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, str]]:
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, f"smtp://127.0.0.1:{port}"
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def samples_url() -> Iterator[str]:
+    with serve_samples() as base:
+        yield base
+
+
+_redis_db = itertools.count(1)
+
+
+@pytest.fixture
+def env(tmp_path: Path, smtp: tuple[Sink, str], redis_url: str) -> dict[str, str]:
+    """The environment of a deployment: its own database, the broker, the SMTP server."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ.update(
+        DIGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'digest.db'}",
+        # Each test gets its own Redis database so queued work never leaks between tests.
+        DIGEST_BROKER_URL=f"{redis_url.rsplit('/', 1)[0]}/{next(_redis_db) % 16}",
+        DIGEST_SMTP_URL=smtp[1],
+        DIGEST_BASE_URL="https://news.example.org",
+        DIGEST_SECRET_KEY="integration-secret",
+        DIGEST_FROM="Harwick Digest <digest@news.example.org>",
+        DIGEST_LIST_NAME="Harwick Digest",
+        DIGEST_RETRY_BASE_DELAY="0.5",
+        DIGEST_OUTBOX_DIR=str(tmp_path / "outbox"),
+    )
+    return environ
+
+
+@pytest.fixture
+def worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A real Celery worker process against the test's broker, database and SMTP server."""
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"test{os.getpid()}@%h",
+        ],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in (tmp_path / "worker.log").read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("Celery worker did not start:\n" + (tmp_path / "worker.log").read_text())
+        time.sleep(0.1)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+CLI = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(env: dict[str, str], tmp_path: Path) -> CLI:
+    """Run the real `digest` command line in its own process, in this test's deployment."""
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", *args],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"digest {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    return run
+
+
+@pytest.fixture
+def web(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """`digest serve` as a real process on a loopback port; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("digest serve did not start")
+        time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(10)

@@ -1,0 +1,36 @@
+"""The Celery app, configured from DIGEST_BROKER_URL, and the beat schedule."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.schedules import crontab
+
+from digest.config import get_settings
+
+settings = get_settings()
+broker = settings.broker_url or "redis://127.0.0.1:6379/0"
+
+app = Celery("digest", broker=broker, backend=broker, include=["workers.tasks"])
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    # A delivery batch must not be lost when a worker dies mid-task: acknowledge after
+    # the work, and put the message back if the worker process is killed.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_transport_options={"visibility_timeout": 3600},
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    # Beat only enqueues; the work happens in the tasks.
+    beat_schedule={
+        "gather-every-15-minutes": {
+            "task": "digest.gather_all",
+            "schedule": crontab(minute="*/15"),
+        },
+        "dispatch-due-every-minute": {"task": "digest.dispatch_due", "schedule": crontab()},
+    },
+    timezone="UTC",
+)

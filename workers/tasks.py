@@ -1,0 +1,66 @@
+"""Tasks: each a few lines handing ids to digest.pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import partial
+from typing import Any
+
+from celery import Task, group
+from celery.result import GroupResult
+
+from digest import pipeline
+from digest.gather import fetch
+from digest.mail import transport_from_url
+from workers.app import app, settings
+
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+@app.task(name="digest.gather_source")
+def gather_source(source_id: int) -> dict[str, Any]:
+    fetcher = partial(fetch, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes)
+    return asdict(pipeline.gather_source(settings.database_url, source_id, fetcher=fetcher))
+
+
+def enqueue_gather() -> GroupResult:
+    ids = pipeline.source_ids(settings.database_url)
+    return group(gather_source.s(i) for i in ids).apply_async()  # type: ignore[no-any-return]
+
+
+@app.task(name="digest.gather_all")
+def gather_all() -> int:
+    return len(enqueue_gather().results or [])
+
+
+@app.task(name="digest.deliver_batch", bind=True, max_retries=MAX_DELIVERY_ATTEMPTS)
+def deliver_batch(self: Task, delivery_ids: list[int]) -> dict[str, Any]:
+    transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
+    try:
+        report = pipeline.deliver_batch(
+            settings, delivery_ids, transport, max_attempts=MAX_DELIVERY_ATTEMPTS
+        )
+    finally:
+        transport.close()
+    if report.retry:
+        # Only the temporary failures go round again, with growing delays.
+        raise self.retry(
+            args=[report.retry],
+            countdown=min(settings.retry_base_delay * 2**self.request.retries, 3600),
+        )
+    return asdict(report)
+
+
+def enqueue_deliveries(delivery_ids: list[int]) -> int:
+    """Fan out in batches, one task per batch rather than per message."""
+    size = settings.delivery_batch_size
+    batches = [delivery_ids[i : i + size] for i in range(0, len(delivery_ids), size)]
+    for batch in batches:
+        deliver_batch.delay(batch)
+    return len(batches)
+
+
+@app.task(name="digest.dispatch_due")
+def dispatch_due() -> dict[str, int]:
+    plan = pipeline.plan_send(settings, kind="due")
+    return {"deliveries": len(plan.delivery_ids), "batches": enqueue_deliveries(plan.delivery_ids)}
