@@ -15,7 +15,6 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-import premailer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 # Gmail clips messages whose HTML is over 102 KB; keep headroom for the per-subscriber parts.
@@ -90,6 +89,8 @@ def environment(templates_dir: Path) -> Environment:
 
 
 def _inline_css(document: str) -> str:
+    import premailer  # imported on first render: it costs every CLI command 0.15 s otherwise
+
     return premailer.Premailer(
         document,
         base_url=None,

@@ -47,7 +47,9 @@ _INITIAL = re.compile(_LETTER)
 _DOTTED_ACRONYM = re.compile(rf"(?:{_LETTER}\.)+{_LETTER}")
 _OPENERS = "\"'“‘(¿¡«["
 
-_MIN_INFORMATIVE = 25  # display width; CJK characters count double
+# Shorter sentences are fragments ("It passed.") rather than information. A wide (CJK)
+# character carries about as much as a short word, so it counts as three.
+_MIN_INFORMATIVE = 25
 _SENTENCE_FINAL = re.compile(rf"[.!?…。！？]{_CLOSER_CLASS}*$")
 
 
@@ -118,8 +120,8 @@ def _is_boundary(chunk: str, start: int, match: re.Match[str]) -> bool:
     return not (word.isdigit() and len(word) <= 2 and next_word in _GERMAN_MONTHS)
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+def _weight(text: str) -> int:
+    return sum(3 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def summarize(text: str, *, max_sentences: int = 3, max_chars: int = 400) -> str:
@@ -132,7 +134,7 @@ def summarize(text: str, *, max_sentences: int = 3, max_chars: int = 400) -> str
     if not text or not text.strip() or max_sentences <= 0 or max_chars <= 0:
         return ""
     sentences = split_sentences(strip_boilerplate(text))
-    informative = [s for s in sentences if _width(s) >= _MIN_INFORMATIVE]
+    informative = [s for s in sentences if _weight(s) >= _MIN_INFORMATIVE]
     # Headlines, deks and captions rarely end with a full stop; prose does.
     chosen = [s for s in informative if _SENTENCE_FINAL.search(s)] or informative or sentences
     if not chosen:

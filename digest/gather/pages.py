@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import lxml.etree
-import trafilatura
-
-# Lets one extraction pass yield both metadata and HTML; extract(output_format="html") would
-# mean parsing the page twice.
-from trafilatura.htmlprocessing import convert_to_html
 
 from digest.gather.feeds import (
     FeedEntry,
@@ -30,6 +25,10 @@ _DATE_PARAMS = {
 
 def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
     """Return the main article of an HTML page as a (non-teaser) FeedEntry."""
+    # Imported here: trafilatura takes a quarter second to import, which every CLI
+    # command would otherwise pay.
+    import trafilatura
+
     document = trafilatura.bare_extraction(
         html,
         url=url,
@@ -60,6 +59,10 @@ def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
 
 
 def _body_html(body: lxml.etree._Element, title: str, url: str) -> str:
+    # Lets one extraction pass yield both metadata and HTML; extract(output_format="html")
+    # would mean parsing the page twice.
+    from trafilatura.htmlprocessing import convert_to_html
+
     html_body = convert_to_html(body).find("body")
     if html_body is None:
         return ""

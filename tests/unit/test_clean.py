@@ -178,7 +178,9 @@ class TestArticleBody:
         assert article_body(html) == f"{BODY[0]}\n\n{BODY[1]}"
 
     def test_inline_read_also_line_dropped(self) -> None:
-        html = f"<p>{BODY[0]}</p><p>Read also: <a href='/n/1'>{READ_ALSO[0]}</a></p><p>{BODY[1]}</p>"
+        html = (
+            f"<p>{BODY[0]}</p><p>Read also: <a href='/n/1'>{READ_ALSO[0]}</a></p><p>{BODY[1]}</p>"
+        )
         assert article_body(html) == f"{BODY[0]}\n\n{BODY[1]}"
 
     def test_latest_in_top_navigation_does_not_end_article(self) -> None:
