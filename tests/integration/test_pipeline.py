@@ -1,0 +1,264 @@
+"""The stages joined, run in-process: sample sources over loopback HTTP, SQLite, outbox or
+a real SMTP server. No broker: this is the path `make run` takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from digest import db, pipeline
+from digest.config import Settings
+from digest.mail import OutboxTransport, SmtpTransport
+from digest.models import Article, Delivery, DeliveryStatus, Edition, Send, Source, utcnow
+from digest.samples_server import sample_sources, serve_samples
+from digest.sources import add_source
+from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_ARTICLES = 18  # 7 RSS + 5 Atom + 4 JSON Feed + 2 article pages
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(
+        database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+        outbox_dir=tmp_path / "outbox",
+        base_url="https://news.example.org",
+        secret_key="test-secret",
+        DIGEST_FROM="Digest <digest@news.example.org>",
+        templates_dir=ROOT / "templates",
+    )
+    db.upgrade(s.database_url)
+    return s
+
+
+@pytest.fixture
+def samples(settings: Settings) -> Iterator[str]:
+    with serve_samples() as base:
+        with db.session_scope(settings.database_url) as session:
+            for sample in sample_sources(base):
+                add_source(session, sample.url, name=sample.name, topics=sample.topics)
+        yield base
+
+
+def subscribe(settings: Settings, email: str, topics: list[str] | None = None) -> int:
+    with db.session_scope(settings.database_url) as session:
+        return add_subscriber(session, email, confirmed=True, topics=topics).id
+
+
+def outbox_messages(settings: Settings) -> list:  # type: ignore[type-arg]
+    return [
+        message_from_bytes(p.read_bytes(), policy=default)
+        for p in sorted(settings.outbox_dir.glob("*.eml"))
+    ]
+
+
+def send_now(settings: Settings) -> pipeline.SendPlan:
+    plan = pipeline.plan_send(settings, kind="now")
+    transport = OutboxTransport(settings.outbox_dir)
+    pipeline.deliver_in_process(settings, plan.delivery_ids, transport, backoff=0)
+    return plan
+
+
+def test_gather_stores_clean_articles_and_dedupes_on_the_next_run(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    results = pipeline.gather_all(settings)
+    assert [r.error for r in results] == [None] * 5
+    assert sum(r.new for r in results) == SAMPLE_ARTICLES
+
+    with db.session_scope(settings.database_url) as session:
+        articles = list(session.scalars(select(Article)))
+        for a in articles:
+            assert a.summary, a.title
+            for junk in ("Skip to content", "Read also", "Latest"):
+                assert junk not in a.summary
+                assert junk not in a.body_text
+            assert "<script" not in a.content_html and "onerror" not in a.content_html
+            assert "javascript:" not in a.content_html
+        hostile = next(a for a in articles if "heat-pump" in a.title)
+        assert "alert" not in hostile.content_html
+
+    again = pipeline.gather_all(settings)
+    assert sum(r.new for r in again) == 0
+    assert sum(r.seen for r in again) == SAMPLE_ARTICLES
+
+
+def test_a_broken_source_records_its_error_and_spares_the_others(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    with db.session_scope(settings.database_url) as session:
+        add_source(session, f"{samples}/missing.rss", name="Missing")
+        add_source(session, f"{samples}/subscribers.json", name="Not a feed")
+        add_source(session, "http://127.0.0.1:9/feed.xml", name="Closed port")
+    results = {r.name: r for r in pipeline.gather_all(settings)}
+    assert "404" in (results["Missing"].error or "")
+    assert results["Not a feed"].error
+    assert "127.0.0.1:9" in (results["Closed port"].error or "")
+    assert sum(r.new for r in results.values()) == SAMPLE_ARTICLES
+    with db.session_scope(settings.database_url) as session:
+        broken = session.scalar(select(Source).where(Source.name == "Missing"))
+        assert broken is not None and broken.error_count == 1 and "404" in (broken.last_error or "")
+        assert broken.last_ok_at is None
+
+
+def test_send_now_gives_each_subscriber_their_topics_once(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    pipeline.gather_all(settings)
+    everyone = subscribe(settings, "all@example.org")
+    culture = subscribe(settings, "culture@example.org", ["culture"])
+    culture_too = subscribe(settings, "culture2@example.org", ["Culture"])
+
+    plan = send_now(settings)
+    assert len(plan.delivery_ids) == 3
+    # Identical content is rendered once and shared.
+    assert len(plan.editions) == 2
+    messages = {m["To"].addresses[0].addr_spec: m for m in outbox_messages(settings)}
+    assert set(messages) == {"all@example.org", "culture@example.org", "culture2@example.org"}
+
+    with db.session_scope(settings.database_url) as session:
+        culture_ids = set(
+            session.scalars(
+                select(Article.id)
+                .join(Source)
+                .where(Source.name.in_(["Culture Notes", "Library page"]))
+            )
+        )
+        editions = {e.id: e for e in session.scalars(select(Edition))}
+        by_sub = {
+            d.subscriber_id: editions[d.edition_id] for d in session.scalars(select(Delivery))
+        }
+    assert set(by_sub[culture].article_ids) == culture_ids
+    assert by_sub[culture] is by_sub[culture_too]
+    assert len(by_sub[everyone].article_ids) == SAMPLE_ARTICLES
+    html = messages["culture@example.org"].get_body(("html",)).get_content()
+    assert "Jazz Festival" in html and "tram" not in html.lower().split("latest")[0]
+
+    # Nothing new: nobody is mailed again.
+    again = send_now(settings)
+    assert again.delivery_ids == [] and again.nothing_new == 3
+    assert len(outbox_messages(settings)) == 3
+
+
+def test_only_new_articles_go_out_in_the_next_digest(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    pipeline.gather_all(settings)
+    subscribe(settings, "reader@example.org")
+    send_now(settings)
+    with db.session_scope(settings.database_url) as session:
+        source = session.scalar(select(Source).where(Source.name == "Harbour Log"))
+        assert source is not None
+        fresh = Article(
+            source_id=source.id,
+            key="fresh-1",
+            link="https://harbour.example.org/fresh",
+            title="Harbour crane arrives by sea",
+            summary="The first electric crane arrived on a barge on Friday morning.",
+            first_seen_at=utcnow(),
+        )
+        session.add(fresh)
+    plan = send_now(settings)
+    assert len(plan.delivery_ids) == 1
+    with db.session_scope(settings.database_url) as session:
+        edition = session.get(Edition, max(plan.editions))
+        assert edition is not None and edition.article_ids == [fresh.id]
+        assert "Harbour crane arrives by sea" in edition.subject
+    assert len(outbox_messages(settings)) == 2
+
+
+def test_dry_run_writes_nothing(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    pipeline.gather_all(settings)
+    subscribe(settings, "a@example.org")
+    subscribe(settings, "b@example.org", ["harbour"])
+    plan = pipeline.plan_send(settings, kind="now", dry_run=True)
+    assert plan.send_id is None and plan.delivery_ids == []
+    assert sorted(c.email for c in plan.copies) == ["a@example.org", "b@example.org"]
+    assert {c.email: c.articles for c in plan.copies}["a@example.org"] == SAMPLE_ARTICLES
+    with db.session_scope(settings.database_url) as session:
+        for table in (Send, Edition, Delivery):
+            assert session.scalar(select(func.count()).select_from(table)) == 0
+    assert not settings.outbox_dir.exists()
+
+
+def test_a_retried_batch_never_mails_anyone_twice(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    pipeline.gather_all(settings)
+    for i in range(3):
+        subscribe(settings, f"r{i}@example.org")
+    plan = pipeline.plan_send(settings, kind="now")
+    transport = OutboxTransport(settings.outbox_dir)
+    first = pipeline.deliver_batch(settings, plan.delivery_ids, transport)
+    second = pipeline.deliver_batch(settings, plan.delivery_ids, transport)
+    assert first.sent == 3 and second.sent == 0 and second.skipped == 3
+    # Planning the same content again adds no ledger rows.
+    assert pipeline.plan_send(settings, kind="now").delivery_ids == []
+    assert len(outbox_messages(settings)) == 3
+
+
+def test_who_leaves_between_planning_and_sending_gets_nothing(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    pipeline.gather_all(settings)
+    subscribe(settings, "stays@example.org")
+    leaves = subscribe(settings, "leaves@example.org")
+    plan = pipeline.plan_send(settings, kind="now")
+    with db.session_scope(settings.database_url) as session:
+        unsubscribe(session, leaves)
+    report = pipeline.deliver_batch(
+        settings, plan.delivery_ids, OutboxTransport(settings.outbox_dir)
+    )
+    assert report.sent == 1 and report.skipped == 1
+    assert [m["To"].addresses[0].addr_spec for m in outbox_messages(settings)] == [
+        "stays@example.org"
+    ]
+    assert pipeline.send_status(settings, plan.send_id or 0) == {
+        DeliveryStatus.SENT: 1,
+        DeliveryStatus.SKIPPED: 1,
+    }
+
+
+def test_scheduled_send_only_reaches_subscribers_whose_hour_has_come(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    pipeline.gather_all(settings)
+    now = utcnow()
+    # Signed up before the last hour's slot but after yesterday's later slot.
+    created = now - timedelta(hours=2)
+    with db.session_scope(settings.database_url) as session:
+        due_hour = (now - timedelta(hours=1)).hour
+        later_hour = (now + timedelta(hours=2)).hour
+        add_subscriber(session, "due@example.org", confirmed=True, hour=due_hour, now=created)
+        add_subscriber(session, "later@example.org", confirmed=True, hour=later_hour, now=created)
+        add_subscriber(session, "pending@example.org", confirmed=False, hour=due_hour, now=created)
+    plan = pipeline.plan_send(settings, kind="due", now=now)
+    assert [c.email for c in plan.copies] == ["due@example.org"]
+
+
+def test_temporary_smtp_failure_is_retried_and_permanent_one_reported(
+    settings, samples, smtp
+) -> None:  # type: ignore[no-untyped-def]
+    sink, url = smtp
+    sink.replies["later@example.org"] = ["451 4.7.1 greylisted", "451 4.7.1 greylisted"]
+    sink.replies["gone@example.org"] = ["550 5.1.1 no such user"]
+    pipeline.gather_all(settings)
+    for address in ("ok@example.org", "later@example.org", "gone@example.org"):
+        subscribe(settings, address)
+    plan = pipeline.plan_send(settings, kind="now")
+    transport = SmtpTransport(url)
+    report = pipeline.deliver_in_process(settings, plan.delivery_ids, transport, backoff=0)
+    transport.close()
+    assert report.sent == 2 and len(report.failed) == 1 and report.retry == []
+    assert "550" in report.failed[0][1]
+    assert sorted(r for _, rcpts in sink.envelopes for r in rcpts) == [
+        "later@example.org",
+        "ok@example.org",
+    ]
+    with db.session_scope(settings.database_url) as session:
+        later = find_subscriber(session, "later@example.org")
+        row = session.scalar(select(Delivery).where(Delivery.subscriber_id == later.id))
+        assert row is not None and row.attempts == 3 and row.status == DeliveryStatus.SENT
+
+
+def test_preview_renders_without_writing(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    assert pipeline.preview(settings) is None
+    pipeline.gather_all(settings)
+    subject, html, text = pipeline.preview(settings) or ("", "", "")
+    assert subject.startswith("Digest: ") and "Read also" in html and "Read also:" in text
+    assert len(html.encode()) < 102 * 1024
+    with db.session_scope(settings.database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Edition)) == 0

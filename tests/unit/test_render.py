@@ -1,0 +1,127 @@
+"""Rendering: golden files for what a subscriber sees, and the render-once guarantees.
+
+Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change, then review the
+diff like any other change to what users see.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest import render
+from digest.render import DigestContent, DigestItem, Link, personalize, render_edition
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+TEMPLATES = ROOT / "templates"
+
+FIXTURE = DigestContent(
+    list_name="Lakeside Weekly",
+    date=datetime(2026, 11, 27, 7, 0, tzinfo=UTC),
+    items=(
+        DigestItem(
+            title="Ferry pier reopens after storm repairs",
+            url="https://lakeside.example.org/news/ferry-pier",
+            source="Lakeside Gazette",
+            published=datetime(2026, 11, 26, 16, 30, tzinfo=UTC),
+            author="Ines Varga",
+            summary="The north pier took six weeks and 1.1 million to rebuild. Ferries to "
+            "Birch Island resume their full timetable on Monday.",
+            read_also=(
+                Link(
+                    "Storm damage closes the north pier", "https://lakeside.example.org/news/storm"
+                ),
+                Link(
+                    "Island ferry fares to rise in spring",
+                    "https://lakeside.example.org/news/fares",
+                ),
+            ),
+        ),
+        DigestItem(
+            title="School choir wins regional prize & a trip to Vienna",
+            url="https://lakeside.example.org/news/choir?ref=rss&x=<1>",
+            source="Lakeside Gazette",
+            published=None,
+            author=None,
+            summary="Forty pupils sang three pieces in the final.",
+        ),
+    ),
+    latest=(
+        Link("Market hall gets new roof", "https://lakeside.example.org/news/roof", "Gazette"),
+    ),
+)
+
+
+def rendered_fixture() -> tuple[str, str, str]:
+    edition = render_edition(FIXTURE, TEMPLATES)
+    html, text = personalize(
+        edition,
+        name="Noor <Admin>",
+        unsubscribe_url="https://lakeside.example.org/unsubscribe/tok?a=1&b=2",
+        preferences_url="https://lakeside.example.org/preferences/tok",
+    )
+    return edition.subject, html, text
+
+
+@pytest.mark.parametrize("part", ["html", "txt"])
+def test_rendered_digest_matches_golden_file(part: str) -> None:
+    subject, html, text = rendered_fixture()
+    actual = f"Subject: {subject}\n\n" + (html if part == "html" else text)
+    golden = GOLDEN / f"digest.{part}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(actual, encoding="utf-8")
+    assert actual == golden.read_text(encoding="utf-8")
+
+
+def test_css_is_inlined_and_values_escaped() -> None:
+    _, html, text = rendered_fixture()
+    assert 'style="' in html.split("<body", 1)[1]  # inlined onto elements
+    assert "Noor &lt;Admin&gt;" in html and "<Admin>" not in html
+    assert "Noor <Admin>" in text
+    assert "tok?a=1&amp;b=2" in html and "tok?a=1&b=2" in text
+    assert "&amp; a trip to Vienna" in html
+    for placeholder in (render.NAME, render.UNSUBSCRIBE_URL, render.PREFERENCES_URL):
+        assert placeholder not in html and placeholder not in text
+
+
+def test_css_is_inlined_once_per_edition_not_per_subscriber(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = []
+    real = render._inline_css
+    monkeypatch.setattr(render, "_inline_css", lambda doc: calls.append(1) or real(doc))
+    edition = render_edition(FIXTURE, TEMPLATES)
+    copies = {
+        personalize(edition, name=f"R{i}", unsubscribe_url=f"u{i}", preferences_url=f"p{i}")[0]
+        for i in range(50)
+    }
+    assert len(calls) == 1 and len(copies) == 50
+
+
+def test_html_is_kept_under_the_clipping_limit() -> None:
+    paragraph = "A long summary sentence about the harbour works and the tram line. " * 12
+    many = DigestContent(
+        list_name="Big",
+        date=FIXTURE.date,
+        items=tuple(
+            DigestItem(f"Story {i}", f"https://e.example/{i}", "Src", None, None, paragraph)
+            for i in range(200)
+        ),
+    )
+    edition = render_edition(many, TEMPLATES)
+    assert len(edition.html.encode()) <= render.MAX_HTML_BYTES
+    assert "Story 0" in edition.html and "Story 199" not in edition.html
+    assert "articles were left out" in edition.html and "articles were left out" in edition.text
+    assert edition.subject == "Big: Story 0 and 199 more"
+
+
+def test_subject_is_one_short_line() -> None:
+    long_title = "A very long headline " * 20
+    content = DigestContent("L", FIXTURE.date, (DigestItem(long_title, None, "S", None, None, ""),))
+    subject = render.subject_for(content)
+    assert "\n" not in subject and len(subject) <= 110 and subject.endswith("…")
+    assert render.subject_for(DigestContent("L", FIXTURE.date, ())) == "L: no new articles"

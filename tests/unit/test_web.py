@@ -1,0 +1,120 @@
+"""The public web pages: health, unsubscribe (RFC 8058 one-click and the button), preferences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from digest import db
+from digest.config import Settings
+from digest.models import Subscriber, SubscriberStatus
+from digest.subscribers import PREFERENCES, UNSUBSCRIBE, add_subscriber, make_token
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "web-test-secret"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(
+        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        secret_key=SECRET,
+        templates_dir=ROOT / "templates",
+        list_name="Harbour News",
+    )
+    db.upgrade(s.database_url)
+    return s
+
+
+@pytest.fixture
+def client(settings: Settings) -> TestClient:
+    from digest.web import create_app
+
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def subscriber_id(settings: Settings) -> int:
+    with db.session_scope(settings.database_url) as session:
+        return add_subscriber(session, "reader@example.org", confirmed=True, topics=["harbour"]).id
+
+
+def status_of(settings: Settings, subscriber_id: int) -> str:
+    with db.session_scope(settings.database_url) as session:
+        sub = session.get(Subscriber, subscriber_id)
+        assert sub is not None
+        return sub.status
+
+
+def test_health_reports_the_database(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_health_fails_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    from digest.web import create_app
+
+    broken = Settings(
+        database_url=f"sqlite:///{tmp_path}/no/such/dir/x.db", templates_dir=ROOT / "templates"
+    )
+    response = TestClient(create_app(broken)).get("/health")
+    assert response.status_code == 503 and response.json()["status"] == "error"
+
+
+def test_one_click_post_unsubscribes_at_once(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+    token = make_token(SECRET, UNSUBSCRIBE, subscriber_id)
+    response = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "reader@example.org" in response.text
+    assert status_of(settings, subscriber_id) == SubscriberStatus.UNSUBSCRIBED
+    # A second click (mail clients retry) is fine and changes nothing.
+    assert (
+        client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code
+        == 200
+    )
+
+
+def test_get_shows_a_button_and_does_not_unsubscribe(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+    token = make_token(SECRET, UNSUBSCRIBE, subscriber_id)
+    response = client.get(f"/unsubscribe/{token}")
+    assert response.status_code == 200
+    assert '<form method="post">' in response.text and "Unsubscribe" in response.text
+    assert status_of(settings, subscriber_id) == SubscriberStatus.CONFIRMED
+    # The page's button posts an empty form to the same URL.
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    assert status_of(settings, subscriber_id) == SubscriberStatus.UNSUBSCRIBED
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-token",
+        make_token("another-secret", UNSUBSCRIBE, 1),
+        make_token(SECRET, PREFERENCES, 1),  # right key, wrong purpose
+    ],
+)
+def test_a_bad_token_gets_400_and_changes_nothing(client, settings, subscriber_id, token) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code
+        == 400
+    )
+    assert client.get(f"/unsubscribe/{token}").status_code == 400
+    assert status_of(settings, subscriber_id) == SubscriberStatus.CONFIRMED
+
+
+def test_a_tampered_token_gets_400(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+    token = make_token(SECRET, UNSUBSCRIBE, subscriber_id)
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.post(f"/unsubscribe/{tampered}").status_code == 400
+    assert status_of(settings, subscriber_id) == SubscriberStatus.CONFIRMED
+
+
+def test_preferences_page_shows_the_subscription(client, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(f"/preferences/{make_token(SECRET, PREFERENCES, subscriber_id)}")
+    assert response.status_code == 200
+    assert "reader@example.org" in response.text and "harbour" in response.text
+    assert (
+        client.get(f"/preferences/{make_token(SECRET, UNSUBSCRIBE, subscriber_id)}").status_code
+        == 400
+    )
