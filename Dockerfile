@@ -19,7 +19,7 @@ RUN groupadd --system --gid 10001 digest \
 # Install the project (not editable) with the PostgreSQL driver from the `postgres` extra;
 # the source tree is not needed afterwards.
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY digest ./digest
 COPY workers ./workers
 RUN pip install ".[postgres]" \

@@ -387,9 +387,9 @@ def send(
 @contextmanager
 def _samples(settings: Settings) -> Iterator[None]:
     """Serve the bundled sample sources and make sure they and sample subscribers exist."""
-    from digest.samples_server import sample_sources, sample_subscribers, serve_samples
+    from digest.samples_server import DEMO_PORT, sample_sources, sample_subscribers, serve_samples
 
-    with serve_samples() as base:
+    with serve_samples(port=DEMO_PORT) as base:
         with db.session_scope(settings.database_url) as session:
             existing = {s.name: s for s in list_sources(session)}
             for sample in sample_sources(base):

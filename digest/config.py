@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     delivery_batch_size: int = 100
     # Celery retries a temporary SMTP failure after base, 2*base, 4*base... seconds.
     retry_base_delay: float = 30.0
+    # A delivery claimed longer ago than this was being sent by a worker that died; it is
+    # sent again (at least once beats never; the Message-ID stays the same).
+    claim_timeout: float = 600.0
+    # Redis hands an unacknowledged task to another worker after this many seconds.
+    visibility_timeout: float = 3600.0
 
 
 @lru_cache(maxsize=1)

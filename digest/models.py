@@ -169,6 +169,9 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a worker took the row for sending; a claim older than the claim timeout belongs
+    # to a worker that died mid-message, and may be taken again.
+    claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
 
     edition: Mapped[Edition] = relationship()

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -452,11 +452,19 @@ def subscriber_links(settings: Settings, subscriber_id: int) -> tuple[str, str]:
     )
 
 
-def _claim(session: Session, delivery_id: int) -> bool:
+def _claim(session: Session, delivery_id: int, claim_timeout: float) -> bool:
+    """Take a delivery for sending: pending ones, or ones whose sender died long ago."""
+    now = utcnow()
+    abandoned = and_(
+        Delivery.status == DeliveryStatus.SENDING,
+        Delivery.claimed_at < now - timedelta(seconds=claim_timeout),
+    )
     claimed = session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+        .where(
+            Delivery.id == delivery_id, or_(Delivery.status == DeliveryStatus.PENDING, abandoned)
+        )
+        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
     )
     return claimed.rowcount == 1  # type: ignore[attr-defined]
 
@@ -476,7 +484,7 @@ def deliver_batch(
     list_id = list_id_for(settings.list_name, settings.base_url)
     for delivery_id in delivery_ids:
         with session_scope(settings.database_url) as session:
-            if not _claim(session, delivery_id):
+            if not _claim(session, delivery_id, settings.claim_timeout):
                 report.skipped += 1
                 continue
         with session_scope(settings.database_url) as session:

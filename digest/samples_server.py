@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
+# The demo prefers a fixed port: article URLs (and so article identities) include it, and a
+# port that changed between runs would make yesterday's articles look new.
+DEMO_PORT = 8765
 CONTENT_TYPES = {
     ".rss": "application/rss+xml; charset=utf-8",
     ".atom": "application/atom+xml; charset=utf-8",
@@ -55,9 +58,16 @@ def _handler(root: Path, base: list[str]) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def serve_samples(root: Path = SAMPLES, port: int = 0) -> Iterator[str]:
-    """Serve `root` on 127.0.0.1 for the duration of the block; yields the base URL."""
+    """Serve `root` on 127.0.0.1 for the duration of the block; yields the base URL.
+
+    `port` is a preference: when it is taken, any free port is used.
+    """
     base: list[str] = [""]
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(root.resolve(), base))
+    handler = _handler(root.resolve(), base)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)  # the preferred port is taken
     base[0] = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

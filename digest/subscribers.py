@@ -24,7 +24,9 @@ def normalize_email(address: str) -> str:
         result = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidInput(f"{address!r} is not a valid email address: {exc}") from None
-    return result.normalized.lower()
+    # An IDN domain is kept in its ASCII (punycode) form: a Unicode domain cannot go in a
+    # To header or RCPT TO without SMTPUTF8, and Python would emit an encoded-word there.
+    return (result.ascii_email or result.normalized).lower()
 
 
 def check_timezone(name: str) -> str:

@@ -21,7 +21,12 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    broker_transport_options={"visibility_timeout": 3600},
+    broker_transport_options={
+        "visibility_timeout": settings.visibility_timeout,
+        # Look for tasks of dead workers often enough to honour a short visibility timeout.
+        "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout / 4)),
+        "unacked_restore_throttle": 1,
+    },
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     # Beat only enqueues; the work happens in the tasks.

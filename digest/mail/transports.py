@@ -45,10 +45,13 @@ class OutboxTransport:
         self.directory = Path(directory)
 
     def send(self, msg: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9._-]", "_", str(msg["Message-ID"]).strip("<>")) + ".eml"
-        # Write then rename, so a reader never sees half a message.
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # Write then rename, so a reader never sees half a message.
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        except OSError as exc:
+            raise TemporaryError(f"cannot write {name} to {self.directory}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(msg.as_bytes())
@@ -83,9 +86,10 @@ class SmtpTransport:
         self._conn: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP | None = None
         try:
             if self.scheme == "smtps":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                conn = smtplib.SMTP_SSL(
                     self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
                 )
             else:
@@ -94,9 +98,12 @@ class SmtpTransport:
                     conn.starttls(context=ssl.create_default_context())
             if self.username:
                 conn.login(self.username, self.password or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentError(f"SMTP login to {self.host} refused: {_reply(exc)}") from exc
         except (OSError, smtplib.SMTPException) as exc:
+            # Do not leak the socket when STARTTLS or login fails after connecting.
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise PermanentError(f"SMTP login to {self.host} refused: {_reply(exc)}") from exc
             raise TemporaryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
         return conn
 

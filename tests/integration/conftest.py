@@ -3,9 +3,11 @@ the sample HTTP server and a Celery worker process."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -74,6 +76,9 @@ class Sink:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     # recipient -> list of replies to give, one per attempt; past the end, accept.
     replies: dict[str, list[str]] = field(default_factory=dict)
+    # recipient -> seconds to sit on DATA before answering, to hold a message in flight.
+    delays: dict[str, float] = field(default_factory=dict)
+    in_flight: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -87,6 +92,11 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        delay = max((self.delays.get(r.lower(), 0.0) for r in envelope.rcpt_tos), default=0.0)
+        if delay:
+            self.in_flight.extend(envelope.rcpt_tos)
+            await asyncio.sleep(delay)
+            return "451 4.4.2 timed out"  # never accepted: its sender is gone by now
         with self.lock:
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.messages.append(message_from_bytes(envelope.original_content, policy=default))
@@ -135,49 +145,67 @@ def env(tmp_path: Path, smtp: tuple[Sink, str], redis_url: str) -> dict[str, str
         DIGEST_FROM="Harwick Digest <digest@news.example.org>",
         DIGEST_LIST_NAME="Harwick Digest",
         DIGEST_RETRY_BASE_DELAY="0.5",
+        # Short, so a test can watch work of a killed worker being taken over.
+        DIGEST_VISIBILITY_TIMEOUT="3",
+        DIGEST_CLAIM_TIMEOUT="2",
         DIGEST_OUTBOX_DIR=str(tmp_path / "outbox"),
     )
     return environ
 
 
+WorkerFactory = Callable[[], subprocess.Popen[str]]
+
+
 @pytest.fixture
-def worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """A real Celery worker process against the test's broker, database and SMTP server."""
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=2",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"test{os.getpid()}@%h",
-        ],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in (tmp_path / "worker.log").read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("Celery worker did not start:\n" + (tmp_path / "worker.log").read_text())
-        time.sleep(0.1)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[WorkerFactory]:
+    """Starts real Celery worker processes (through `digest worker`) for this test."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        log_path = tmp_path / f"worker{len(procs)}.log"
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "digest",
+                    "worker",
+                    "--loglevel=INFO",
+                    "--concurrency=2",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-n",
+                    f"w{len(procs)}.{os.getpid()}@%h",
+                ],
+                cwd=tmp_path,
+                env={**env, "PYTHONPATH": str(ROOT)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # so a test can kill the worker with its children
+            )
+        procs.append(proc)
+        deadline = time.monotonic() + 60
+        while "ready." not in log_path.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("Celery worker did not start:\n" + log_path.read_text())
+            time.sleep(0.1)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def worker(start_worker: WorkerFactory) -> subprocess.Popen[str]:
+    return start_worker()
 
 
 CLI = Callable[..., subprocess.CompletedProcess[str]]

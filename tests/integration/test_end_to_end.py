@@ -7,7 +7,10 @@ received, the way a subscriber's mail server would.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import time
 from html import unescape
 
 import feedparser
@@ -143,3 +146,33 @@ def test_one_click_unsubscribe_from_a_received_message(cli, smtp, samples_url, w
 
     assert httpx.post(web + path, data=one_click).status_code == 200
     assert json.loads(cli("subscribers", "list", "--json").stdout)[0]["status"] == "unsubscribed"
+
+
+def test_a_killed_worker_loses_no_message(cli, smtp, samples_url, env, start_worker) -> None:  # type: ignore[no-untyped-def]
+    sink, _ = smtp
+    first = start_worker()
+    cli("sources", "add", f"{samples_url}/harbour-log.atom")
+    addresses = ["first@example.org", "slow@example.org", "third@example.org"]
+    for address in addresses:
+        cli("subscribers", "add", address, "--confirmed")
+    cli("gather")
+    sink.delays["slow@example.org"] = 60
+
+    queued = json.loads(cli("send", "--now", "--no-wait", "--json").stdout)
+    assert queued["planned"] == 3
+    deadline = time.monotonic() + 30
+    while "slow@example.org" not in sink.in_flight:
+        assert time.monotonic() < deadline, "the slow message never reached the server"
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool, mid-message
+    first.wait(10)
+    del sink.delays["slow@example.org"]
+
+    start_worker()
+    received = sink.wait_for(3, timeout=60)
+    got = sorted(r for _, rcpts in sink.envelopes for r in rcpts)
+    assert got == addresses, got
+    assert len(received) == 3
+    # The ledger agrees: every delivery settled as sent, none stuck "sending".
+    listed = json.loads(cli("subscribers", "list", "--json").stdout)
+    assert all(s["last_sent_at"] for s in listed)

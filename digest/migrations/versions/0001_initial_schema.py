@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("message_id", sa.String(length=300), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(), nullable=True),
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["edition_id"], ["editions.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["send_id"], ["sends.id"], ondelete="CASCADE"),

@@ -1,0 +1,108 @@
+"""The `digest` command as a user runs it: its own process, no broker, mail to the outbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+
+from digest.samples_server import serve_samples
+
+ROOT = Path(__file__).resolve().parents[2]
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ.update(PYTHONPATH=str(ROOT), COLUMNS="200", DIGEST_LIST_NAME="Test Digest")
+
+    def digest(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "digest", *args],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return digest
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sources", "add", "ftp://example.org/feed"], "must be an http:// or https:// URL"),
+        (["sources", "add", "file:///etc/passwd"], "must be an http:// or https:// URL"),
+        (["subscribers", "add", "not-an-address"], "is not a valid email address"),
+        (["subscribers", "add", "a@example.org", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["send", "--to", "a@example.org"], "use it with --now"),
+        (["send", "--now", "--to", "nobody@example.org"], "no subscriber nobody@example.org"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_without_a_traceback(
+    run: Run, args: list[str], message: str
+) -> None:
+    result = run(*args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_duplicate_subscriber_is_refused_and_the_first_kept(run: Run) -> None:
+    assert (
+        run("subscribers", "add", "Ana@Example.org", "--name", "Ana", "--confirmed").returncode == 0
+    )
+    again = run("subscribers", "add", "ana@example.org")
+    assert again.returncode == 1 and "already a subscriber" in again.stderr
+    (only,) = json.loads(run("subscribers", "list", "--json").stdout)
+    assert only["email"] == "ana@example.org" and only["status"] == "confirmed"
+
+
+def test_main_job_on_the_samples_writes_the_outbox_and_a_preview(run: Run, tmp_path: Path) -> None:
+    result = run("run", "--samples")
+    assert result.returncode == 0, result.stderr
+    assert "new articles" in result.stdout and "18" in result.stdout
+    emls = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(emls) == 3
+    preview = tmp_path / "outbox" / "preview.html"
+    assert preview.stat().st_size > 0 and str(preview) in result.stdout.replace("\n", "")
+    msg = message_from_bytes(emls[0].read_bytes(), policy=default)
+    assert msg["Subject"].startswith("Test Digest: ")
+    # The second run finds nothing new and mails nobody again.
+    second = run("run", "--samples")
+    assert second.returncode == 0 and "nothing new for" in second.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+
+
+def test_lists_gather_preview_and_dry_run(run: Run, tmp_path: Path) -> None:
+    with serve_samples() as base:
+        assert (
+            run("sources", "add", f"{base}/harbour-log.atom", "--topic", "Harbour").returncode == 0
+        )
+        assert run("sources", "add", f"{base}/missing.xml", "--name", "Gone").returncode == 0
+        gathered = json.loads(run("gather", "--json").stdout)
+    assert [g["new"] for g in gathered] == [5, 0]
+    assert "404" in gathered[1]["error"]
+    sources = json.loads(run("sources", "list", "--json").stdout)
+    assert sources[0]["topics"] == ["harbour"] and sources[0]["articles"] == 5
+    assert "404" in sources[1]["last_error"]
+    table = run("sources", "list").stdout
+    assert "Gone" in table and "404" in table
+
+    run("subscribers", "add", "sam@example.org", "--confirmed", "--frequency", "weekly")
+    out = tmp_path / "p.html"
+    preview = run("preview", "--subscriber", "sam@example.org", "--output", str(out), "--text")
+    assert preview.returncode == 0 and "Read also:" in preview.stdout
+    assert "<html" in out.read_text()
+    dry = run("send", "--now", "--dry-run")
+    assert dry.returncode == 0 and "sam@example.org" in dry.stdout
+    assert not (tmp_path / "outbox").exists()
