@@ -104,6 +104,14 @@ def read_token(secret: str, purpose: str, token: str) -> int:
     return value
 
 
+def subscriber_for_token(session: Session, secret: str, purpose: str, token: str) -> Subscriber:
+    """The subscriber a link was made for, or InvalidInput/NotFound saying why not."""
+    subscriber = session.get(Subscriber, read_token(secret, purpose, token))
+    if subscriber is None:
+        raise NotFound("this subscription no longer exists")
+    return subscriber
+
+
 def unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = None) -> Subscriber:
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:

@@ -9,12 +9,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from digest import db
 from digest.config import Settings, get_settings
-from digest.errors import InvalidInput, NotFound
+from digest.errors import DigestError
 from digest.models import Subscriber, SubscriberStatus
-from digest.subscribers import PREFERENCES, UNSUBSCRIBE, make_token, read_token, unsubscribe
+from digest.subscribers import (
+    PREFERENCES,
+    UNSUBSCRIBE,
+    make_token,
+    subscriber_for_token,
+    unsubscribe,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,54 +45,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    def subscriber(session: Session, purpose: str, token: str) -> Subscriber:
+        return subscriber_for_token(session, settings.secret_key, purpose, token)
+
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         # GET never unsubscribes: mail scanners follow links, people press buttons.
         try:
-            subscriber_id = read_token(settings.secret_key, UNSUBSCRIBE, token)
-        except InvalidInput as exc:
+            with db.session_scope(settings.database_url) as session:
+                sub = subscriber(session, UNSUBSCRIBE, token)
+                return page(request, "unsubscribe.html", email=sub.email, status_=sub.status)
+        except DigestError as exc:
             return bad_link(request, str(exc))
-        with db.session_scope(settings.database_url) as session:
-            sub = session.get(Subscriber, subscriber_id)
-            if sub is None:
-                return bad_link(request, "this subscription no longer exists")
-            return page(request, "unsubscribe.html", email=sub.email, status_=sub.status)
 
     @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_post(request: Request, token: str) -> HTMLResponse:
         # Both the RFC 8058 one-click POST (body List-Unsubscribe=One-Click) and the
         # button on the page land here; either way the token alone decides.
         try:
-            subscriber_id = read_token(settings.secret_key, UNSUBSCRIBE, token)
             with db.session_scope(settings.database_url) as session:
-                sub = unsubscribe(session, subscriber_id)
-                email = sub.email
-        except (InvalidInput, NotFound) as exc:
+                sub = unsubscribe(session, subscriber(session, UNSUBSCRIBE, token).id)
+                message = f"{sub.email} will get no more digests."
+        except DigestError as exc:
             return bad_link(request, str(exc))
-        return page(
-            request,
-            "message.html",
-            title="Unsubscribed",
-            message=f"{email} will get no more digests.",
-        )
+        return page(request, "message.html", title="Unsubscribed", message=message)
 
     @app.get("/preferences/{token}", response_class=HTMLResponse)
     def preferences_page(request: Request, token: str) -> HTMLResponse:
         try:
-            subscriber_id = read_token(settings.secret_key, PREFERENCES, token)
-        except InvalidInput as exc:
+            with db.session_scope(settings.database_url) as session:
+                sub = subscriber(session, PREFERENCES, token)
+                return page(
+                    request,
+                    "preferences.html",
+                    sub=sub,
+                    active=sub.status == SubscriberStatus.CONFIRMED,
+                    unsubscribe_url="/unsubscribe/"
+                    + make_token(settings.secret_key, UNSUBSCRIBE, sub.id),
+                )
+        except DigestError as exc:
             return bad_link(request, str(exc))
-        with db.session_scope(settings.database_url) as session:
-            sub = session.get(Subscriber, subscriber_id)
-            if sub is None:
-                return bad_link(request, "this subscription no longer exists")
-            unsubscribe_url = "/unsubscribe/" + make_token(settings.secret_key, UNSUBSCRIBE, sub.id)
-            return page(
-                request,
-                "preferences.html",
-                sub=sub,
-                active=sub.status == SubscriberStatus.CONFIRMED,
-                unsubscribe_url=unsubscribe_url,
-            )
 
     return app
