@@ -47,6 +47,7 @@ from digest.render import (
     subject_for,
 )
 from digest.schedule import ScheduleInfo, due_subscribers
+from digest.sources import default_source_name
 from digest.subscribers import PREFERENCES, UNSUBSCRIBE, find_subscriber, make_token
 
 READ_ALSO = 3
@@ -140,6 +141,8 @@ def gather_source(
         if source is None:
             raise NotFound(f"no source with id {source_id}")
         new, seen = store_entries(session, source, parsed.entries, now)
+        if parsed.title and source.name == default_source_name(source.url):
+            source.name = parsed.title[:200]  # nobody named it: the feed's own title is better
         source.last_fetched_at = source.last_ok_at = now
         source.last_error, source.error_count = None, 0
         return GatherResult(source_id, source.name, new=new, seen=seen)

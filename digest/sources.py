@@ -29,6 +29,11 @@ def check_source_url(url: str) -> str:
     return url
 
 
+def default_source_name(url: str) -> str:
+    """The name of a source added without one, until its feed tells a better one."""
+    return urlsplit(url).netloc[:200]
+
+
 def add_source(
     session: Session, url: str, *, name: str | None = None, topics: list[str] | None = None
 ) -> Source:
@@ -36,7 +41,9 @@ def add_source(
     if session.scalar(select(Source).where(Source.url == url)):
         raise AlreadyExists(f"source {url} is already added")
     source = Source(
-        url=url, name=(name or urlsplit(url).netloc)[:200], topics=normalize_topics(topics or [])
+        url=url,
+        name=name[:200] if name else default_source_name(url),
+        topics=normalize_topics(topics or []),
     )
     session.add(source)
     session.flush()

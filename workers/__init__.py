@@ -1,5 +1,5 @@
 """Celery face of the service: `celery -A workers worker` and `celery -A workers beat`."""
 
-from workers.app import app
+from workers.celery_app import app
 
 __all__ = ["app"]

@@ -12,7 +12,7 @@ from celery.result import GroupResult
 from digest import pipeline
 from digest.gather import fetch
 from digest.mail import transport_from_url
-from workers.app import app, settings
+from workers.celery_app import app, settings
 
 MAX_DELIVERY_ATTEMPTS = 5
 

@@ -94,6 +94,7 @@ def test_lists_gather_preview_and_dry_run(run: Run, tmp_path: Path) -> None:
     assert "404" in gathered[1]["error"]
     sources = json.loads(run("sources", "list", "--json").stdout)
     assert sources[0]["topics"] == ["harbour"] and sources[0]["articles"] == 5
+    assert sources[0]["name"] == "Harwick Harbour Log"  # unnamed: takes the feed's title
     assert "404" in sources[1]["last_error"]
     table = run("sources", "list").stdout
     assert "Gone" in table and "404" in table
