@@ -367,7 +367,9 @@ def send(
         console.print(table)
         console.print(f"{plan.nothing_new} subscriber(s) have nothing new.")
     else:
-        table = Table("", "count", title=f"Send #{plan.send_id}" if plan.send_id else "Send")
+        table = Table(title=f"Send #{plan.send_id}" if plan.send_id else "Send", show_header=False)
+        table.add_column(style="bold")
+        table.add_column(justify="right")
         for key, value in summary.items():
             if key != "send_id" and (value or key in ("planned", "sent")):
                 table.add_row(key.replace("_", " "), str(value))
@@ -438,7 +440,9 @@ def run(
     console.print(_gather_table(gathered))
     sent = status.get(DeliveryStatus.SENT, 0) if status else 0
     failed = status.get(DeliveryStatus.FAILED, 0) if status else 0
-    table = Table("", "", title="Digest run")
+    table = Table(title="Digest run", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
     table.add_row("sources", str(len(gathered)))
     table.add_row("sources with errors", str(sum(1 for r in gathered if r["error"])))
     table.add_row("new articles", str(sum(r["new"] for r in gathered)))
