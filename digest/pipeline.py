@@ -333,29 +333,31 @@ def new_articles(
     return result
 
 
-def recipients(session: Session, *, email: str | None, due_at: datetime | None) -> list[Subscriber]:
+def recipients(session: Session, *, email: str | None) -> list[Subscriber]:
+    """Every confirmed subscriber, or the one with this address (who must be confirmed)."""
     if email is not None:
         subscriber = find_subscriber(session, email)
         if subscriber.status != SubscriberStatus.CONFIRMED:
             raise InvalidInput(f"{subscriber.email} is {subscriber.status}, not confirmed")
         return [subscriber]
-    confirmed = list(
+    return list(
         session.scalars(
             select(Subscriber)
             .where(Subscriber.status == SubscriberStatus.CONFIRMED)
             .order_by(Subscriber.id)
         )
     )
-    if due_at is None:
-        return confirmed
+
+
+def only_due(subscribers: Sequence[Subscriber], now: datetime) -> list[Subscriber]:
     infos = [
         ScheduleInfo(
             s.id, s.frequency, s.hour, s.timezone, s.last_sent_at or s.confirmed_at or s.created_at
         )
-        for s in confirmed
+        for s in subscribers
     ]
-    due = set(due_subscribers(infos, due_at))
-    return [s for s in confirmed if s.id in due]
+    due = set(due_subscribers(infos, now))
+    return [s for s in subscribers if s.id in due]
 
 
 def plan_send(
@@ -374,16 +376,27 @@ def plan_send(
     """
     now = now or utcnow()
     with session_scope(settings.database_url) as session:
-        subs = recipients(session, email=email, due_at=now if kind == "due" else None)
-        busy = set(
+        everyone = recipients(session, email=email)
+        subs = only_due(everyone, now) if kind == "due" else everyone
+        unsettled = list(
             session.scalars(
-                select(Delivery.subscriber_id).where(
+                select(Delivery).where(
                     Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
                 )
             )
         )
+        busy = {d.subscriber_id for d in unsettled}
         plan = SendPlan(send_id=None, in_flight=sum(1 for s in subs if s.id in busy))
         subs = [s for s in subs if s.id not in busy]
+        # A copy an earlier send left unsent (its process was stopped, its task lost) is
+        # taken over by this send once it is older than the claim timeout.
+        stale_before = now - timedelta(seconds=settings.claim_timeout)
+        ids = {s.id for s in everyone}
+        orphans = [
+            d
+            for d in unsettled
+            if d.subscriber_id in ids and (d.claimed_at or d.created_at) < stale_before
+        ]
         wanted = new_articles(session, subs, settings, now)
         by_content: dict[tuple[int, ...], list[Subscriber]] = defaultdict(list)
         for sub in subs:
@@ -400,6 +413,9 @@ def plan_send(
         session.add(send)
         session.flush()
         plan.send_id = send.id
+        for orphan in orphans:
+            orphan.send_id = send.id
+        plan.in_flight -= len(orphans)
         for ids, members in by_content.items():
             edition = get_or_create_edition(session, ids, settings, now)
             plan.editions.add(edition.id)
@@ -420,7 +436,7 @@ def plan_send(
                 select(Delivery.id).where(Delivery.send_id == send.id).order_by(Delivery.id)
             )
         )
-        plan.already_delivered = len(plan.copies) - len(plan.delivery_ids)
+        plan.already_delivered = len(plan.copies) - (len(plan.delivery_ids) - len(orphans))
         return plan
 
 

@@ -262,3 +262,22 @@ def test_preview_renders_without_writing(settings, samples) -> None:  # type: ig
     assert len(html.encode()) < 102 * 1024
     with db.session_scope(settings.database_url) as session:
         assert session.scalar(select(func.count()).select_from(Edition)) == 0
+
+
+def test_a_copy_left_unsent_by_a_stopped_send_is_taken_over_later(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    pipeline.gather_all(settings)
+    subscribe(settings, "patient@example.org")
+    abandoned = pipeline.plan_send(settings, kind="now")  # the process stops before sending
+    assert len(abandoned.delivery_ids) == 1
+
+    soon = pipeline.plan_send(settings, kind="now")
+    assert soon.delivery_ids == [] and soon.in_flight == 1  # maybe still on its way
+
+    later = utcnow() + timedelta(seconds=settings.claim_timeout + 1)
+    taken_over = pipeline.plan_send(settings, kind="now", now=later)
+    assert taken_over.delivery_ids == abandoned.delivery_ids and taken_over.in_flight == 0
+    pipeline.deliver_in_process(
+        settings, taken_over.delivery_ids, OutboxTransport(settings.outbox_dir), backoff=0
+    )
+    assert len(outbox_messages(settings)) == 1
+    assert pipeline.send_status(settings, taken_over.send_id or 0) == {DeliveryStatus.SENT: 1}
