@@ -498,7 +498,8 @@ def deliver_batch(
 ) -> DeliveryReport:
     """Send each pending delivery once; record the outcome of each as it happens."""
     report = DeliveryReport()
-    editions: dict[int, RenderedEdition] = {}
+    # Each edition is read once per batch, not once per copy: its HTML is the big part.
+    editions: dict[int, tuple[RenderedEdition, int]] = {}
     domain = domain_of(settings.from_address)
     list_id = list_id_for(settings.list_name, settings.base_url)
     for delivery_id in delivery_ids:
@@ -517,8 +518,9 @@ def deliver_batch(
                 continue
             if delivery.edition_id not in editions:
                 e = delivery.edition
-                editions[e.id] = RenderedEdition(subject=e.subject, html=e.html, text=e.text)
-            rendered = editions[delivery.edition_id]
+                rendered = RenderedEdition(subject=e.subject, html=e.html, text=e.text)
+                editions[e.id] = (rendered, max(e.article_ids))
+            rendered, newest_article = editions[delivery.edition_id]
             unsubscribe_url, preferences_url = subscriber_links(settings, sub.id)
             html, text = personalize(
                 rendered,
@@ -558,7 +560,7 @@ def deliver_batch(
                 delivery.status = DeliveryStatus.SENT
                 delivery.sent_at = now
                 delivery.message_id = message_id
-                sub.last_article_id = max(sub.last_article_id, *delivery.edition.article_ids)
+                sub.last_article_id = max(sub.last_article_id, newest_article)
                 sub.last_sent_at = now
                 report.sent += 1
         if on_message:
