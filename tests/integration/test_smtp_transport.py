@@ -7,11 +7,8 @@ import email
 import email.policy
 import gc
 import re
-import socket
-import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from smtp_sink import Sink, free_port
 
 from digest.errors import InvalidInput
 from digest.mail.message import build_message, message_id_for
@@ -32,64 +30,10 @@ from digest.mail.transports import (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Recorder:
-    """An aiosmtpd handler that counts sessions, records mail and scripts RCPT replies."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-    # recipient -> replies to give, one per attempt; past the end, accept.
-    replies: dict[str, list[str]] = field(default_factory=dict)
-    servers: list[Any] = field(default_factory=list)  # one aiosmtpd SMTP per EHLO'd session
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        # The controller's own start-up probe never says EHLO, so this counts real sessions.
-        session.host_name = hostname
-        with self.lock:
-            self.servers.append(server)
-        return responses
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        with self.lock:
-            queue = self.replies.get(address.lower())
-            if queue:
-                return queue.pop(0)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        with self.lock:
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            self.messages.append(parsed)
-        return "250 Message accepted"
-
-    @property
-    def sessions(self) -> int:
-        with self.lock:
-            return len(self.servers)
-
-    def subjects(self) -> list[str]:
-        with self.lock:
-            return [str(m["Subject"]) for m in self.messages]
-
-
 class Server:
     """A restartable aiosmtpd Controller on a fixed loopback port."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Sink) -> None:
         self.recorder = recorder
         self.port = free_port()
         self.controller: Controller | None = None
@@ -124,7 +68,7 @@ class Server:
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    srv = Server(Recorder())
+    srv = Server(Sink())
     srv.start()
     yield srv
     srv.stop()
