@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -427,8 +427,7 @@ def run(
     """The main job: create the database if needed, gather, send to whoever is due."""
     settings = _settings()
     _ensure_db(settings)
-    ctx = _samples(settings) if samples else _nothing()
-    with ctx:
+    with _samples(settings) if samples else nullcontext():
         gathered = do_gather(settings)
     plan, status = do_send(
         settings, kind="now" if samples else "due", email=None, dry_run=False, wait=True
@@ -457,11 +456,6 @@ def run(
     console.print(table)
     if failed:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 # --- servers ------------------------------------------------------------------------------

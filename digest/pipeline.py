@@ -69,13 +69,20 @@ class GatherResult:
     error: str | None = None
 
 
+def article_key(entry: FeedEntry) -> str:
+    """The entry's key as stored: very long ones are hashed to fit the column."""
+    if len(entry.key) <= 2000:
+        return entry.key
+    return "sha256:" + hashlib.sha256(entry.key.encode()).hexdigest()
+
+
 def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Article:
     """Sanitize, extract the body and summarize once, when the article is first seen."""
     content = sanitize_html(entry.content_html)
     body = article_body(content, title=entry.title)
     return Article(
         source_id=source_id,
-        key=entry.key[:2000],
+        key=article_key(entry),
         link=entry.link,
         title=entry.title,
         author=entry.author,
@@ -89,11 +96,21 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
     )
 
 
+@dataclass
+class Stored:
+    new: int = 0
+    seen: int = 0
+    failed: list[str] = field(default_factory=list)  # entries a bug kept out, with why
+
+
 def store_entries(
     session: Session, source: Source, entries: Sequence[FeedEntry], now: datetime
-) -> tuple[int, int]:
-    """Insert entries not seen before (same key in this source, or same link anywhere)."""
-    keys = [e.key[:2000] for e in entries]
+) -> Stored:
+    """Insert entries not seen before (same key in this source, or same link anywhere).
+
+    An entry that cannot be processed is left out and reported; the others are stored.
+    """
+    keys = [article_key(e) for e in entries]
     links = [e.link for e in entries if e.link]
     known_keys = set(
         session.scalars(
@@ -105,17 +122,24 @@ def store_entries(
         if links
         else set()
     )
-    new = 0
+    stored = Stored()
     # Oldest first, so article ids grow with publication order.
     for entry in sorted(entries, key=lambda e: e.published.timestamp() if e.published else 0):
-        if entry.key[:2000] in known_keys or (entry.link and entry.link in known_links):
+        key = article_key(entry)
+        if key in known_keys or (entry.link and entry.link in known_links):
+            stored.seen += 1
             continue
-        session.add(article_from_entry(entry, source.id, now))
-        known_keys.add(entry.key[:2000])
+        try:
+            article = article_from_entry(entry, source.id, now)
+        except Exception as exc:  # one hostile entry must not keep out its neighbours
+            stored.failed.append(f"{entry.title[:80]!r}: {type(exc).__name__}: {exc}")
+            continue
+        session.add(article)
+        known_keys.add(key)
         if entry.link:
             known_links.add(entry.link)
-        new += 1
-    return new, len(entries) - new
+        stored.new += 1
+    return stored
 
 
 def gather_source(
@@ -130,22 +154,30 @@ def gather_source(
         name, url = source.name, source.url
     try:
         parsed = read_source(url, fetcher=fetcher)
+        with session_scope(db_url) as session:
+            source = session.get(Source, source_id)
+            if source is None:
+                raise NotFound(f"no source with id {source_id}")
+            stored = store_entries(session, source, parsed.entries, now)
+            if parsed.title and source.name == default_source_name(source.url):
+                source.name = parsed.title[:200]  # nobody named it: the feed's title is better
+            source.last_fetched_at = source.last_ok_at = now
+            error = None
+            if stored.failed:
+                count = len(stored.failed)
+                error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(
+                    stored.failed
+                )
+            source.last_error = error[:2000] if error else None
+            source.error_count = 1 if error else 0
+            return GatherResult(source_id, source.name, stored.new, stored.seen, error)
     except (FetchError, FeedError) as exc:
         return _record_failure(db_url, source_id, name, str(exc), now)
-    except Exception as exc:  # a parser bug on one hostile source must not stop the others
-        return _record_failure(
-            db_url, source_id, name, f"unexpected {type(exc).__name__}: {exc}", now
-        )
-    with session_scope(db_url) as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            raise NotFound(f"no source with id {source_id}")
-        new, seen = store_entries(session, source, parsed.entries, now)
-        if parsed.title and source.name == default_source_name(source.url):
-            source.name = parsed.title[:200]  # nobody named it: the feed's own title is better
-        source.last_fetched_at = source.last_ok_at = now
-        source.last_error, source.error_count = None, 0
-        return GatherResult(source_id, source.name, new=new, seen=seen)
+    except NotFound:
+        raise
+    except Exception as exc:  # a bug met on one hostile source must not stop the others
+        error = f"unexpected {type(exc).__name__}: {exc}"
+        return _record_failure(db_url, source_id, name, error, now)
 
 
 def _record_failure(

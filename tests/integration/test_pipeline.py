@@ -281,3 +281,28 @@ def test_a_copy_left_unsent_by_a_stopped_send_is_taken_over_later(settings, samp
     )
     assert len(outbox_messages(settings)) == 1
     assert pipeline.send_status(settings, taken_over.send_id or 0) == {DeliveryStatus.SENT: 1}
+
+
+def test_an_entry_that_breaks_processing_is_left_out_and_reported(
+    settings, samples, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    real = pipeline.summarize
+
+    def choke_on_jazz(text: str) -> str:
+        if "Jazz Festival" in text:
+            raise ValueError("cannot summarize this")
+        return real(text)
+
+    monkeypatch.setattr(pipeline, "summarize", choke_on_jazz)
+    results = {r.name: r for r in pipeline.gather_all(settings)}
+    culture = results["Culture Notes"]
+    assert culture.new == 2  # its two other entries are stored
+    assert culture.error is not None and culture.error.startswith("2 entries left out: ")
+    assert "ValueError: cannot summarize this" in culture.error
+    assert sum(r.new for r in results.values()) == SAMPLE_ARTICLES - 2
+    assert [name for name, r in results.items() if r.error] == ["Culture Notes"]
+
+    # Once the bug is gone, the next gather picks the two up: nothing was lost.
+    monkeypatch.setattr(pipeline, "summarize", real)
+    again = {r.name: r for r in pipeline.gather_all(settings)}
+    assert again["Culture Notes"].new == 2 and again["Culture Notes"].error is None
