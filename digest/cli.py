@@ -43,7 +43,10 @@ SETTLED = {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}
 
 
 def _settings() -> Settings:
-    return get_settings()
+    settings = get_settings()
+    for warning in settings.warnings():
+        err.print(f"[yellow]warning:[/] {warning}")
+    return settings
 
 
 def _progress() -> Progress:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "change-me-in-production"
 
 
 class Settings(BaseSettings):
@@ -21,7 +23,7 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     outbox_dir: Path = Path("outbox")
     base_url: str = "http://localhost:8000"
-    secret_key: str = "change-me-in-production"
+    secret_key: str = DEFAULT_SECRET
     from_address: str = Field("Digest <digest@localhost>", alias="DIGEST_FROM")
     admin_token: str | None = None
     list_name: str = "Digest"
@@ -42,6 +44,18 @@ class Settings(BaseSettings):
     claim_timeout: float = 600.0
     # Redis hands an unacknowledged task to another worker after this many seconds.
     visibility_timeout: float = 3600.0
+
+
+    def warnings(self) -> list[str]:
+        """Settings that are fine on a laptop and wrong on a public server."""
+        host = urlsplit(self.base_url).hostname or ""
+        local = host in ("localhost", "127.0.0.1", "::1")
+        found = []
+        if self.secret_key == DEFAULT_SECRET and not local:
+            found.append("DIGEST_SECRET_KEY is the default: anyone can forge unsubscribe links")
+        if not local and not self.base_url.startswith("https://"):
+            found.append("DIGEST_BASE_URL is not https: mailbox providers expect HTTPS links")
+        return found
 
 
 @lru_cache(maxsize=1)

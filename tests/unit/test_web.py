@@ -118,3 +118,10 @@ def test_preferences_page_shows_the_subscription(client, subscriber_id) -> None:
         client.get(f"/preferences/{make_token(SECRET, UNSUBSCRIBE, subscriber_id)}").status_code
         == 400
     )
+
+
+def test_settings_warn_about_defaults_that_are_wrong_in_public() -> None:
+    assert Settings(base_url="http://localhost:8000").warnings() == []
+    public = Settings(base_url="http://news.example.org")
+    assert [w.split(" ")[0] for w in public.warnings()] == ["DIGEST_SECRET_KEY", "DIGEST_BASE_URL"]
+    assert Settings(base_url="https://news.example.org", secret_key="s3cret").warnings() == []
