@@ -23,7 +23,7 @@ run: install
 	$(BIN)/digest run --samples
 
 test: install-test
-	bash scripts/ensure-redis.sh
+	bash scripts/ensure-test-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Make sure the real programs the integration tests drive are on this machine:
+# redis-server (broker) and chromium (web pages, driven by Playwright).
+# Debian/Ubuntu as root: install the distribution packages. Otherwise say what to do.
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian packages for the integration tests: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  exit 0
+fi
+echo "not installed: ${missing[*]} (e.g. 'sudo apt-get install ${missing[*]}')" >&2
+echo "the tests that need them are skipped locally, and fail under CI=true" >&2
+exit 0
