@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     # Redis hands an unacknowledged task to another worker after this many seconds.
     visibility_timeout: float = 3600.0
 
-
     def warnings(self) -> list[str]:
         """Settings that are fine on a laptop and wrong on a public server."""
         host = urlsplit(self.base_url).hostname or ""
