@@ -220,9 +220,27 @@ def _gather_in_process(settings: Settings) -> list[dict[str, Any]]:
     return results
 
 
+def _workers_ready(settings: Settings) -> None:
+    """Fail clearly when the broker is unreachable; warn when no worker answers."""
+    from workers import app as celery
+
+    try:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+        answers = celery.control.ping(timeout=1.0)
+    except Exception as exc:
+        raise DigestError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
+    if not answers:
+        err.print(
+            "[yellow]warning:[/] no worker answered; the work waits in the queue until "
+            "`digest worker` runs"
+        )
+
+
 def _gather_on_workers(settings: Settings) -> list[dict[str, Any]]:
     from workers.tasks import enqueue_gather
 
+    _workers_ready(settings)
     group = enqueue_gather()
     total = len(group.results or [])
     with _progress() as progress:
@@ -325,6 +343,7 @@ def do_send(
         return plan, _deliver_here(settings, plan)
     from workers.tasks import enqueue_deliveries
 
+    _workers_ready(settings)
     enqueue_deliveries(plan.delivery_ids)
     if not wait:
         return plan, None

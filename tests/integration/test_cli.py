@@ -24,11 +24,11 @@ def run(tmp_path: Path) -> Run:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     environ.update(PYTHONPATH=str(ROOT), COLUMNS="200", DIGEST_LIST_NAME="Test Digest")
 
-    def digest(*args: str) -> subprocess.CompletedProcess[str]:
+    def digest(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "digest", *args],
             cwd=tmp_path,
-            env=environ,
+            env={**environ, **extra_env},
             capture_output=True,
             text=True,
             timeout=120,
@@ -55,6 +55,13 @@ def test_bad_input_gets_a_clear_error_without_a_traceback(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_unreachable_broker_is_named_without_a_traceback(run: Run) -> None:
+    result = run("gather", DIGEST_BROKER_URL="redis://127.0.0.1:9/0")
+    assert result.returncode == 1
+    assert "cannot reach the broker at redis://127.0.0.1:9/0" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_duplicate_subscriber_is_refused_and_the_first_kept(run: Run) -> None:
