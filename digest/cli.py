@@ -25,8 +25,8 @@ from digest.config import Settings, get_settings
 from digest.errors import DigestError, InvalidInput
 from digest.mail import transport_from_url
 from digest.models import DeliveryStatus, Frequency, Source, Subscriber
-from digest.sources import add_source, list_sources
-from digest.subscribers import add_subscriber, list_subscribers
+from digest.sources import add_source, list_sources, remove_source
+from digest.subscribers import add_subscriber, list_subscribers, remove_subscriber
 
 app = typer.Typer(
     help="Self-hosted newsletter digests.", no_args_is_help=True, add_completion=False
@@ -99,6 +99,16 @@ def sources_add(
         console.print(f"Added source #{source.id}: {source.url}")
 
 
+@sources_app.command("remove")
+def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) -> None:
+    """Remove a source and its articles."""
+    settings = _settings()
+    _ensure_db(settings)
+    with db.session_scope(settings.database_url) as session:
+        remove_source(session, source)
+    console.print(f"Removed source {source}")
+
+
 def _source_row(s: Source) -> dict[str, Any]:
     return {
         "id": s.id,
@@ -163,6 +173,16 @@ def subscribers_add(
             topics=topic or [],
         )
         console.print(f"Added subscriber #{sub.id}: {sub.email} ({sub.status})")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(email: str) -> None:
+    """Delete a subscriber and their delivery history (to unsubscribe, use the link)."""
+    settings = _settings()
+    _ensure_db(settings)
+    with db.session_scope(settings.database_url) as session:
+        remove_subscriber(session, email)
+    console.print(f"Removed subscriber {email}")
 
 
 def _subscriber_row(s: Subscriber) -> dict[str, Any]:

@@ -83,7 +83,9 @@ class Source(Base):
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(200))
 
-    articles: Mapped[list[Article]] = relationship(back_populates="source")
+    articles: Mapped[list[Article]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Article(Base):

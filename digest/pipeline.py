@@ -51,6 +51,9 @@ from digest.sources import default_source_name
 from digest.subscribers import PREFERENCES, UNSUBSCRIBE, find_subscriber, make_token
 
 READ_ALSO = 3
+# On the bundled samples, 0.1 keeps every same-story link (tram, harbour, library, jazz)
+# and drops the ones that only share the town's vocabulary (ferry timetable -> tram test).
+RELATED_MIN_SCORE = 0.1
 LATEST = 5
 RELATED_POOL = 500  # earlier articles considered for "Read also"
 
@@ -250,7 +253,7 @@ def edition_content(
         )
         for a in by_id.values()
     ]
-    related = related_for_all(docs, k=READ_ALSO)
+    related = related_for_all(docs, k=READ_ALSO, min_score=RELATED_MIN_SCORE)
     sources = {s.id: s.name for s in session.scalars(select(Source))}
     items = tuple(
         DigestItem(

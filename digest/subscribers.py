@@ -79,6 +79,11 @@ def list_subscribers(session: Session) -> list[Subscriber]:
     return list(session.scalars(select(Subscriber).order_by(Subscriber.id)))
 
 
+def remove_subscriber(session: Session, email: str) -> None:
+    """Forget a subscriber entirely, with their delivery history."""
+    session.delete(find_subscriber(session, email))
+
+
 def find_subscriber(session: Session, email: str) -> Subscriber:
     address = normalize_email(email)
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))

@@ -114,3 +114,12 @@ def test_lists_gather_preview_and_dry_run(run: Run, tmp_path: Path) -> None:
     dry = run("send", "--now", "--dry-run")
     assert dry.returncode == 0 and "sam@example.org" in dry.stdout
     assert not (tmp_path / "outbox").exists()
+
+    assert run("sources", "remove", "2").returncode == 0
+    assert run("subscribers", "remove", "sam@example.org").returncode == 0
+    assert [s["name"] for s in json.loads(run("sources", "list", "--json").stdout)] == [
+        "Harwick Harbour Log"
+    ]
+    assert json.loads(run("subscribers", "list", "--json").stdout) == []
+    gone = run("sources", "remove", "2")
+    assert gone.returncode == 1 and "no source 2" in gone.stderr

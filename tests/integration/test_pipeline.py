@@ -306,3 +306,20 @@ def test_an_entry_that_breaks_processing_is_left_out_and_reported(
     monkeypatch.setattr(pipeline, "summarize", real)
     again = {r.name: r for r in pipeline.gather_all(settings)}
     assert again["Culture Notes"].new == 2 and again["Culture Notes"].error is None
+
+
+def test_removing_a_source_and_a_subscriber_takes_their_rows_along(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    from digest.sources import remove_source
+    from digest.subscribers import remove_subscriber
+
+    pipeline.gather_all(settings)
+    subscribe(settings, "leaving@example.org")
+    send_now(settings)
+    with db.session_scope(settings.database_url) as session:
+        courier = session.scalar(select(Source).where(Source.name == "Harwick Courier"))
+        assert courier is not None
+        remove_source(session, str(courier.id))
+        remove_subscriber(session, "leaving@example.org")
+    with db.session_scope(settings.database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == SAMPLE_ARTICLES - 7
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
