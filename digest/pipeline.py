@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from functools import partial
 
 import httpx
@@ -532,16 +533,40 @@ def deliver_batch(
     on_message: Callable[[], None] | None = None,
 ) -> DeliveryReport:
     """Send each pending delivery once; record the outcome of each as it happens."""
-    report = DeliveryReport()
-    # Each edition is read once per batch, not once per copy: its HTML is the big part.
-    editions: dict[int, tuple[RenderedEdition, int]] = {}
-    domain = domain_of(settings.from_address)
-    list_id = list_id_for(settings.list_name, settings.base_url)
+    batch = _Batch(settings, transport, max_attempts)
     for delivery_id in delivery_ids:
+        batch.deliver(delivery_id)
+        if on_message:
+            on_message()
+    return batch.report
+
+
+class _Batch:
+    """What the deliveries of one batch share: the transport, and each edition read once."""
+
+    def __init__(self, settings: Settings, transport: Transport, max_attempts: int) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.max_attempts = max_attempts
+        self.report = DeliveryReport()
+        self.domain = domain_of(settings.from_address)
+        self.list_id = list_id_for(settings.list_name, settings.base_url)
+        # The edition's HTML is the big part of a copy: read it once per batch, not per copy.
+        self.editions: dict[int, tuple[RenderedEdition, int]] = {}
+
+    def edition(self, delivery: Delivery) -> tuple[RenderedEdition, int]:
+        if delivery.edition_id not in self.editions:
+            e = delivery.edition
+            rendered = RenderedEdition(subject=e.subject, html=e.html, text=e.text)
+            self.editions[e.id] = (rendered, max(e.article_ids))
+        return self.editions[delivery.edition_id]
+
+    def deliver(self, delivery_id: int) -> None:
+        settings, report = self.settings, self.report
         with session_scope(settings.database_url) as session:
             if not _claim(session, delivery_id, settings.claim_timeout):
                 report.skipped += 1
-                continue
+                return
         with session_scope(settings.database_url) as session:
             delivery = session.get(Delivery, delivery_id)
             assert delivery is not None
@@ -550,47 +575,29 @@ def deliver_batch(
                 delivery.status = DeliveryStatus.SKIPPED
                 delivery.last_error = f"subscriber is {sub.status}"
                 report.skipped += 1
-                continue
-            if delivery.edition_id not in editions:
-                e = delivery.edition
-                rendered = RenderedEdition(subject=e.subject, html=e.html, text=e.text)
-                editions[e.id] = (rendered, max(e.article_ids))
-            rendered, newest_article = editions[delivery.edition_id]
-            unsubscribe_url, preferences_url = subscriber_links(settings, sub.id)
-            html, text = personalize(
-                rendered,
-                name=sub.name,
-                unsubscribe_url=unsubscribe_url,
-                preferences_url=preferences_url,
-            )
+                return
+            rendered, newest_article = self.edition(delivery)
             now = utcnow()
-            message_id = message_id_for(delivery.edition_id, sub.id, domain)
+            message_id = message_id_for(delivery.edition_id, sub.id, self.domain)
             try:
-                msg = build_message(
-                    sender=settings.from_address,
-                    to_address=sub.email,
-                    to_name=sub.name,
-                    subject=rendered.subject,
-                    html=html,
-                    text=text,
-                    message_id=message_id,
-                    list_id=list_id,
-                    unsubscribe_url=unsubscribe_url,
-                    date=now,
-                )
-                transport.send(msg)
+                self.transport.send(self.message(rendered, sub, message_id, now))
             except TemporaryError as exc:
                 delivery.last_error = str(exc)
-                if delivery.attempts >= max_attempts:
+                if delivery.attempts >= self.max_attempts:
                     delivery.status = DeliveryStatus.FAILED
                     report.failed.append((delivery_id, str(exc)))
                 else:
                     delivery.status = DeliveryStatus.PENDING
                     report.retry.append(delivery_id)
-            except (PermanentError, InvalidInput) as exc:
+            except Exception as exc:  # permanent refusals, and bugs: this copy only
+                error = (
+                    str(exc)
+                    if isinstance(exc, (PermanentError, InvalidInput))
+                    else (f"unexpected {type(exc).__name__}: {exc}")
+                )
                 delivery.status = DeliveryStatus.FAILED
-                delivery.last_error = str(exc)
-                report.failed.append((delivery_id, str(exc)))
+                delivery.last_error = error
+                report.failed.append((delivery_id, error))
             else:
                 delivery.status = DeliveryStatus.SENT
                 delivery.sent_at = now
@@ -598,9 +605,29 @@ def deliver_batch(
                 sub.last_article_id = max(sub.last_article_id, newest_article)
                 sub.last_sent_at = now
                 report.sent += 1
-        if on_message:
-            on_message()
-    return report
+
+    def message(
+        self, rendered: RenderedEdition, sub: Subscriber, message_id: str, now: datetime
+    ) -> EmailMessage:
+        unsubscribe_url, preferences_url = subscriber_links(self.settings, sub.id)
+        html, text = personalize(
+            rendered,
+            name=sub.name,
+            unsubscribe_url=unsubscribe_url,
+            preferences_url=preferences_url,
+        )
+        return build_message(
+            sender=self.settings.from_address,
+            to_address=sub.email,
+            to_name=sub.name,
+            subject=rendered.subject,
+            html=html,
+            text=text,
+            message_id=message_id,
+            list_id=self.list_id,
+            unsubscribe_url=unsubscribe_url,
+            date=now,
+        )
 
 
 def deliver_in_process(

@@ -323,3 +323,28 @@ def test_removing_a_source_and_a_subscriber_takes_their_rows_along(settings, sam
     with db.session_scope(settings.database_url) as session:
         assert session.scalar(select(func.count()).select_from(Article)) == SAMPLE_ARTICLES - 7
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_a_bug_met_on_one_copy_fails_that_copy_only(settings, samples, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = pipeline.personalize
+
+    def choke_on_zed(rendered, *, name, **links):  # type: ignore[no-untyped-def]
+        if name == "Zed":
+            raise KeyError("placeholder")
+        return real(rendered, name=name, **links)
+
+    monkeypatch.setattr(pipeline, "personalize", choke_on_zed)
+    pipeline.gather_all(settings)
+    with db.session_scope(settings.database_url) as session:
+        for email, name in (
+            ("a@example.org", "Ann"),
+            ("z@example.org", "Zed"),
+            ("b@example.org", "Bo"),
+        ):
+            add_subscriber(session, email, name=name, confirmed=True)
+    plan = send_now(settings)
+    report = pipeline.send_status(settings, plan.send_id or 0)
+    assert report == {DeliveryStatus.SENT: 2, DeliveryStatus.FAILED: 1}
+    (failure,) = pipeline.failed_deliveries(settings, plan.send_id or 0)
+    assert failure == ("z@example.org", "unexpected KeyError: 'placeholder'")
+    assert len(outbox_messages(settings)) == 2
