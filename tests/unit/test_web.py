@@ -60,7 +60,8 @@ def test_health_fails_when_the_database_is_unreachable(tmp_path: Path) -> None:
         database_url=f"sqlite:///{tmp_path}/no/such/dir/x.db", templates_dir=ROOT / "templates"
     )
     response = TestClient(create_app(broken)).get("/health")
-    assert response.status_code == 503 and response.json()["status"] == "error"
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "unreachable"}
 
 
 def test_one_click_post_unsubscribes_at_once(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]
