@@ -269,7 +269,7 @@ def _gather_on_workers(settings: Settings) -> list[dict[str, Any]]:
             progress.update(task, completed=group.completed_count())
             time.sleep(0.2)
         progress.update(task, completed=total)
-    return [r for r in group.get(propagate=True)]
+    return list(group.get(propagate=True))
 
 
 def do_gather(settings: Settings) -> list[dict[str, Any]]:

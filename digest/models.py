@@ -150,7 +150,6 @@ class Send(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(20))  # "now" or "due"
-    dry_run: Mapped[bool] = mapped_column(default=False)
 
 
 class Delivery(Base):

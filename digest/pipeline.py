@@ -228,12 +228,16 @@ def _when(article: Article) -> datetime:
     return article.published_at or article.first_seen_at
 
 
+def _newest_first(session: Session, article_ids: Sequence[int]) -> list[Article]:
+    articles = list(session.scalars(select(Article).where(Article.id.in_(article_ids))))
+    return sorted(articles, key=lambda a: (_when(a), a.id), reverse=True)
+
+
 def edition_content(
     session: Session, article_ids: Sequence[int], settings: Settings, now: datetime
 ) -> DigestContent:
     """The digest for these articles: summaries, "Read also" from earlier ones, "Latest"."""
-    articles = list(session.scalars(select(Article).where(Article.id.in_(article_ids))))
-    articles.sort(key=lambda a: (_when(a), a.id), reverse=True)
+    articles = _newest_first(session, article_ids)
     chosen = {a.id for a in articles}
     pool = list(
         session.scalars(
@@ -445,7 +449,7 @@ def plan_send(
                 subject = render_subject(session, ids, settings, now)
                 plan.copies += [PlannedCopy(m.id, m.email, subject, len(ids)) for m in members]
             return plan
-        send = Send(created_at=now, kind=kind, dry_run=False)
+        send = Send(created_at=now, kind=kind)
         session.add(send)
         session.flush()
         plan.send_id = send.id
@@ -479,7 +483,10 @@ def plan_send(
 def render_subject(
     session: Session, article_ids: Sequence[int], settings: Settings, now: datetime
 ) -> str:
-    return subject_for(edition_content(session, article_ids, settings, now))
+    """The subject alone: no "Read also" scoring or rendering, which a dry run needs not."""
+    titles = [a.title for a in _newest_first(session, article_ids)]
+    items = tuple(DigestItem(t, None, "", None, None, "") for t in titles)
+    return subject_for(DigestContent(list_name=settings.list_name, date=now, items=items))
 
 
 # --- deliver ------------------------------------------------------------------------------

@@ -178,6 +178,9 @@ def test_dry_run_writes_nothing(settings, samples) -> None:  # type: ignore[no-u
         for table in (Send, Edition, Delivery):
             assert session.scalar(select(func.count()).select_from(table)) == 0
     assert not settings.outbox_dir.exists()
+    # The dry run's subjects are the ones the real send then uses.
+    real = pipeline.plan_send(settings, kind="now")
+    assert {c.email: c.subject for c in real.copies} == {c.email: c.subject for c in plan.copies}
 
 
 def test_a_retried_batch_never_mails_anyone_twice(settings, samples) -> None:  # type: ignore[no-untyped-def]
