@@ -212,14 +212,10 @@ def make_settings(workdir: Path, smtp_url: str | None) -> Any:
 def add_sample_articles(settings: Any) -> int:
     """Serve the bundled samples on loopback and gather them with the project's own code."""
     from digest import pipeline
-    from digest.db import session_scope
-    from digest.samples_server import sample_sources, serve_samples
-    from digest.sources import add_source
+    from digest.samples_server import seed_samples, serve_samples
 
     with serve_samples() as base:
-        with session_scope(settings.database_url) as session:
-            for sample in sample_sources(base):
-                add_source(session, sample.url, name=sample.name, topics=sample.topics)
+        seed_samples(settings.database_url, base, subscribers=False)
         results = pipeline.gather_all(settings)
     errors = [r.error for r in results if r.error]
     if errors:

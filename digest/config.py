@@ -37,8 +37,10 @@ class Settings(BaseSettings):
     max_articles: int = 20
     first_digest_days: int = 7
     delivery_batch_size: int = 100
-    # Celery retries a temporary SMTP failure after base, 2*base, 4*base... seconds.
+    # A temporary SMTP failure is tried again after base, 2*base, 4*base... seconds (at most
+    # an hour), in this process or on the workers alike, up to this many attempts in all.
     retry_base_delay: float = 30.0
+    delivery_max_attempts: int = 5
     # A delivery claimed longer ago than this was being sent by a worker that died; it is
     # sent again (at least once beats never; the Message-ID stays the same).
     claim_timeout: float = 600.0

@@ -8,8 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Insert, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -51,6 +52,13 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
+def insert_ignore(session: Session, table: type[DeclarativeBase]) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING in the session's dialect: a unique key decides races."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
+
+
 def alembic_config(url: str) -> Config:
     from alembic.config import Config
 
@@ -76,3 +84,27 @@ def needs_upgrade(url: str) -> bool:
         if not inspect(conn).has_table("alembic_version"):
             return True
         return MigrationContext.configure(conn).get_current_revision() != head
+
+
+def masked_url(url: str) -> str:
+    """The URL with any password hidden, fit for a message or a log."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def require_current_schema(url: str) -> None:
+    """Raise SchemaOutOfDate unless the database is at the newest revision."""
+    from digest.errors import SchemaOutOfDate
+
+    if needs_upgrade(url):
+        raise SchemaOutOfDate(
+            f"the database {masked_url(url)} has no schema or an old one: run `digest init`"
+        )
+
+
+def new_revision(url: str, message: str) -> Path:
+    raise NotImplementedError

@@ -15,3 +15,7 @@ class NotFound(DigestError):
 
 class AlreadyExists(DigestError):
     pass
+
+
+class SchemaOutOfDate(DigestError):
+    """The database has no schema yet, or an older one: `digest init` brings it up to date."""

@@ -87,3 +87,37 @@ def sample_sources(base_url: str) -> list[SampleSource]:
 
 def sample_subscribers() -> list[dict[str, Any]]:
     return json.loads((SAMPLES / "subscribers.json").read_text())  # type: ignore[no-any-return]
+
+
+def seed_samples(database_url: str, base_url: str, *, subscribers: bool = True) -> None:
+    """Make sure the sample sources served at `base_url` (and the sample subscribers) exist.
+
+    Used by `digest run --samples`, the benchmarks and the tests. Running it again adds
+    nothing; a sample source whose server moved to another port is pointed at it.
+    """
+    from digest.db import session_scope
+    from digest.sources import add_source, list_sources
+    from digest.subscribers import add_subscriber, list_subscribers
+
+    with session_scope(database_url) as session:
+        existing = {s.name: s for s in list_sources(session)}
+        for sample in sample_sources(base_url):
+            if sample.name in existing:
+                existing[sample.name].url = sample.url
+            else:
+                add_source(session, sample.url, name=sample.name, topics=sample.topics)
+        if not subscribers:
+            return
+        emails = {s.email for s in list_subscribers(session)}
+        for sub in sample_subscribers():
+            if sub["email"] not in emails:
+                add_subscriber(
+                    session,
+                    sub["email"],
+                    name=sub["name"],
+                    confirmed=True,
+                    frequency=sub["frequency"],
+                    hour=sub["hour"],
+                    timezone=sub["tz"],
+                    topics=sub["topics"],
+                )

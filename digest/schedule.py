@@ -24,6 +24,14 @@ class ScheduleInfo:
     since: datetime  # last digest sent, or when the subscription started
 
 
+def since(
+    last_sent_at: datetime | None, confirmed_at: datetime | None, created_at: datetime
+) -> datetime:
+    """Where a subscriber's schedule counts from: their last digest, else their confirmation
+    (a first digest falls due at the first slot after they confirmed), else sign-up."""
+    return last_sent_at or confirmed_at or created_at
+
+
 def latest_slot(frequency: str, hour: int, timezone: str, now: datetime) -> datetime:
     """The newest moment at or before `now` when this schedule falls due, in UTC."""
     zone = ZoneInfo(timezone)

@@ -6,16 +6,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.links import read_token
 from digest.models import Frequency, Subscriber, SubscriberStatus, utcnow
 from digest.sources import normalize_topics
-
-UNSUBSCRIBE = "unsubscribe"
-PREFERENCES = "preferences"
 
 
 def normalize_email(address: str) -> str:
@@ -90,23 +87,6 @@ def find_subscriber(session: Session, email: str) -> Subscriber:
     if subscriber is None:
         raise NotFound(f"no subscriber {email}")
     return subscriber
-
-
-# Unsubscribe links must keep working in old mail (RFC 8058 clients may POST long after
-# delivery), so these tokens are signed but do not expire; the purpose is part of the salt
-# so an unsubscribe token cannot be replayed as another kind.
-def make_token(secret: str, purpose: str, subscriber_id: int) -> str:
-    return URLSafeSerializer(secret, salt=f"digest.{purpose}").dumps(subscriber_id)
-
-
-def read_token(secret: str, purpose: str, token: str) -> int:
-    try:
-        value = URLSafeSerializer(secret, salt=f"digest.{purpose}").loads(token)
-    except BadSignature:
-        raise InvalidInput("this link is invalid or has been tampered with") from None
-    if not isinstance(value, int):
-        raise InvalidInput("this link is invalid or has been tampered with")
-    return value
 
 
 def subscriber_for_token(session: Session, secret: str, purpose: str, token: str) -> Subscriber:

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import partial
 from typing import Any
 
 from celery import Task, group
 from celery.result import GroupResult
 
 from digest import pipeline
-from digest.gather import fetch
 from digest.mail import transport_from_url
+from digest.models import SendKind
 from workers.celery_app import app, settings
 
-MAX_DELIVERY_ATTEMPTS = 5
+POLICY = pipeline.RetryPolicy.from_settings(settings)
 
 
 @app.task(name="digest.gather_source")
 def gather_source(source_id: int) -> dict[str, Any]:
-    fetcher = partial(fetch, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes)
+    fetcher = pipeline.settings_fetcher(settings)
     return asdict(pipeline.gather_source(settings.database_url, source_id, fetcher=fetcher))
 
 
@@ -33,21 +32,17 @@ def gather_all() -> int:
     return len(enqueue_gather().results or [])
 
 
-@app.task(name="digest.deliver_batch", bind=True, max_retries=MAX_DELIVERY_ATTEMPTS)
+# A copy's attempts are counted on its row; the task may go round once per attempt.
+@app.task(name="digest.deliver_batch", bind=True, max_retries=POLICY.max_attempts)
 def deliver_batch(self: Task, delivery_ids: list[int]) -> dict[str, Any]:
     transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
     try:
-        report = pipeline.deliver_batch(
-            settings, delivery_ids, transport, max_attempts=MAX_DELIVERY_ATTEMPTS
-        )
+        report = pipeline.deliver_batch(settings, delivery_ids, transport, policy=POLICY)
     finally:
         transport.close()
     if report.retry:
         # Only the temporary failures go round again, with growing delays.
-        raise self.retry(
-            args=[report.retry],
-            countdown=min(settings.retry_base_delay * 2**self.request.retries, 3600),
-        )
+        raise self.retry(args=[report.retry], countdown=POLICY.delay(self.request.retries + 1))
     return asdict(report)
 
 
@@ -62,5 +57,5 @@ def enqueue_deliveries(delivery_ids: list[int]) -> int:
 
 @app.task(name="digest.dispatch_due")
 def dispatch_due() -> dict[str, int]:
-    plan = pipeline.plan_send(settings, kind="due")
+    plan = pipeline.plan_send(settings, kind=SendKind.DUE)
     return {"deliveries": len(plan.delivery_ids), "batches": enqueue_deliveries(plan.delivery_ids)}

@@ -6,7 +6,6 @@ markup to decide what to keep.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -20,6 +19,8 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.html
+
+from digest.gather.identity import article_key
 
 _FEED_MEDIA_TYPES = frozenset(
     {
@@ -45,7 +46,7 @@ class FeedError(Exception):
 
 @dataclass(frozen=True)
 class FeedEntry:
-    key: str  # GUID/id, else link, else "sha256:" of title and content; stable across fetches
+    key: str  # see digest.gather.identity: stable across fetches, fits the column
     link: str | None  # absolute http(s) URL
     title: str  # plain text; "(untitled)" if the entry has none
     published: datetime | None  # aware UTC: published, else updated
@@ -136,15 +137,6 @@ def absolute_http_url(link: str | None, base: str) -> str | None:
     return resolved
 
 
-def make_key(guid: str | None, link: str | None, title: str, content: str) -> str:
-    guid = (guid or "").strip()
-    if guid:
-        return guid
-    if link:
-        return link
-    return "sha256:" + hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
-
-
 def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
     cleaned = (clean_text(v) for v in values if v)
     return tuple(dict.fromkeys(v for v in cleaned if v))
@@ -211,7 +203,7 @@ def _xml_entry(entry: Any, url: str) -> FeedEntry:
     )
     categories = _unique(t.get("label") or t.get("term") for t in entry.get("tags") or [])
     return FeedEntry(
-        key=make_key(entry.get("id"), link, title, content),
+        key=article_key(entry.get("id"), link, title, content),
         link=link,
         title=title,
         published=published,
@@ -291,7 +283,7 @@ def _json_entry(item: dict[str, Any], url: str, feed_authors: str | None) -> Fee
     content = full or text_to_html(_str(item.get("summary")) or "")
     tags = item.get("tags") if isinstance(item.get("tags"), list) else []
     return FeedEntry(
-        key=make_key(_str(item.get("id")), link, title, content),
+        key=article_key(_str(item.get("id")), link, title, content),
         link=link,
         title=title,
         published=iso_to_utc(_str(item.get("date_published")))

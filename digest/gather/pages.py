@@ -11,6 +11,7 @@ from digest.gather.feeds import (
     clean_text,
     iso_to_utc,
 )
+from digest.gather.identity import article_key
 
 # Menus, sign-in forms and cookie banners come back from the extractor as short lines; real
 # article text has at least one sentence-length line.
@@ -45,7 +46,7 @@ def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
     title = clean_text(document.title) or "(untitled)"
     link = absolute_http_url(document.url, url) or url
     return FeedEntry(
-        key=link,
+        key=article_key(None, link, title, ""),
         link=link,
         title=title,
         published=iso_to_utc(document.date),

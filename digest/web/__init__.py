@@ -16,14 +16,9 @@ from sqlalchemy.orm import Session
 from digest import db
 from digest.config import Settings, get_settings
 from digest.errors import DigestError
+from digest.links import PREFERENCES, UNSUBSCRIBE, link_path
 from digest.models import Subscriber, SubscriberStatus
-from digest.subscribers import (
-    PREFERENCES,
-    UNSUBSCRIBE,
-    make_token,
-    subscriber_for_token,
-    unsubscribe,
-)
+from digest.subscribers import subscriber_for_token, unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "preferences.html",
                     sub=sub,
                     active=sub.status == SubscriberStatus.CONFIRMED,
-                    unsubscribe_url="/unsubscribe/"
-                    + make_token(settings.secret_key, UNSUBSCRIBE, sub.id),
+                    unsubscribe_url=link_path(settings.secret_key, UNSUBSCRIBE, sub.id),
                 )
         except DigestError as exc:
             return bad_link(request, str(exc))

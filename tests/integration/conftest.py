@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from smtp_sink import Sink, free_port
 
+from digest.db import upgrade
 from digest.samples_server import serve_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +95,8 @@ def env(tmp_path: Path, smtp: tuple[Sink, str], redis_url: str) -> dict[str, str
         DIGEST_CLAIM_TIMEOUT="2",
         DIGEST_OUTBOX_DIR=str(tmp_path / "outbox"),
     )
+    # What `digest init` does when a deployment is set up; every other command expects it.
+    upgrade(environ["DIGEST_DATABASE_URL"])
     return environ
 
 

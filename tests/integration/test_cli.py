@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.db import upgrade
 from digest.samples_server import serve_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def run(tmp_path: Path) -> Run:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     environ.update(PYTHONPATH=str(ROOT), COLUMNS="200", DIGEST_LIST_NAME="Test Digest")
+    upgrade(f"sqlite:///{tmp_path / 'digest.db'}")  # `digest init` in this folder
 
     def digest(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -123,3 +125,18 @@ def test_lists_gather_preview_and_dry_run(run: Run, tmp_path: Path) -> None:
     assert json.loads(run("subscribers", "list", "--json").stdout) == []
     gone = run("sources", "remove", "2")
     assert gone.returncode == 1 and "no source 2" in gone.stderr
+
+
+def test_only_init_and_run_migrate_the_others_ask_for_init(run: Run, tmp_path: Path) -> None:
+    fresh = {"DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    for args in (["sources", "list"], ["send", "--now"], ["preview"], ["serve"], ["worker"]):
+        env = (
+            {**fresh, "DIGEST_BROKER_URL": "redis://127.0.0.1:1/0"} if args == ["worker"] else fresh
+        )
+        result = run(*args, **env)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert "run `digest init`" in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 2, result.stderr  # one line, wrapped
+    assert run("init", **fresh).returncode == 0
+    listed = run("sources", "list", "--json", **fresh)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []

@@ -14,16 +14,13 @@ from sqlalchemy.orm import Session
 
 from digest.db import session_scope, upgrade
 from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.models import Subscriber, SubscriberStatus
 from digest.subscribers import (
-    PREFERENCES,
-    UNSUBSCRIBE,
     add_subscriber,
     check_timezone,
     find_subscriber,
-    make_token,
     normalize_email,
-    read_token,
     unsubscribe,
 )
 

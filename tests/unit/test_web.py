@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 
 from digest import db
 from digest.config import Settings
+from digest.links import PREFERENCES, UNSUBSCRIBE, make_token
 from digest.models import Subscriber, SubscriberStatus
-from digest.subscribers import PREFERENCES, UNSUBSCRIBE, add_subscriber, make_token
+from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "web-test-secret"

@@ -1,0 +1,143 @@
+"""One seam for "here or on the workers": the CLI and the web hand work to a Dispatcher.
+
+`InProcess` runs gathering and delivery in the calling process; the Celery dispatcher in
+`workers.dispatch` enqueues the same calls as tasks and watches them finish. Which one is
+picked from the settings (`DIGEST_BROKER_URL`), here and nowhere else. Both report
+progress through the same callback, so a progress bar or a web page needs no branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from digest import pipeline
+from digest.config import Settings
+from digest.mail import Transport, transport_from_url
+from digest.models import DeliveryStatus, SendKind
+
+
+@dataclass(frozen=True)
+class Progress:
+    label: str  # what is being done, e.g. "Gathering" or "Sending #12"
+    done: int
+    total: int
+    note: str = ""  # e.g. "3 waiting 30 s for a retry"
+
+
+OnProgress = Callable[[Progress], None]
+
+
+def no_progress(_: Progress) -> None:
+    pass
+
+
+class Dispatcher(Protocol):
+    where: str  # said to the user: "in this process", "on the workers"
+
+    def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:
+        """Gather every source; one source's failure is in its result, not raised."""
+        ...
+
+    def deliver(
+        self,
+        send_id: int,
+        delivery_ids: Sequence[int],
+        *,
+        wait: bool = True,
+        on_progress: OnProgress = no_progress,
+    ) -> dict[DeliveryStatus, int] | None:
+        """Deliver a planned send; with wait, return its deliveries counted by state."""
+        ...
+
+
+class InProcess:
+    """Everything in the calling process: the embedded default, no broker needed."""
+
+    where = "in this process"
+
+    def __init__(
+        self, settings: Settings, transport: Callable[[], Transport] | None = None
+    ) -> None:
+        self.settings = settings
+        self.transport = transport or (
+            lambda: transport_from_url(settings.smtp_url, settings.outbox_dir)
+        )
+
+    def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:
+        total = len(pipeline.source_ids(self.settings.database_url))
+        results: list[pipeline.GatherResult] = []
+        on_progress(Progress("Gathering", 0, total))
+
+        def on_result(result: pipeline.GatherResult) -> None:
+            results.append(result)
+            on_progress(Progress("Gathering", len(results), total))
+
+        pipeline.gather_all(self.settings, on_result=on_result)
+        return results
+
+    def deliver(
+        self,
+        send_id: int,
+        delivery_ids: Sequence[int],
+        *,
+        wait: bool = True,
+        on_progress: OnProgress = no_progress,
+    ) -> dict[DeliveryStatus, int] | None:
+        # In this process there is nobody to wait for: `wait` changes nothing.
+        label, total, done = f"Sending #{send_id}", len(delivery_ids), 0
+        on_progress(Progress(label, 0, total))
+
+        def on_settled() -> None:
+            nonlocal done
+            done += 1
+            on_progress(Progress(label, done, total))
+
+        def on_wait(count: int, seconds: float) -> None:
+            on_progress(Progress(label, done, total, f"{count} waiting {seconds:g} s to retry"))
+
+        transport = self.transport()
+        try:
+            pipeline.deliver_in_process(
+                self.settings, delivery_ids, transport, on_settled=on_settled, on_wait=on_wait
+            )
+        finally:
+            transport.close()
+        return pipeline.send_status(self.settings, send_id)
+
+
+def dispatcher_for(
+    settings: Settings, *, on_warning: Callable[[str], None] | None = None
+) -> Dispatcher:
+    """The Celery dispatcher when a broker is configured, else this process."""
+    if settings.broker_url:
+        from workers.dispatch import CeleryDispatcher
+
+        return CeleryDispatcher(settings, on_warning=on_warning)
+    return InProcess(settings)
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    plan: pipeline.SendPlan
+    status: dict[DeliveryStatus, int] | None  # None: dry run, nothing planned, or not waited
+
+
+def send(
+    settings: Settings,
+    dispatcher: Dispatcher,
+    *,
+    kind: SendKind,
+    email: str | None = None,
+    dry_run: bool = False,
+    wait: bool = True,
+    on_progress: OnProgress = no_progress,
+) -> SendOutcome:
+    """Plan a send here, then have the dispatcher deliver it."""
+    plan = pipeline.plan_send(settings, kind=kind, email=email, dry_run=dry_run)
+    if dry_run or not plan.delivery_ids:
+        return SendOutcome(plan, None)
+    assert plan.send_id is not None
+    status = dispatcher.deliver(plan.send_id, plan.delivery_ids, wait=wait, on_progress=on_progress)
+    return SendOutcome(plan, status)

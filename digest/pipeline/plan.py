@@ -1,0 +1,304 @@
+"""Plan a send: who gets which edition now, and which abandoned copies are taken over.
+
+`decide` is the rule book, a pure function of the recipients, the deliveries not yet
+settled, what is new for each recipient and the clock. `plan_send` reads those from the
+database, calls it, and writes the send, the editions and the ledger rows it decided on.
+Every count it reports comes from rows it decided on or wrote, never from subtraction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.config import Settings
+from digest.db import insert_ignore, session_scope
+from digest.errors import InvalidInput
+from digest.models import (
+    Article,
+    Delivery,
+    DeliveryStatus,
+    Send,
+    SendKind,
+    Source,
+    Subscriber,
+    SubscriberStatus,
+    utcnow,
+)
+from digest.pipeline.editions import get_or_create_edition, render_subject
+from digest.schedule import ScheduleInfo, is_due, since
+from digest.subscribers import find_subscriber
+
+# --- the rules (pure) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    """A delivery still pending or being sent, from this send or an earlier one."""
+
+    delivery_id: int
+    subscriber_id: int
+    touched_at: datetime  # when it was last claimed by a sender, else when it was planned
+
+
+@dataclass(frozen=True)
+class Takeover:
+    delivery_id: int
+    subscriber_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    # Each distinct set of new articles (newest first) and the subscribers who get it.
+    copies: Mapping[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
+    # Copies an earlier send left unsent (its process stopped, its task lost) that this
+    # send delivers, because nothing has touched them for longer than the claim timeout.
+    takeovers: tuple[Takeover, ...] = ()
+    # Recipients whose earlier copy is still being delivered: they get nothing new now.
+    in_flight: tuple[int, ...] = ()
+    nothing_new: tuple[int, ...] = ()
+
+
+def due_recipients(
+    recipients: Sequence[ScheduleInfo], kind: SendKind, now: datetime
+) -> list[ScheduleInfo]:
+    """Everyone for a send --now; for a scheduled send, those whose local slot has come."""
+    if kind is SendKind.NOW:
+        return list(recipients)
+    return [r for r in recipients if is_due(r, now)]
+
+
+def decide(
+    recipients: Sequence[ScheduleInfo],
+    unsettled: Sequence[Unsettled],
+    new: Mapping[int, Sequence[int]],
+    now: datetime,
+    *,
+    kind: SendKind,
+    claim_timeout: float,
+) -> Decision:
+    """Who gets which articles now, which abandoned copies are taken over, and who waits.
+
+    - A recipient with a copy still unsettled gets no new one: their new articles stay new
+      and go out with the next send, so nobody gets two digests at once.
+    - An unsettled copy of any recipient that nobody has touched for `claim_timeout`
+      seconds is taken over, whether or not its subscriber is due now.
+    - A due recipient with nothing new (no entry in `new`, or an empty one) gets nothing.
+    """
+    stale_before = now - timedelta(seconds=claim_timeout)
+    everyone = {r.subscriber_id for r in recipients}
+    takeovers: list[Takeover] = []
+    busy: set[int] = set()
+    for row in sorted(unsettled, key=lambda u: u.delivery_id):
+        if row.subscriber_id not in everyone:
+            continue  # left the list, or not addressed by a send --to
+        busy.add(row.subscriber_id)
+        if row.touched_at < stale_before:
+            idle = int((now - row.touched_at).total_seconds())
+            takeovers.append(
+                Takeover(
+                    row.delivery_id,
+                    row.subscriber_id,
+                    f"untouched for {idle} s (claim timeout {claim_timeout:g} s)",
+                )
+            )
+    taken = {t.subscriber_id for t in takeovers}
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    in_flight: list[int] = []
+    nothing_new: list[int] = []
+    for info in due_recipients(recipients, kind, now):
+        sid = info.subscriber_id
+        if sid in busy:
+            if sid not in taken:
+                in_flight.append(sid)
+        elif articles := tuple(new.get(sid, ())):
+            groups[articles].append(sid)
+        else:
+            nothing_new.append(sid)
+    return Decision(
+        copies={ids: tuple(members) for ids, members in groups.items()},
+        takeovers=tuple(takeovers),
+        in_flight=tuple(in_flight),
+        nothing_new=tuple(nothing_new),
+    )
+
+
+# --- reads and writes around the rules ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedCopy:
+    subscriber_id: int
+    email: str
+    subject: str
+    articles: int
+
+
+@dataclass
+class SendPlan:
+    send_id: int | None
+    delivery_ids: list[int] = field(default_factory=list)  # every row this send delivers
+    copies: list[PlannedCopy] = field(default_factory=list)
+    nothing_new: int = 0
+    already_delivered: int = 0  # would have had an edition they already have a copy of
+    in_flight: int = 0  # a copy from an earlier send is still being delivered
+    taken_over: int = 0  # copies an earlier send left unsent, delivered by this one
+    editions: set[int] = field(default_factory=set)
+
+
+def _allowed_sources(topics: list[str], source_topics: dict[int, set[str]]) -> frozenset[int]:
+    if not topics:
+        return frozenset(source_topics)
+    wanted = set(topics)
+    return frozenset(sid for sid, st in source_topics.items() if st & wanted)
+
+
+def new_articles(
+    session: Session,
+    subscribers: Sequence[Subscriber],
+    settings: Settings,
+    now: datetime,
+) -> dict[int, tuple[int, ...]]:
+    """For each subscriber, the ids of the articles they have not had yet (newest first).
+
+    Subscribers with the same sources and the same high-water mark share one query.
+    """
+    source_topics = {s.id: set(s.topics) for s in session.scalars(select(Source))}
+    groups: dict[tuple[frozenset[int], int], list[int]] = defaultdict(list)
+    for sub in subscribers:
+        groups[(_allowed_sources(sub.topics, source_topics), sub.last_article_id)].append(sub.id)
+    window_start = now - timedelta(days=settings.first_digest_days)
+    result: dict[int, tuple[int, ...]] = {}
+    for (allowed, last_id), members in groups.items():
+        query = select(Article.id).where(Article.source_id.in_(allowed), Article.id > last_id)
+        if last_id == 0:
+            query = query.where(Article.first_seen_at >= window_start)
+        ids = tuple(session.scalars(query.order_by(Article.id.desc()).limit(settings.max_articles)))
+        for member in members:
+            result[member] = ids
+    return result
+
+
+def recipients(session: Session, *, email: str | None) -> list[Subscriber]:
+    """Every confirmed subscriber, or the one with this address (who must be confirmed)."""
+    if email is not None:
+        subscriber = find_subscriber(session, email)
+        if subscriber.status != SubscriberStatus.CONFIRMED:
+            raise InvalidInput(f"{subscriber.email} is {subscriber.status}, not confirmed")
+        return [subscriber]
+    return list(
+        session.scalars(
+            select(Subscriber)
+            .where(Subscriber.status == SubscriberStatus.CONFIRMED)
+            .order_by(Subscriber.id)
+        )
+    )
+
+
+def schedule_info(sub: Subscriber) -> ScheduleInfo:
+    return ScheduleInfo(
+        sub.id,
+        sub.frequency,
+        sub.hour,
+        sub.timezone,
+        since(sub.last_sent_at, sub.confirmed_at, sub.created_at),
+    )
+
+
+def unsettled_deliveries(session: Session) -> list[Unsettled]:
+    rows = session.execute(
+        select(Delivery.id, Delivery.subscriber_id, Delivery.claimed_at, Delivery.created_at).where(
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+        )
+    )
+    return [Unsettled(i, s, claimed or created) for i, s, claimed, created in rows]
+
+
+def plan_send(
+    settings: Settings,
+    *,
+    kind: SendKind | str,
+    email: str | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> SendPlan:
+    """Decide who gets which edition now and write the ledger rows (unless dry_run).
+
+    kind "now" sends to every confirmed subscriber (or `email`) regardless of schedule;
+    kind "due" only to those whose local slot has come. Nobody gets a copy when nothing
+    is new for them, and nobody gets the same edition twice.
+    """
+    kind = SendKind(kind)
+    now = now or utcnow()
+    with session_scope(settings.database_url) as session:
+        subscribers = {s.id: s for s in recipients(session, email=email)}
+        infos = [schedule_info(s) for s in subscribers.values()]
+        due = [subscribers[i.subscriber_id] for i in due_recipients(infos, kind, now)]
+        new = new_articles(session, due, settings, now)
+        decision = decide(
+            infos,
+            unsettled_deliveries(session),
+            new,
+            now,
+            kind=kind,
+            claim_timeout=settings.claim_timeout,
+        )
+        plan = SendPlan(
+            send_id=None,
+            nothing_new=len(decision.nothing_new),
+            in_flight=len(decision.in_flight),
+            taken_over=len(decision.takeovers),
+        )
+        if dry_run:
+            for ids, members in decision.copies.items():
+                subject = render_subject(session, ids, settings, now)
+                plan.copies += [
+                    PlannedCopy(m, subscribers[m].email, subject, len(ids)) for m in members
+                ]
+            return plan
+        send = Send(created_at=now, kind=kind)
+        session.add(send)
+        session.flush()
+        plan.send_id = send.id
+        for takeover in decision.takeovers:
+            session.get_one(Delivery, takeover.delivery_id).send_id = send.id
+        for ids, members in decision.copies.items():
+            edition = get_or_create_edition(session, ids, settings, now)
+            plan.editions.add(edition.id)
+            rows = [
+                {
+                    "edition_id": edition.id,
+                    "subscriber_id": m,
+                    "send_id": send.id,
+                    "created_at": now,
+                }
+                for m in members
+            ]
+            session.execute(insert_ignore(session, Delivery), rows)
+            # A subscriber whose row was not inserted already has a copy of this edition.
+            inserted = set(
+                session.scalars(
+                    select(Delivery.subscriber_id).where(
+                        Delivery.edition_id == edition.id, Delivery.send_id == send.id
+                    )
+                )
+            )
+            plan.already_delivered += sum(1 for m in members if m not in inserted)
+            plan.copies += [
+                PlannedCopy(m, subscribers[m].email, edition.subject, len(ids))
+                for m in members
+                if m in inserted
+            ]
+        session.flush()
+        plan.delivery_ids = list(
+            session.scalars(
+                select(Delivery.id).where(Delivery.send_id == send.id).order_by(Delivery.id)
+            )
+        )
+        return plan

@@ -1,0 +1,111 @@
+"""Reports: what a send did, what the lists hold, and the next digest shown without sending."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from digest.config import Settings
+from digest.db import session_scope
+from digest.links import subscriber_links
+from digest.models import Article, Delivery, DeliveryStatus, Source, Subscriber, utcnow
+from digest.pipeline.editions import edition_content
+from digest.pipeline.plan import new_articles
+from digest.render import personalize, render_edition
+from digest.subscribers import find_subscriber
+
+
+def send_status(settings: Settings, send_id: int) -> dict[DeliveryStatus, int]:
+    """How many deliveries of one send are in each state."""
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.send_id == send_id)
+            .group_by(Delivery.status)
+        )
+        return {DeliveryStatus(status): count for status, count in rows}
+
+
+def failed_deliveries(settings: Settings, send_id: int) -> list[tuple[str, str]]:
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(
+            select(Subscriber.email, Delivery.last_error)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.FAILED)
+            .order_by(Delivery.id)
+        )
+        return [(email, error or "") for email, error in rows]
+
+
+def source_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Every source with its article count (counted by the database) and last outcome."""
+    articles = (
+        select(Article.source_id, func.count().label("n")).group_by(Article.source_id).subquery()
+    )
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(
+            select(Source, func.coalesce(articles.c.n, 0))
+            .outerjoin(articles, articles.c.source_id == Source.id)
+            .order_by(Source.id)
+        )
+        return [
+            {
+                "id": s.id,
+                "name": s.name,
+                "url": s.url,
+                "topics": s.topics,
+                "articles": count,
+                "last_ok_at": s.last_ok_at,
+                "last_error": s.last_error,
+            }
+            for s, count in rows
+        ]
+
+
+def subscriber_rows(settings: Settings) -> list[dict[str, Any]]:
+    with session_scope(settings.database_url) as session:
+        return [
+            {
+                "id": s.id,
+                "email": s.email,
+                "name": s.name,
+                "status": s.status.value,
+                "frequency": s.frequency.value,
+                "hour": s.hour,
+                "timezone": s.timezone,
+                "topics": s.topics,
+                "last_sent_at": s.last_sent_at,
+            }
+            for s in session.scalars(select(Subscriber).order_by(Subscriber.id))
+        ]
+
+
+def preview(
+    settings: Settings, *, email: str | None = None, now: datetime | None = None
+) -> tuple[str, str, str] | None:
+    """Subject, HTML and text of the next digest for `email` (or of the latest articles).
+
+    Nothing is written: no edition, no ledger row. None when there is nothing to show.
+    """
+    now = now or utcnow()
+    with session_scope(settings.database_url) as session:
+        if email is not None:
+            sub = find_subscriber(session, email)
+            ids = new_articles(session, [sub], settings, now)[sub.id]
+            name, subscriber_id = sub.name, sub.id
+        else:
+            latest = select(Article.id).order_by(Article.id.desc()).limit(settings.max_articles)
+            ids = tuple(session.scalars(latest))
+            name, subscriber_id = None, 0
+        if not ids:
+            return None
+        rendered = render_edition(
+            edition_content(session, ids, settings, now), settings.templates_dir
+        )
+    links = subscriber_links(settings.base_url, settings.secret_key, subscriber_id)
+    html, text = personalize(
+        rendered, name=name, unsubscribe_url=links.unsubscribe, preferences_url=links.preferences
+    )
+    return rendered.subject, html, text
