@@ -15,3 +15,7 @@ class NotFound(DigestError):
 
 class AlreadyExists(DigestError):
     pass
+
+
+class SchemaOutOfDate(DigestError):
+    """The database has no schema, or not the one this version of digest needs."""

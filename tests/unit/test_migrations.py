@@ -1,4 +1,5 @@
-"""Migrations: old schemas stamped 0001 are repaired, and the models match the migrations.
+"""Migrations: old schemas stamped 0001 are repaired, the models match the migrations, the
+schema check names the fix, and new revisions are numbered and tidy.
 
 Every test takes `database_url`, a fresh empty database (SQLite, and PostgreSQL where the
 shared conftest provides one).
@@ -6,6 +7,10 @@ shared conftest provides one).
 
 from __future__ import annotations
 
+import runpy
+import shutil
+import subprocess
+import sys
 from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -20,6 +25,7 @@ from sqlalchemy import make_url, select
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.errors import SchemaOutOfDate
 from digest.mail import transport_from_url
 from digest.models import (
     Article,
@@ -38,11 +44,6 @@ SCHEMAS = ROOT / "tests" / "fixtures" / "schemas"
 
 # The shapes a database stamped 0001 can have, by the file its schema is built from.
 OLD_SHAPES = ["0001-e58ff1a-no-claimed-at", "0001-cf2fec8-dry-run"]
-
-
-def stamp(url: str) -> str | None:
-    with db.get_engine(url).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
 
 
 def columns(url: str, table: str) -> set[str]:
@@ -92,7 +93,7 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
     database_url: str, tmp_path: Path, shape: str
 ) -> None:
     create_old_schema(database_url, shape)
-    assert stamp(database_url) == "0001"
+    assert db.schema_state(database_url).current == "0001"
     assert "dry_run" in columns(database_url, "sends")
 
     # History from before the upgrade: Ada had the harbour article in an earlier digest.
@@ -177,7 +178,7 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
 
     db.upgrade(database_url)  # what `digest init` runs
 
-    assert stamp(database_url) == "0002"
+    db.require_current_schema(database_url)
     assert "claimed_at" in columns(database_url, "deliveries")
     assert "dry_run" not in columns(database_url, "sends")
     with db.session_scope(database_url) as session:
@@ -214,7 +215,7 @@ def test_0002_changes_nothing_on_a_database_made_by_todays_0001(database_url: st
     before = table_shapes(database_url)
     db.upgrade(database_url)
     assert table_shapes(database_url) == before
-    assert stamp(database_url) == "0002"
+    assert db.schema_state(database_url).is_current
 
 
 def test_the_migrations_build_what_the_models_describe(database_url: str) -> None:
@@ -225,3 +226,92 @@ def test_the_migrations_build_what_the_models_describe(database_url: str) -> Non
         )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_the_schema_check_says_to_run_init(database_url: str) -> None:
+    with pytest.raises(SchemaOutOfDate, match=r"has no schema yet: run `digest init`"):
+        db.require_current_schema(database_url)
+    state = db.schema_state(database_url)
+    assert (state.current, state.is_current) == (None, False)
+
+    command.upgrade(db.alembic_config(database_url), "0001")
+    with pytest.raises(SchemaOutOfDate) as raised:
+        db.require_current_schema(database_url)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "at revision 0001" in message
+    assert "run `digest init`" in message
+    assert db.needs_upgrade(database_url)
+
+    db.upgrade(database_url)
+    state = db.require_current_schema(database_url)
+    assert state.is_current and state.current == state.head
+    assert not db.needs_upgrade(database_url)
+
+
+def test_the_schema_check_on_a_revision_it_does_not_know(database_url: str) -> None:
+    db.upgrade(database_url)
+    with db.get_engine(database_url).begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(SchemaOutOfDate, match=r"revision 0099, which this version of digest"):
+        db.require_current_schema(database_url)
+
+
+def test_the_schema_check_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.db"
+    with pytest.raises(SchemaOutOfDate, match="no schema yet"):
+        db.require_current_schema(f"sqlite:///{path}")
+    assert not path.exists()
+
+
+@pytest.fixture
+def migrations_copy(tmp_path: Path) -> Path:
+    """The project's migrations, copied so a new revision does not land in the package."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def revision_ids(versions: Path) -> list[str]:
+    return sorted(p.name.split("_", 1)[0] for p in versions.glob("*.py"))
+
+
+def test_new_revision_writes_the_next_numbered_migration_of_the_model_changes(
+    database_url: str, migrations_copy: Path
+) -> None:
+    db.upgrade(database_url)
+    head = db.schema_state(database_url).head
+    package_files = sorted(p.name for p in (db.MIGRATIONS / "versions").glob("*.py"))
+    # The database lacks a column the models have: the new revision adds it.
+    with db.get_engine(database_url).begin() as conn:
+        conn.execute(sa.text("ALTER TABLE subscribers DROP COLUMN last_sent_at"))
+
+    path = db.new_revision(database_url, "add  subscribers.last_sent_at", migrations_copy)
+
+    number = f"{int(head) + 1:04d}"
+    assert path.parent == migrations_copy / "versions"
+    assert path.name.startswith(f"{number}_add_subscribers")
+    assert revision_ids(migrations_copy / "versions")[-1] == number
+    assert sorted(p.name for p in (db.MIGRATIONS / "versions").glob("*.py")) == package_files
+    module = runpy.run_path(str(path))
+    assert (module["revision"], module["down_revision"]) == (number, head)
+    source = path.read_text()
+    assert '"""add subscribers.last_sent_at' in source
+    assert 'batch_op.add_column(sa.Column("last_sent_at", sa.DateTime(), nullable=True))' in source
+    assert "digest.models" not in source
+    ruff = [sys.executable, "-m", "ruff"]
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    subprocess.run([*ruff, "check", "--no-cache", *config, str(path)], check=True)
+    subprocess.run([*ruff, "format", "--check", "--no-cache", *config, str(path)], check=True)
+
+    # The copy now has the new head: applying it brings the database in line with the models.
+    command.upgrade(db.alembic_config(database_url, migrations_copy), "head")
+    assert "last_sent_at" in columns(database_url, "subscribers")
+    assert db.schema_state(database_url, migrations_copy).is_current
+
+
+def test_new_revision_needs_the_database_at_head(database_url: str, migrations_copy: Path) -> None:
+    command.upgrade(db.alembic_config(database_url), "0001")
+    with pytest.raises(SchemaOutOfDate, match="run `digest init`"):
+        db.new_revision(database_url, "something", migrations_copy)
+    assert revision_ids(migrations_copy / "versions") == revision_ids(db.MIGRATIONS / "versions")
