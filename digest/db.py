@@ -1,16 +1,25 @@
-"""Engine and sessions, and `upgrade` to create or migrate the schema with Alembic."""
+"""Engine and sessions; the schema with Alembic: `upgrade` creates or migrates it,
+`require_current_schema` checks it, `new_revision` writes the next migration."""
 
 from __future__ import annotations
 
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, create_engine, event, inspect
+from sqlalchemy import Engine, Insert, create_engine, event, inspect, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from digest.errors import InvalidInput, SchemaOutOfDate
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -52,6 +61,14 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
+def masked_url(url: str) -> str:
+    """The URL with any password hidden, fit for a message or a log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
 def insert_ignore(session: Session, table: type[DeclarativeBase]) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING in the session's dialect: a unique key decides races."""
     dialect = session.get_bind().dialect.name
@@ -59,52 +76,150 @@ def insert_ignore(session: Session, table: type[DeclarativeBase]) -> Insert:
     return insert(table).on_conflict_do_nothing()
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, migrations_dir: Path = MIGRATIONS) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
 def upgrade(url: str) -> None:
-    """Create the database or bring it to the newest schema."""
+    """Create the database or bring it to the newest schema (what `digest init` runs)."""
     from alembic import command
 
     command.upgrade(alembic_config(url), "head")
 
 
-def needs_upgrade(url: str) -> bool:
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands against the migrations this code ships."""
+
+    current: str | None  # the revision stamped in the database; None: no schema at all
+    head: str  # the newest revision shipped
+    known: bool  # whether `current` is one of the shipped revisions (None counts as known)
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """An SQLite URL naming a file that does not exist (connecting would create it)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return False
+    return not Path(database).exists()
+
+
+def schema_state(url: str, migrations_dir: Path = MIGRATIONS) -> SchemaState:
+    """Read the database's revision and compare it with the newest shipped one.
+
+    Changes nothing (for SQLite, does not even create a missing file). Errors connecting to
+    the database are raised as they come.
+    """
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
 
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    script = ScriptDirectory.from_config(alembic_config(url, migrations_dir))
+    head = script.get_current_head()
+    assert head is not None, "no migrations found"
+    if _missing_sqlite_file(url):
+        return SchemaState(current=None, head=head, known=True)
     with get_engine(url).connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
-            return True
-        return MigrationContext.configure(conn).get_current_revision() != head
-
-
-def masked_url(url: str) -> str:
-    """The URL with any password hidden, fit for a message or a log."""
-    from sqlalchemy.engine import make_url
-
+            return SchemaState(current=None, head=head, known=True)
+        current = MigrationContext.configure(conn).get_current_revision()
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+        known = current is None or script.get_revision(current) is not None
+    except CommandError:
+        known = False
+    return SchemaState(current=current, head=head, known=known)
 
 
-def require_current_schema(url: str) -> None:
-    """Raise SchemaOutOfDate unless the database is at the newest revision."""
-    from digest.errors import SchemaOutOfDate
+def require_current_schema(url: str, migrations_dir: Path = MIGRATIONS) -> SchemaState:
+    """Return the state when the database is at the newest revision; else raise
+    SchemaOutOfDate whose one-line message says what to do (mostly: run `digest init`).
 
-    if needs_upgrade(url):
+    Everything but `digest init` and `digest run` calls this instead of migrating.
+    """
+    state = schema_state(url, migrations_dir)
+    if state.is_current:
+        return state
+    if state.current is None:
+        raise SchemaOutOfDate("the database has no schema yet: run `digest init` to create it")
+    if not state.known:
         raise SchemaOutOfDate(
-            f"the database {masked_url(url)} has no schema or an old one: run `digest init`"
+            f"the database schema is at revision {state.current}, which this version of "
+            f"digest does not know (its newest is {state.head}): install the newer digest"
         )
+    raise SchemaOutOfDate(
+        f"the database schema is at revision {state.current}, this version of digest needs "
+        f"{state.head}: run `digest init` to upgrade it"
+    )
 
 
-def new_revision(url: str, message: str) -> Path:
-    raise NotImplementedError
+def needs_upgrade(url: str) -> bool:
+    return not schema_state(url).is_current
+
+
+def _next_rev_id(migrations_dir: Path, url: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(url, migrations_dir))
+    numbers = [int(s.revision) for s in script.walk_revisions() if s.revision.isdigit()]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
+def _ruff() -> list[str] | None:
+    if importlib.util.find_spec("ruff") is not None:
+        return [sys.executable, "-m", "ruff"]
+    binary = shutil.which("ruff")
+    return [binary] if binary else None
+
+
+def _tidy(path: Path) -> None:
+    """Sort imports, drop unused ones and format, with the project's line length.
+
+    Without ruff installed the file is left as the template wrote it.
+    """
+    ruff = _ruff()
+    if ruff is None:
+        return
+    options = ["--quiet", "--line-length", "100", "--target-version", "py311"]
+    check = [*ruff, "check", "--fix", "--select", "I,F401", *options, str(path)]
+    subprocess.run(check, check=False, capture_output=True)
+    subprocess.run([*ruff, "format", *options, str(path)], check=True, capture_output=True)
+
+
+def new_revision(url: str, message: str, migrations_dir: Path = MIGRATIONS) -> Path:
+    """Write the next migration, autogenerated by comparing the models with the database at
+    `url`, which must be at the newest revision (else SchemaOutOfDate). The revision id is
+    the next number (0003, 0004...); the file goes into `migrations_dir`/versions and its
+    path is returned. `migrations_dir` is the package's migrations unless a copy is given.
+    """
+    from argparse import Namespace
+
+    from alembic import command
+
+    if not message.strip():
+        raise InvalidInput("a new revision needs a message saying what it changes")
+    require_current_schema(url, migrations_dir)
+    rev_id = _next_rev_id(migrations_dir, url)
+    cfg = alembic_config(url, migrations_dir)
+    cfg.cmd_opts = Namespace(quiet=True)  # the caller prints the returned path
+    script = command.revision(
+        cfg,
+        message=re.sub(r"\s+", " ", message.strip()),
+        autogenerate=True,
+        rev_id=rev_id,
+    )
+    assert script is not None and not isinstance(script, list)
+    path = Path(script.path)
+    _tidy(path)
+    return path

@@ -18,4 +18,4 @@ class AlreadyExists(DigestError):
 
 
 class SchemaOutOfDate(DigestError):
-    """The database has no schema yet, or an older one: `digest init` brings it up to date."""
+    """The database has no schema, or not the one this version of digest needs."""

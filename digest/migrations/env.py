@@ -1,12 +1,23 @@
 """Alembic environment: runs migrations against the URL that digest.db passes in."""
 
+from typing import Any
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
 
-from digest.models import Base
+from digest.models import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Write the models' UTCDateTime as the plain DateTime it stores, so a migration does
+    not import digest.models (a migration must not change when the models do)."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -29,7 +40,12 @@ def run_migrations_online() -> None:
     with connectable.connect() as connection:
         # Batch mode lets later migrations alter SQLite tables.
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            compare_type=True,
+            compare_server_default=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

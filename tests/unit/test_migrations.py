@@ -1,0 +1,317 @@
+"""Migrations: old schemas stamped 0001 are repaired, the models match the migrations, the
+schema check names the fix, and new revisions are numbered and tidy.
+
+Every test takes `database_url`, a fresh empty database (SQLite, and PostgreSQL where the
+shared conftest provides one).
+"""
+
+from __future__ import annotations
+
+import runpy
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import make_url, select
+
+from digest import db, pipeline
+from digest.config import Settings
+from digest.errors import SchemaOutOfDate
+from digest.mail import transport_from_url
+from digest.models import (
+    Article,
+    Base,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    Source,
+    Subscriber,
+    SubscriberStatus,
+    utcnow,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "tests" / "fixtures" / "schemas"
+
+# The shapes a database stamped 0001 can have, by the file its schema is built from.
+OLD_SHAPES = ["0001-e58ff1a-no-claimed-at", "0001-cf2fec8-dry-run"]
+
+
+def columns(url: str, table: str) -> set[str]:
+    with db.get_engine(url).connect() as conn:
+        return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+
+
+def table_shapes(url: str) -> dict[str, list[tuple[str, str, bool, object]]]:
+    """Every table's columns: name, type, nullability and default, in order."""
+    with db.get_engine(url).connect() as conn:
+        inspector = sa.inspect(conn)
+        return {
+            table: [
+                (c["name"], str(c["type"]), c["nullable"], c["default"])
+                for c in inspector.get_columns(table)
+            ]
+            for table in inspector.get_table_names()
+        }
+
+
+def create_old_schema(url: str, shape: str) -> None:
+    """Run the SQL an old 0001 produced: its tables, and the stamp 0001."""
+    dialect = make_url(url).get_backend_name()
+    sql = (SCHEMAS / f"{shape}.{dialect}.sql").read_text()
+    statements = [s.strip() for s in sql.split(";\n")]
+    with db.get_engine(url).begin() as conn:
+        for statement in statements:
+            lines = [line for line in statement.splitlines() if not line.startswith("--")]
+            body = "\n".join(lines).strip()
+            if body and body.upper() not in ("BEGIN", "COMMIT"):
+                conn.exec_driver_sql(body)
+
+
+def settings_for(url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=url,
+        outbox_dir=tmp_path / "outbox",
+        base_url="https://news.example.org",
+        secret_key="test-secret",
+        DIGEST_FROM="Digest <digest@news.example.org>",
+        templates_dir=ROOT / "templates",
+    )
+
+
+@pytest.mark.parametrize("shape", OLD_SHAPES)
+def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
+    database_url: str, tmp_path: Path, shape: str
+) -> None:
+    create_old_schema(database_url, shape)
+    assert db.schema_state(database_url).current == "0001"
+    assert "dry_run" in columns(database_url, "sends")
+
+    # History from before the upgrade: Ada had the harbour article in an earlier digest.
+    now = utcnow()
+    with db.session_scope(database_url) as session:
+        source = Source(url="https://news.example.org/feed", name="Harwick News", topics=[])
+        session.add(source)
+        session.flush()
+        old = Article(
+            source_id=source.id,
+            key="harbour",
+            link="https://news.example.org/harbour",
+            title="Harbour expansion approved",
+            first_seen_at=now - timedelta(days=2),
+            summary="The council approved the harbour expansion.",
+        )
+        new = Article(
+            source_id=source.id,
+            key="tram",
+            link="https://news.example.org/tram",
+            title="Tram route opens in spring",
+            first_seen_at=now - timedelta(days=1),
+            summary="The new tram route opens in spring.",
+        )
+        session.add_all([old, new])
+        session.flush()
+        ada = Subscriber(
+            email="ada@example.org",
+            status=SubscriberStatus.CONFIRMED,
+            confirmed_at=now - timedelta(days=3),
+            last_article_id=old.id,
+            last_sent_at=now - timedelta(days=2),
+        )
+        session.add(ada)
+        session.add(Subscriber(email="pending@example.org", status=SubscriberStatus.PENDING))
+        edition = Edition(
+            content_key="earlier",
+            subject="Harbour expansion approved",
+            article_ids=[old.id],
+            html="<p>earlier</p>",
+            text="earlier",
+        )
+        session.add(edition)
+        session.flush()
+        ids = {"ada": ada.id, "edition": edition.id, "old": old.id, "new": new.id}
+    # The old `sends` has a NOT NULL dry_run the model no longer knows: plain SQL.
+    sends = sa.table(
+        "sends",
+        sa.column("id", sa.Integer()),
+        sa.column("created_at", sa.DateTime()),
+        sa.column("kind", sa.String()),
+        sa.column("dry_run", sa.Boolean()),
+    )
+    deliveries = sa.table(
+        "deliveries",
+        sa.column("edition_id", sa.Integer()),
+        sa.column("subscriber_id", sa.Integer()),
+        sa.column("send_id", sa.Integer()),
+        sa.column("status", sa.String()),
+        sa.column("attempts", sa.Integer()),
+        sa.column("created_at", sa.DateTime()),
+        sa.column("sent_at", sa.DateTime()),
+    )
+    earlier = (now - timedelta(days=2)).replace(tzinfo=None)
+    with db.get_engine(database_url).begin() as conn:
+        send_id = conn.execute(
+            sends.insert()
+            .values(created_at=earlier, kind="now", dry_run=False)
+            .returning(sends.c.id)
+        ).scalar_one()
+        conn.execute(
+            deliveries.insert().values(
+                edition_id=ids["edition"],
+                subscriber_id=ids["ada"],
+                send_id=send_id,
+                status="sent",
+                attempts=1,
+                created_at=earlier,
+                sent_at=earlier,
+            )
+        )
+
+    db.upgrade(database_url)  # what `digest init` runs
+
+    db.require_current_schema(database_url)
+    assert "claimed_at" in columns(database_url, "deliveries")
+    assert "dry_run" not in columns(database_url, "sends")
+    with db.session_scope(database_url) as session:
+        kept = session.scalars(select(Delivery)).one()
+        assert (kept.subscriber_id, kept.status, kept.claimed_at) == (ids["ada"], "sent", None)
+
+    settings = settings_for(database_url, tmp_path)
+    plan = pipeline.plan_send(settings, kind="now")
+    assert [c.email for c in plan.copies] == ["ada@example.org"]
+    transport = transport_from_url(None, tmp_path / "outbox")
+    report = pipeline.deliver_in_process(settings, plan.delivery_ids, transport)
+    assert (report.sent, report.failed, report.retry) == (1, [], [])
+
+    sent = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(sent) == 1
+    message = message_from_bytes(sent[0].read_bytes(), policy=default)
+    assert message["To"] == "ada@example.org"
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "1. Tram route opens in spring" in text
+    # Only what is new for Ada; the earlier article may come back under "Latest" only.
+    assert "Tram route opens in spring" in message["Subject"]
+    assert "Harbour" not in message["Subject"]
+    assert "2. " not in text
+    with db.session_scope(database_url) as session:
+        copies = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        assert [d.status for d in copies] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+        assert session.get(Subscriber, ids["ada"]).last_article_id == ids["new"]  # type: ignore[union-attr]
+
+
+def test_0002_changes_nothing_on_a_database_made_by_todays_0001(database_url: str) -> None:
+    command.upgrade(db.alembic_config(database_url), "0001")
+    before = table_shapes(database_url)
+    db.upgrade(database_url)
+    assert table_shapes(database_url) == before
+    assert db.schema_state(database_url).is_current
+
+
+def test_the_migrations_build_what_the_models_describe(database_url: str) -> None:
+    db.upgrade(database_url)
+    with db.get_engine(database_url).connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_the_schema_check_says_to_run_init(database_url: str) -> None:
+    with pytest.raises(SchemaOutOfDate, match=r"has no schema yet: run `digest init`"):
+        db.require_current_schema(database_url)
+    state = db.schema_state(database_url)
+    assert (state.current, state.is_current) == (None, False)
+
+    command.upgrade(db.alembic_config(database_url), "0001")
+    with pytest.raises(SchemaOutOfDate) as raised:
+        db.require_current_schema(database_url)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "at revision 0001" in message
+    assert "run `digest init`" in message
+    assert db.needs_upgrade(database_url)
+
+    db.upgrade(database_url)
+    state = db.require_current_schema(database_url)
+    assert state.is_current and state.current == state.head
+    assert not db.needs_upgrade(database_url)
+
+
+def test_the_schema_check_on_a_revision_it_does_not_know(database_url: str) -> None:
+    db.upgrade(database_url)
+    with db.get_engine(database_url).begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(SchemaOutOfDate, match=r"revision 0099, which this version of digest"):
+        db.require_current_schema(database_url)
+
+
+def test_the_schema_check_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.db"
+    with pytest.raises(SchemaOutOfDate, match="no schema yet"):
+        db.require_current_schema(f"sqlite:///{path}")
+    assert not path.exists()
+
+
+@pytest.fixture
+def migrations_copy(tmp_path: Path) -> Path:
+    """The project's migrations, copied so a new revision does not land in the package."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def revision_ids(versions: Path) -> list[str]:
+    return sorted(p.name.split("_", 1)[0] for p in versions.glob("*.py"))
+
+
+def test_new_revision_writes_the_next_numbered_migration_of_the_model_changes(
+    database_url: str, migrations_copy: Path
+) -> None:
+    db.upgrade(database_url)
+    head = db.schema_state(database_url).head
+    package_files = sorted(p.name for p in (db.MIGRATIONS / "versions").glob("*.py"))
+    # The database lacks a column the models have: the new revision adds it.
+    with db.get_engine(database_url).begin() as conn:
+        conn.execute(sa.text("ALTER TABLE subscribers DROP COLUMN last_sent_at"))
+
+    path = db.new_revision(database_url, "add  subscribers.last_sent_at", migrations_copy)
+
+    number = f"{int(head) + 1:04d}"
+    assert path.parent == migrations_copy / "versions"
+    assert path.name.startswith(f"{number}_add_subscribers")
+    assert revision_ids(migrations_copy / "versions")[-1] == number
+    assert sorted(p.name for p in (db.MIGRATIONS / "versions").glob("*.py")) == package_files
+    module = runpy.run_path(str(path))
+    assert (module["revision"], module["down_revision"]) == (number, head)
+    source = path.read_text()
+    assert '"""add subscribers.last_sent_at' in source
+    assert 'batch_op.add_column(sa.Column("last_sent_at", sa.DateTime(), nullable=True))' in source
+    assert "digest.models" not in source
+    ruff = [sys.executable, "-m", "ruff"]
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    subprocess.run([*ruff, "check", "--no-cache", *config, str(path)], check=True)
+    subprocess.run([*ruff, "format", "--check", "--no-cache", *config, str(path)], check=True)
+
+    # The copy now has the new head: applying it brings the database in line with the models.
+    command.upgrade(db.alembic_config(database_url, migrations_copy), "head")
+    assert "last_sent_at" in columns(database_url, "subscribers")
+    assert db.schema_state(database_url, migrations_copy).is_current
+
+
+def test_new_revision_needs_the_database_at_head(database_url: str, migrations_copy: Path) -> None:
+    command.upgrade(db.alembic_config(database_url), "0001")
+    with pytest.raises(SchemaOutOfDate, match="run `digest init`"):
+        db.new_revision(database_url, "something", migrations_copy)
+    assert revision_ids(migrations_copy / "versions") == revision_ids(db.MIGRATIONS / "versions")
