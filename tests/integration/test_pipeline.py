@@ -342,3 +342,21 @@ def test_a_bug_met_on_one_copy_fails_that_copy_only(settings, samples) -> None: 
     (failure,) = pipeline.failed_deliveries(settings, plan.send_id or 0)
     assert failure == ("z@example.org", "unexpected KeyError: 'placeholder'")
     assert len(outbox_messages(settings)) == 2
+
+
+def test_taking_over_a_copy_of_someone_not_due_counts_nobody_in_flight(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    # A send --now that is never delivered, then, after the claim timeout, a scheduled send
+    # before the subscriber's hour has come: the abandoned copy is taken over, and the
+    # report counts it as such (it once said in_flight = -1).
+    pipeline.gather_all(settings)
+    now = utcnow()
+    with db.session_scope(settings.database_url) as session:
+        later_hour = (now + timedelta(hours=2)).hour
+        created = now - timedelta(hours=2)
+        add_subscriber(session, "later@example.org", confirmed=True, hour=later_hour, now=created)
+    abandoned = pipeline.plan_send(settings, kind="now", now=now)
+    after_timeout = now + timedelta(seconds=settings.claim_timeout + 1)
+    due = pipeline.plan_send(settings, kind="due", now=after_timeout)
+    assert due.in_flight == 0
+    assert due.taken_over == 1 and due.delivery_ids == abandoned.delivery_ids
+    assert due.copies == [] and due.nothing_new == 0
