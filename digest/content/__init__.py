@@ -1,14 +1,13 @@
 """Article content processing: HTML cleaning, lead summaries and "Read also" links."""
 
 from digest.content.clean import article_body, html_to_text, sanitize_html
-from digest.content.related import Doc, related, related_for_all
+from digest.content.related import Doc, related_for_all
 from digest.content.summarize import split_sentences, summarize
 
 __all__ = [
     "Doc",
     "article_body",
     "html_to_text",
-    "related",
     "related_for_all",
     "sanitize_html",
     "split_sentences",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 
-__all__ = ["Doc", "related", "related_for_all"]
+__all__ = ["Doc", "related_for_all"]
 
 
 @dataclass(frozen=True)
@@ -180,21 +180,14 @@ class _Index:
         return [doc_id for _, _, doc_id in scored[:k]]
 
 
-def related(
-    target: Doc, candidates: Sequence[Doc], *, k: int = 3, min_score: float = 0.08
-) -> list[int]:
-    """Return up to *k* ids of candidates published before *target*, most related first.
-
-    IDF is computed over *target* plus *candidates*. The target itself and candidates with
-    the same title (case-insensitive) are never returned, nor anything scoring below
-    *min_score*. Ties go to the newer article, then the larger id.
-    """
-    return _Index([target, *candidates]).rank(0, k=k, min_score=min_score)
-
-
 def related_for_all(
     docs: Sequence[Doc], *, k: int = 3, min_score: float = 0.08
 ) -> dict[int, list[int]]:
-    """Return ``related(doc, docs)`` for every doc, building the vectors only once."""
+    """For every doc, up to *k* ids of docs published before it, most related first.
+
+    IDF is computed over all *docs*, and the vectors are built only once. A doc itself and
+    docs with the same title (case-insensitive) are never returned, nor anything scoring
+    below *min_score*. Ties go to the newer article, then the larger id.
+    """
     index = _Index(docs)
     return {doc.id: index.rank(i, k=k, min_score=min_score) for i, doc in enumerate(index.docs)}

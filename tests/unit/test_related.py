@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from digest.content import Doc, related, related_for_all
+from digest.content import Doc, related_for_all
+
+
+def related(target: Doc, others: list[Doc], **options: float) -> list[int]:
+    """What the digest links from `target`, among `others` (target counted once)."""
+    docs = [target, *(d for d in others if d.id != target.id)]
+    return related_for_all(docs, **options)[target.id]  # type: ignore[arg-type]
+
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
