@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from digest import db, pipeline
 from digest.config import Settings, get_settings
@@ -540,5 +541,8 @@ def main() -> None:
     try:
         app()
     except DigestError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        # One line per problem (a ConfigError may name several settings), never wrapped,
+        # and printed as it is: a message may contain [brackets] that are not markup.
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            err.print(Text.assemble(("error:", "red"), " ", line), soft_wrap=True)
         sys.exit(1)

@@ -15,3 +15,10 @@ class NotFound(DigestError):
 
 class AlreadyExists(DigestError):
     pass
+
+
+class ConfigError(DigestError):
+    """A setting is wrong or names something that cannot be reached.
+
+    Each line of the message names one ``DIGEST_...`` variable and what is wrong with it.
+    """

@@ -1,0 +1,40 @@
+"""Settings: what they accept and how their mistakes are reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.config import Settings, describe_validation_error, mask_url
+
+
+def test_urls_in_messages_hide_their_password() -> None:
+    assert mask_url("smtps://user:p%40ss@mail.example.org:465") == (
+        "smtps://user:***@mail.example.org:465"
+    )
+    assert mask_url("postgresql+psycopg://u:a@b@db/x") == "postgresql+psycopg://u:***@db/x"
+    assert mask_url("redis://:secret@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert mask_url("smtp://user@host") == "smtp://user@host"
+    assert mask_url("sqlite:///digest.db") == "sqlite:///digest.db"
+
+
+def test_empty_urls_mean_unset() -> None:
+    settings = Settings(smtp_url="", broker_url="")
+    assert settings.smtp_url is None and settings.broker_url is None
+
+
+def test_each_bad_setting_is_one_line_naming_its_variable() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        Settings(
+            database_url="postgresql+psycopg://u:hunter2@db:notaport/x",
+            smtp_url="smtps://u:hunter2@mail.example.org:99999",
+            max_articles="many",
+        )
+    lines = describe_validation_error(info.value)
+    assert [line.split(":")[0] for line in lines] == [
+        "DIGEST_DATABASE_URL",
+        "DIGEST_SMTP_URL",
+        "DIGEST_MAX_ARTICLES",
+    ]
+    assert all("\n" not in line and "hunter2" not in line for line in lines)
