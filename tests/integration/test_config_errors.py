@@ -51,7 +51,9 @@ def only_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [["sources", "list"], ["init"], ["send", "--now"]])
+@pytest.mark.parametrize(
+    "command", [["sources", "list"], ["init"], ["send", "--now"], ["serve", "--port", "0"]]
+)
 def test_a_database_in_a_missing_folder(run: Run, command: list[str]) -> None:
     line = only_error(run(*command, DIGEST_DATABASE_URL="sqlite:///no/such/dir/x.db"))
     assert line == (
