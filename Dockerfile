@@ -7,9 +7,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    # The templates sit at the top of the repository, not inside the package, so an
-    # installed (non-editable) copy has to be told where they are.
-    DIGEST_TEMPLATES_DIR=/app/templates \
     DIGEST_OUTBOX_DIR=/app/outbox
 
 RUN groupadd --system --gid 10001 digest \
@@ -17,16 +14,16 @@ RUN groupadd --system --gid 10001 digest \
        --shell /usr/sbin/nologin digest
 
 # Install the project (not editable) with the PostgreSQL driver from the `postgres` extra;
-# the source tree is not needed afterwards.
+# the templates go into the package (setup.py), so the source tree is not needed afterwards.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY digest ./digest
 COPY workers ./workers
+COPY templates ./templates
 RUN pip install ".[postgres]" \
     && cd / && rm -rf /src
 
 WORKDIR /app
-COPY templates ./templates
 # /app is the working directory of every role: beat keeps its schedule file here and the
 # outbox transport (used when DIGEST_SMTP_URL is unset) writes .eml files under it.
 RUN mkdir -p /app/outbox && chown -R digest:digest /app

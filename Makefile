@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: install install-test run test lint format clean
 
-$(BIN)/digest: pyproject.toml
+$(BIN)/digest: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .

@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 from rich.table import Table
+from rich.text import Text
 
 from digest import db, dispatch, pipeline
-from digest.config import Settings, get_settings
+from digest.config import Settings, get_settings, mask_url
 from digest.errors import DigestError, InvalidInput
 from digest.models import DeliveryStatus, Frequency, SendKind
 from digest.sources import add_source, remove_source
@@ -127,7 +128,7 @@ def _key_values(title: str, pairs: Sequence[tuple[str, str]]) -> None:
 def init() -> None:
     """Create the database, or upgrade it to the newest schema."""
     settings = _settings(migrate=True)
-    console.print(f"Database ready: [bold]{db.masked_url(settings.database_url)}[/]")
+    console.print(f"Database ready: [bold]{mask_url(settings.database_url)}[/]")
 
 
 @db_app.command("revision")
@@ -457,5 +458,8 @@ def main() -> None:
     try:
         app()
     except DigestError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        # One line per problem (a ConfigError may name several settings), never wrapped,
+        # and printed as it is: a message may contain [brackets] that are not markup.
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            err.print(Text.assemble(("error:", "red"), " ", line), soft_wrap=True)
         sys.exit(1)

@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from digest.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "change-me-in-production"
+ENV_PREFIX = "DIGEST_"
+BROKER_SCHEMES = ("redis", "rediss", "redis+socket")
+DATABASE_EXAMPLES = "sqlite:///path/to/digest.db or postgresql+psycopg://user:password@host/name"
+
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):[^/?#]*@")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password (if any) replaced by ``***``, fit for messages and logs."""
+    return _PASSWORD.sub(r"\1:***@", url)
+
+
+def default_templates_dir() -> Path:
+    """The templates installed with the package (a wheel ships them as digest/templates),
+    else the top-level templates/ folder of a source checkout or an editable install."""
+    installed = Path(__file__).resolve().parent / "templates"
+    return installed if installed.is_dir() else PROJECT_ROOT / "templates"
+
+
+def broker_url_problem(url: str) -> str | None:
+    """What is wrong with a Celery broker URL, or None."""
+    shown = mask_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"{shown!r} has a port that is not a number from 1 to 65535"
+    if parts.scheme not in BROKER_SCHEMES:
+        return f"must start with redis:// or rediss:// (Celery with Redis), not {shown!r}"
+    if port == 0:
+        return f"{shown!r} has a port that is not a number from 1 to 65535"
+    return None
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with the form of a database URL, or None. Whether the database can be
+    reached, and whether its driver is installed, is found out when connecting (digest.db)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return f"{shown!r} is not a database URL; use {DATABASE_EXAMPLES}"
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        return f"unknown database type {parsed.drivername!r} in {shown!r}; use {DATABASE_EXAMPLES}"
+    return None
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DIGEST_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///digest.db"
     # Unset: tasks run in the calling process. redis://...: work goes to Celery workers.
@@ -27,7 +80,7 @@ class Settings(BaseSettings):
     from_address: str = Field("Digest <digest@localhost>", alias="DIGEST_FROM")
     admin_token: str | None = None
     list_name: str = "Digest"
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    templates_dir: Path = Field(default_factory=default_templates_dir)
 
     # Gathering limits: every source is fetched with these.
     fetch_timeout: float = 20.0
@@ -47,6 +100,36 @@ class Settings(BaseSettings):
     # Redis hands an unacknowledged task to another worker after this many seconds.
     visibility_timeout: float = 3600.0
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        problem = broker_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str | None) -> str | None:
+        from digest.mail.transports import smtp_url_problem
+
+        if not value:
+            return None
+        problem = smtp_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     def warnings(self) -> list[str]:
         """Settings that are fine on a laptop and wrong on a public server."""
         host = urlsplit(self.base_url).hostname or ""
@@ -59,6 +142,41 @@ class Settings(BaseSettings):
         return found
 
 
+def env_names() -> dict[str, str]:
+    """Each setting's environment variable, by field name: DIGEST_FROM for from_address."""
+    return {
+        name: field.alias or ENV_PREFIX + name.upper()
+        for name, field in Settings.model_fields.items()
+    }
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    """One line per bad setting, naming its variable; URLs are shown without passwords."""
+    names = env_names()
+    by_alias = {env.lower(): env for env in names.values()}
+    lines = []
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else ""
+        env = names.get(key) or by_alias.get(key.lower()) or key
+        if error["type"] == "value_error":
+            reason = str(error.get("ctx", {}).get("error", error["msg"]))
+        else:
+            msg = error["msg"]
+            value = error.get("input")
+            shown = mask_url(value) if isinstance(value, str) else value
+            reason = f"{msg[:1].lower()}{msg[1:]} (got {shown!r})"
+        lines.append(f"{env}: {reason}")
+    return lines
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value raises ConfigError, one line per setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError("\n".join(describe_validation_error(exc))) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

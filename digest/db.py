@@ -15,11 +15,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, create_engine, event, inspect, make_url
+from sqlalchemy import Engine, Insert, create_engine, event, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from digest.errors import InvalidInput, SchemaOutOfDate
+from digest.config import DATABASE_EXAMPLES, mask_url
+from digest.errors import ConfigError, InvalidInput, SchemaOutOfDate
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -39,11 +41,75 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    """The engine for a URL; a malformed URL or a missing driver raises ConfigError."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ValueError, ImportError) as exc:
+        raise _engine_error(url, exc) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _engine_error(url: str, exc: Exception) -> ConfigError:
+    shown = mask_url(url)
+    if isinstance(exc, ImportError):
+        hint = ""
+        if make_url(url).get_backend_name() == "postgresql":
+            hint = "; use postgresql+psycopg://... and pip install 'digest[postgres]'"
+        return ConfigError(
+            f"DIGEST_DATABASE_URL: the database driver for {shown!r} is not installed "
+            f"({_first_line(exc)}){hint}"
+        )
+    return ConfigError(
+        f"DIGEST_DATABASE_URL: cannot use {shown!r} ({_first_line(exc)}); use {DATABASE_EXAMPLES}"
+    )
+
+
+def _sqlite_problem(path: str, reason: str) -> str:
+    """Say why SQLite could not open a file, in terms of the file and its folder."""
+    file = Path(path)
+    folder = file.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if file.is_dir():
+        return f"{file} is a folder, not a file"
+    if "not a database" in reason:
+        return f"the file {file} is not an SQLite database"
+    if "readonly" in reason or "unable to open" in reason:
+        return f"{reason} (can this user write to {file} and to the folder {folder}?)"
+    return reason
+
+
+def connection_error(url: str, exc: DBAPIError) -> ConfigError:
+    """A ConfigError naming DIGEST_DATABASE_URL for a database that cannot be opened."""
+    shown = mask_url(url)
+    reason = _first_line(exc.orig if exc.orig is not None else exc)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            reason = _sqlite_problem(path, reason)
+        return ConfigError(
+            f"DIGEST_DATABASE_URL: cannot open the SQLite database {shown}: {reason}"
+        )
+    return ConfigError(f"DIGEST_DATABASE_URL: cannot connect to the database {shown}: {reason}")
+
+
+def check_connection(url: str) -> None:
+    """Open a connection and run a trivial query; raise ConfigError if the database cannot
+    be reached, opened or read (a wrong host, a missing folder, a file that is not SQLite)."""
+    try:
+        with get_engine(url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        raise connection_error(url, exc) from None
 
 
 @contextmanager
@@ -59,14 +125,6 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def masked_url(url: str) -> str:
-    """The URL with any password hidden, fit for a message or a log."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
 
 
 def insert_ignore(session: Session, table: type[DeclarativeBase]) -> Insert:
@@ -89,6 +147,7 @@ def upgrade(url: str) -> None:
     """Create the database or bring it to the newest schema (what `digest init` runs)."""
     from alembic import command
 
+    check_connection(url)
     command.upgrade(alembic_config(url), "head")
 
 
@@ -129,8 +188,9 @@ def schema_state(url: str, migrations_dir: Path = MIGRATIONS) -> SchemaState:
     script = ScriptDirectory.from_config(alembic_config(url, migrations_dir))
     head = script.get_current_head()
     assert head is not None, "no migrations found"
-    if _missing_sqlite_file(url):
+    if _missing_sqlite_file(url) and Path(make_url(url).database or "").parent.is_dir():
         return SchemaState(current=None, head=head, known=True)
+    check_connection(url)  # a missing folder, a wrong host: one line naming the setting
     with get_engine(url).connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return SchemaState(current=None, head=head, known=True)

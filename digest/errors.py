@@ -19,3 +19,10 @@ class AlreadyExists(DigestError):
 
 class SchemaOutOfDate(DigestError):
     """The database has no schema, or not the one this version of digest needs."""
+
+
+class ConfigError(DigestError):
+    """A setting is wrong or names something that cannot be reached.
+
+    Each line of the message names one ``DIGEST_...`` variable and what is wrong with it.
+    """

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_init
 
+from digest import db
 from digest.config import get_settings
+from digest.errors import ConfigError
 
 settings = get_settings()
 broker = settings.broker_url or "redis://127.0.0.1:6379/0"
@@ -39,3 +44,14 @@ app.conf.update(
     },
     timezone="UTC",
 )
+
+
+@worker_init.connect
+def _check_database(**_: object) -> None:
+    """A worker that cannot open the database says so in one line and does not start,
+    rather than failing every task it takes."""
+    try:
+        db.check_connection(settings.database_url)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from digest.config import mask_url
 from digest.errors import DigestError, InvalidInput
 
 
@@ -64,17 +65,38 @@ class OutboxTransport:
         pass
 
 
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+
+
+def smtp_url_problem(url: str) -> str | None:
+    """What is wrong with an SMTP URL, or None; the URL is quoted without its password."""
+    shown = mask_url(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [ around an IPv6 address
+        return f"{shown!r} is not a URL"
+    if parts.scheme not in SMTP_SCHEMES:
+        return f"must start with smtp://, smtp+starttls:// or smtps://, not {shown!r}"
+    if not parts.hostname:
+        return f"{shown!r} has no host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return f"{shown!r} has a port that is not a number from 1 to 65535"
+    return None
+
+
 class SmtpTransport:
     """SMTP with one connection reused across messages, reopened when the server drops it."""
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        problem = smtp_url_problem(url)
+        if problem:
+            raise InvalidInput(f"SMTP URL {problem}")
         parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtp+starttls", "smtps"):
-            raise InvalidInput(
-                f"SMTP URL must start with smtp://, smtp+starttls:// or smtps://, not {url!r}"
-            )
-        if not parts.hostname:
-            raise InvalidInput(f"SMTP URL {url!r} has no host")
+        assert parts.hostname is not None
         self.scheme = parts.scheme
         self.host = parts.hostname
         self.port = parts.port or (

@@ -195,6 +195,8 @@ def test_server_that_went_away_is_temporary(server: Server, transport: SmtpTrans
         "",
         "smtp://",
         "smtp:///path",
+        "smtp://mail.example.org:notaport",
+        "smtp://mail.example.org:0",
     ],
 )
 def test_invalid_urls_are_rejected(url: str) -> None:
