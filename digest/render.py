@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -88,7 +89,8 @@ def environment(templates_dir: Path) -> Environment:
     return env
 
 
-def _inline_css(document: str) -> str:
+def inline_css(document: str) -> str:
+    """Move the stylesheet's rules into style attributes, as mail clients need."""
     import premailer  # imported on first render: it costs every CLI command 0.15 s otherwise
 
     return premailer.Premailer(
@@ -103,7 +105,10 @@ def _inline_css(document: str) -> str:
     ).transform(pretty_print=False)
 
 
-def _render_once(content: DigestContent, env: Environment) -> RenderedEdition:
+Inliner = Callable[[str], str]
+
+
+def _render_once(content: DigestContent, env: Environment, inline: Inliner) -> RenderedEdition:
     context = {
         "content": content,
         "subject": subject_for(content),
@@ -113,20 +118,22 @@ def _render_once(content: DigestContent, env: Environment) -> RenderedEdition:
     }
     document = env.get_template("email/digest.html").render(context)
     text = env.get_template("email/digest.txt").render(context)
-    return RenderedEdition(subject=context["subject"], html=_inline_css(document), text=text)
+    return RenderedEdition(subject=context["subject"], html=inline(document), text=text)
 
 
-def render_edition(content: DigestContent, templates_dir: Path) -> RenderedEdition:
+def render_edition(
+    content: DigestContent, templates_dir: Path, *, inline: Inliner = inline_css
+) -> RenderedEdition:
     """Render and inline once; drop trailing items if the HTML would be clipped."""
     env = environment(templates_dir)
-    rendered = _render_once(content, env)
+    rendered = _render_once(content, env, inline)
     while len(rendered.html.encode()) > MAX_HTML_BYTES and len(content.items) > 1:
         # Trimming by the measured overshoot keeps this to a few renders even for huge input.
         share = len(rendered.html.encode()) / MAX_HTML_BYTES
         keep = max(1, min(len(content.items) - 1, int(len(content.items) / share)))
         dropped = len(content.items) - keep
         content = replace(content, items=content.items[:keep], omitted=content.omitted + dropped)
-        rendered = _render_once(content, env)
+        rendered = _render_once(content, env, inline)
     return rendered
 
 

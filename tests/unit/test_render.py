@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from digest import render
 from digest.render import DigestContent, DigestItem, Link, personalize, render_edition
 
@@ -76,13 +74,14 @@ def test_css_is_inlined_and_values_escaped() -> None:
         assert placeholder not in html and placeholder not in text
 
 
-def test_css_is_inlined_once_per_edition_not_per_subscriber(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_css_is_inlined_once_per_edition_not_per_subscriber() -> None:
     calls = []
-    real = render._inline_css
-    monkeypatch.setattr(render, "_inline_css", lambda doc: calls.append(1) or real(doc))
-    edition = render_edition(FIXTURE, TEMPLATES)
+
+    def counting(document: str) -> str:
+        calls.append(1)
+        return render.inline_css(document)
+
+    edition = render_edition(FIXTURE, TEMPLATES, inline=counting)
     copies = {
         personalize(edition, name=f"R{i}", unsubscribe_url=f"u{i}", preferences_url=f"p{i}")[0]
         for i in range(50)
