@@ -20,9 +20,14 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def run(tmp_path: Path) -> Run:
+def run(tmp_path: Path, database_url: str) -> Run:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    environ.update(PYTHONPATH=str(ROOT), COLUMNS="200", DIGEST_LIST_NAME="Test Digest")
+    environ.update(
+        PYTHONPATH=str(ROOT),
+        COLUMNS="200",
+        DIGEST_LIST_NAME="Test Digest",
+        DIGEST_DATABASE_URL=database_url,
+    )
 
     def digest(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -37,6 +42,8 @@ def run(tmp_path: Path) -> Run:
     return digest
 
 
+# Error messages of the command line: one database is enough.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -57,6 +64,7 @@ def test_bad_input_gets_a_clear_error_without_a_traceback(
     assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_unreachable_broker_is_named_without_a_traceback(run: Run) -> None:
     result = run("gather", DIGEST_BROKER_URL="redis://127.0.0.1:9/0")
     assert result.returncode == 1

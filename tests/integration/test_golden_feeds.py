@@ -26,9 +26,9 @@ NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("feed", ["rss20.xml", "atom.xml", "jsonfeed11.json", "rss10.rdf"])
-def test_feed_to_digest_matches_golden_file(feed: str, tmp_path: Path) -> None:
+def test_feed_to_digest_matches_golden_file(feed: str, database_url: str) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'golden.db'}",
+        database_url=database_url,
         templates_dir=ROOT / "templates",
         base_url="https://news.example.org",
         secret_key="golden",
