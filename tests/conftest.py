@@ -23,7 +23,12 @@ from sqlalchemy.engine import URL, make_url
 
 from digest import db
 
-DATABASES = ["sqlite", "postgresql"]
+# DIGEST_TEST_DATABASES=sqlite runs one side only, for a quicker local run.
+DATABASES = [
+    name.strip()
+    for name in os.environ.get("DIGEST_TEST_DATABASES", "sqlite,postgresql").split(",")
+    if name.strip()
+]
 # The unprivileged account the server runs as when the tests run as root (PostgreSQL refuses
 # root); Debian's postgresql package creates it.
 SERVER_USER = "postgres"
