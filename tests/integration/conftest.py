@@ -77,11 +77,14 @@ _redis_db = itertools.count(1)
 
 
 @pytest.fixture
-def env(tmp_path: Path, smtp: tuple[Sink, str], redis_url: str) -> dict[str, str]:
-    """The environment of a deployment: its own database, the broker, the SMTP server."""
+def env(
+    tmp_path: Path, database_url: str, smtp: tuple[Sink, str], redis_url: str
+) -> dict[str, str]:
+    """The environment of a deployment: its own database (SQLite or PostgreSQL, empty: the
+    CLI creates the schema), the broker, the SMTP server."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     environ.update(
-        DIGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'digest.db'}",
+        DIGEST_DATABASE_URL=database_url,
         # Each test gets its own Redis database so queued work never leaks between tests.
         DIGEST_BROKER_URL=f"{redis_url.rsplit('/', 1)[0]}/{next(_redis_db) % 16}",
         DIGEST_SMTP_URL=smtp[1],

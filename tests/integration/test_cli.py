@@ -21,10 +21,15 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def run(tmp_path: Path) -> Run:
+def run(tmp_path: Path, database_url: str) -> Run:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    environ.update(PYTHONPATH=str(ROOT), COLUMNS="200", DIGEST_LIST_NAME="Test Digest")
-    upgrade(f"sqlite:///{tmp_path / 'digest.db'}")  # `digest init` in this folder
+    environ.update(
+        PYTHONPATH=str(ROOT),
+        COLUMNS="200",
+        DIGEST_LIST_NAME="Test Digest",
+        DIGEST_DATABASE_URL=database_url,
+    )
+    upgrade(database_url)  # `digest init` of this deployment
 
     def digest(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -39,6 +44,8 @@ def run(tmp_path: Path) -> Run:
     return digest
 
 
+# Error messages of the command line: one database is enough.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -59,6 +66,7 @@ def test_bad_input_gets_a_clear_error_without_a_traceback(
     assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_unreachable_broker_is_named_without_a_traceback(run: Run) -> None:
     result = run("gather", DIGEST_BROKER_URL="redis://127.0.0.1:9/0")
     assert result.returncode == 1
@@ -127,6 +135,7 @@ def test_lists_gather_preview_and_dry_run(run: Run, tmp_path: Path) -> None:
     assert gone.returncode == 1 and "no source 2" in gone.stderr
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_only_init_and_run_migrate_the_others_ask_for_init(run: Run, tmp_path: Path) -> None:
     fresh = {"DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
     for args in (["sources", "list"], ["send", "--now"], ["preview"], ["serve"], ["worker"]):

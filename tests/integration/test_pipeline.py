@@ -1,5 +1,5 @@
-"""The stages joined, run in-process: sample sources over loopback HTTP, SQLite, outbox or
-a real SMTP server. No broker: this is the path `make run` takes."""
+"""The stages joined, run in-process: sample sources over loopback HTTP, SQLite or
+PostgreSQL, outbox or a real SMTP server. No broker: this is the path `make run` takes."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ SAMPLE_ARTICLES = 18  # 7 RSS + 5 Atom + 4 JSON Feed + 2 article pages
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     s = Settings(
-        database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+        database_url=database_url,
         outbox_dir=tmp_path / "outbox",
         base_url="https://news.example.org",
         secret_key="test-secret",

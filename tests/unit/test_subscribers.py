@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.db import session_scope, upgrade
+from digest.db import session_scope
 from digest.errors import AlreadyExists, InvalidInput, NotFound
 from digest.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.models import Subscriber, SubscriberStatus
@@ -145,18 +143,10 @@ def test_correctly_signed_non_integer_payload_is_rejected() -> None:
         read_token(SECRET, UNSUBSCRIBE, token)
 
 
-@pytest.fixture(scope="module")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One database migrated to the newest schema; each test gets a fresh copy of it."""
-    path = tmp_path_factory.mktemp("schema") / "t.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def db_url(migrated_db: Path, tmp_path: Path) -> str:
-    shutil.copyfile(migrated_db, tmp_path / "t.db")
-    return f"sqlite:///{tmp_path}/t.db"
+def db_url(migrated_database_url: str) -> str:
+    """A fresh database at the newest schema, on SQLite and on PostgreSQL."""
+    return migrated_database_url
 
 
 @pytest.fixture

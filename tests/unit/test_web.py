@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,9 @@ SECRET = "web-test-secret"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(database_url: str) -> Settings:
     s = Settings(
-        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        database_url=database_url,
         secret_key=SECRET,
         templates_dir=ROOT / "templates",
         list_name="Harbour News",
@@ -54,12 +55,18 @@ def test_health_reports_the_database(client: TestClient) -> None:
     assert response.status_code == 200 and response.json() == {"status": "ok", "database": "ok"}
 
 
-def test_health_fails_when_the_database_is_unreachable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_health_fails_when_the_database_is_unreachable(tmp_path: Path, kind: str) -> None:
     from digest.web import create_app
 
-    broken = Settings(
-        database_url=f"sqlite:///{tmp_path}/no/such/dir/x.db", templates_dir=ROOT / "templates"
-    )
+    with socket.socket() as s:  # a loopback port nobody listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = {
+        "sqlite": f"sqlite:///{tmp_path}/no/such/dir/x.db",
+        "postgresql": f"postgresql+psycopg://digest@127.0.0.1:{port}/digest?connect_timeout=5",
+    }[kind]
+    broken = Settings(database_url=url, templates_dir=ROOT / "templates")
     response = TestClient(create_app(broken)).get("/health")
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unreachable"}

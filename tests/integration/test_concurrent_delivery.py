@@ -1,0 +1,141 @@
+"""Two worker processes given the same deliveries at the same moment: each copy goes out once.
+
+This is what happens when a task is handed out twice (a broker's visibility timeout, a retry
+racing its original): both processes walk the same ids and race to claim each row. The
+claim is one atomic UPDATE ... WHERE status = 'pending', so whichever commits first wins
+and the other sees zero rows changed, on SQLite (one writer at a time) and on PostgreSQL
+(the second UPDATE waits for the row lock, then re-reads the row and no longer matches).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from smtp_sink import Sink
+from sqlalchemy import select
+
+from digest import db, pipeline
+from digest.config import Settings
+from digest.models import Article, Delivery, DeliveryStatus, Source, utcnow
+from digest.subscribers import add_subscriber
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+COPIES = 300
+
+# Each worker imports everything and connects, says "ready", waits for "go" on stdin, then
+# delivers every id it was given and prints its report.
+WORKER = """
+import json, sys
+from digest import db, pipeline
+from digest.config import Settings
+from digest.mail import SmtpTransport
+
+settings = Settings()
+ids = json.loads(sys.argv[1])
+with db.get_engine(settings.database_url).connect():
+    pass
+print("ready", flush=True)
+sys.stdin.readline()
+transport = SmtpTransport(settings.smtp_url)
+try:
+    report = pipeline.deliver_batch(settings, ids, transport)
+finally:
+    transport.close()
+print(json.dumps({"sent": report.sent, "skipped": report.skipped,
+                  "failed": report.failed, "retry": report.retry}), flush=True)
+"""
+
+
+def test_two_processes_delivering_the_same_copies_send_each_once(
+    database_url: str, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    sink, smtp_url = smtp
+    settings = Settings(
+        database_url=database_url,
+        smtp_url=smtp_url,
+        base_url="https://news.example.org",
+        secret_key="race-secret",
+        DIGEST_FROM="Digest <digest@news.example.org>",
+        templates_dir=ROOT / "templates",
+    )
+    db.upgrade(database_url)
+    addresses = [f"reader{i:03d}@example.org" for i in range(COPIES)]
+    with db.session_scope(database_url) as session:
+        source = Source(url="https://example.org/feed.xml", name="Harbour News")
+        session.add(source)
+        session.flush()
+        session.add(
+            Article(
+                source_id=source.id,
+                key="harbour-1",
+                link="https://example.org/harbour",
+                title="Harbour expansion approved",
+                body_text="The council approved the harbour expansion.",
+                summary="The council approved the harbour expansion.",
+                first_seen_at=utcnow(),
+            )
+        )
+        for address in addresses:
+            add_subscriber(session, address, confirmed=True)
+    plan = pipeline.plan_send(settings, kind="now")
+    assert len(plan.delivery_ids) == COPIES
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DIGEST_DATABASE_URL=database_url,
+        DIGEST_SMTP_URL=smtp_url,
+        DIGEST_BASE_URL=settings.base_url,
+        DIGEST_SECRET_KEY=settings.secret_key,
+        DIGEST_FROM=settings.from_address,
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, json.dumps(plan.delivery_ids)],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            line = worker.stdout.readline()
+            assert line.strip() == "ready", line + (worker.stderr.read() if worker.stderr else "")
+        for worker in workers:  # both start at once
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        outputs = [worker.communicate(timeout=180) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    for worker, (_, stderr) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, stderr
+    reports = [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
+
+    assert [r["failed"] for r in reports] == [[], []]
+    assert [r["retry"] for r in reports] == [[], []]
+    assert sum(r["sent"] for r in reports) == COPIES
+    assert sum(r["skipped"] for r in reports) == COPIES  # each lost every race it did not win
+    received = Counter(rcpt for _, rcpts in sink.envelopes for rcpt in rcpts)
+    assert received == Counter(addresses)  # every subscriber exactly one message
+    with db.session_scope(database_url) as session:
+        rows = list(session.scalars(select(Delivery)))
+        assert len(rows) == COPIES
+        assert {row.status for row in rows} == {DeliveryStatus.SENT}
+        assert {row.attempts for row in rows} == {1}  # claimed once, by one of the two
+        assert len({row.message_id for row in rows}) == COPIES
