@@ -227,6 +227,7 @@ def add_synthetic_articles(settings: Any, count: int = 8) -> int:
     """A Source and `count` Article rows inserted directly, with plausible text."""
     from digest.db import session_scope
     from digest.models import Article, Source, utcnow
+    from digest.sources import topics_named
 
     now = utcnow()
     paragraph = (
@@ -234,7 +235,11 @@ def add_synthetic_articles(settings: Any, count: int = 8) -> int:
         "the reopening of the library, and agreed to publish the figures next week. "
     )
     with session_scope(settings.database_url) as session:
-        source = Source(url="http://127.0.0.1/feed.xml", name="Bench Gazette", topics=["city"])
+        source = Source(
+            url="http://127.0.0.1/feed.xml",
+            name="Bench Gazette",
+            topics=topics_named(session, ["city"]),
+        )
         session.add(source)
         session.flush()
         for i in range(count):
@@ -273,7 +278,6 @@ def add_subscribers(settings: Any, n: int) -> None:
             "frequency": "daily",
             "hour": 7,
             "timezone": "UTC",
-            "topics": [],
             "created_at": now,
             "confirmed_at": now,
             "last_article_id": 0,

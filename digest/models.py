@@ -1,4 +1,5 @@
-"""Database tables: sources, articles, subscribers, editions, sends and the delivery ledger."""
+"""Database tables: sources, articles, subscribers and their topics, editions and their
+articles, sends and the delivery ledger."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Column,
     DateTime,
     Enum,
     ForeignKey,
     Index,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -85,13 +88,41 @@ def _enum_column(kind: type[enum.StrEnum]) -> Enum:
     )
 
 
+class Topic(Base):
+    """A topic name, lowercased and trimmed (`digest.sources.normalize_topics`)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    def __repr__(self) -> str:
+        return f"Topic({self.name!r})"
+
+
+# Which topics a source covers; which a subscriber wants (none: every topic).
+source_topics = Table(
+    "source_topics",
+    Base.metadata,
+    Column("source_id", ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_source_topics_topic_id", "topic_id"),
+)
+subscriber_topics = Table(
+    "subscriber_topics",
+    Base.metadata,
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_subscriber_topics_topic_id", "topic_id"),
+)
+
+
 class Source(Base):
     __tablename__ = "sources"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2000), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    topics: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_fetched_at: Mapped[datetime | None]
     last_ok_at: Mapped[datetime | None]
@@ -104,6 +135,11 @@ class Source(Base):
     articles: Mapped[list[Article]] = relationship(
         back_populates="source", cascade="all, delete-orphan", passive_deletes=True
     )
+    topics: Mapped[list[Topic]] = relationship(secondary=source_topics, order_by=Topic.name)
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [t.name for t in self.topics]
 
 
 class Article(Base):
@@ -139,13 +175,39 @@ class Subscriber(Base):
     frequency: Mapped[Frequency] = mapped_column(_enum_column(Frequency), default=Frequency.DAILY)
     hour: Mapped[int] = mapped_column(default=7)  # local hour of day the digest is due
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    topics: Mapped[list[str]] = mapped_column(default=list)  # empty: every topic
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
     # Highest article id already delivered: what is "new" for this subscriber.
     last_article_id: Mapped[int] = mapped_column(default=0)
     last_sent_at: Mapped[datetime | None]
+
+    # Empty: every topic, so every source.
+    topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topics, order_by=Topic.name)
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [t.name for t in self.topics]
+
+
+class EditionArticle(Base):
+    """One article of an edition, at its place in the digest (0: first).
+
+    Removing a source deletes its articles and, by the cascade, their rows here: an old
+    edition keeps its rendered HTML and text (what was sent), its content_key (the hash of
+    the ids it was made of) and the rows of the articles that still exist.
+    """
+
+    __tablename__ = "edition_articles"
+    __table_args__ = (Index("ix_edition_articles_article_id", "article_id"),)
+
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int]
 
 
 class Edition(Base):
@@ -157,9 +219,21 @@ class Edition(Base):
     content_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     subject: Mapped[str] = mapped_column(String(300))
-    article_ids: Mapped[list[int]] = mapped_column(JSON)
     html: Mapped[str] = mapped_column(Text)  # CSS inlined, with per-subscriber placeholders
     text: Mapped[str] = mapped_column(Text)
+
+    # Loaded with the edition (a few small rows), so its ids stay readable once detached.
+    entries: Mapped[list[EditionArticle]] = relationship(
+        order_by=EditionArticle.position,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+
+    @property
+    def article_ids(self) -> list[int]:
+        """The ids of its articles still stored, in digest order."""
+        return [e.article_id for e in self.entries]
 
 
 class Send(Base):

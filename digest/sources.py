@@ -1,4 +1,4 @@
-"""Managing sources: add, list, remove."""
+"""Managing sources: add, list, remove; topics by name."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.db import insert_ignore
 from digest.errors import AlreadyExists, InvalidInput, NotFound
-from digest.models import Source
+from digest.models import Source, Topic
+
+TOPIC_MAX_LENGTH = 200
 
 
 def normalize_topics(topics: list[str] | tuple[str, ...]) -> list[str]:
@@ -19,6 +22,21 @@ def normalize_topics(topics: list[str] | tuple[str, ...]) -> list[str]:
         if cleaned:
             seen.setdefault(cleaned, None)
     return list(seen)
+
+
+def topics_named(session: Session, names: list[str] | tuple[str, ...]) -> list[Topic]:
+    """The Topic rows of these names (normalized), created where missing, sorted by name.
+
+    Two writers adding the same new topic at once: the unique name keeps one row.
+    """
+    wanted = normalize_topics(names)
+    if not wanted:
+        return []
+    too_long = [t for t in wanted if len(t) > TOPIC_MAX_LENGTH]
+    if too_long:
+        raise InvalidInput(f"a topic has at most {TOPIC_MAX_LENGTH} characters: {too_long[0]!r}")
+    session.execute(insert_ignore(session, Topic), [{"name": name} for name in wanted])
+    return list(session.scalars(select(Topic).where(Topic.name.in_(wanted)).order_by(Topic.name)))
 
 
 def check_source_url(url: str) -> str:
@@ -43,7 +61,7 @@ def add_source(
     source = Source(
         url=url,
         name=name[:200] if name else default_source_name(url),
-        topics=normalize_topics(topics or []),
+        topics=topics_named(session, topics or []),
     )
     session.add(source)
     session.flush()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from digest.errors import AlreadyExists, InvalidInput, NotFound
 from digest.links import read_token
 from digest.models import Frequency, Subscriber, SubscriberStatus, utcnow
-from digest.sources import normalize_topics
+from digest.sources import topics_named
 
 
 def normalize_email(address: str) -> str:
@@ -64,7 +64,7 @@ def add_subscriber(
         frequency=frequency,
         hour=hour,
         timezone=check_timezone(timezone),
-        topics=normalize_topics(topics or []),
+        topics=topics_named(session, topics or []),
         created_at=now,
     )
     session.add(subscriber)

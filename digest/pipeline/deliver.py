@@ -141,10 +141,11 @@ class _Batch:
         self.editions: dict[int, tuple[RenderedEdition, int]] = {}
 
     def edition(self, delivery: Delivery) -> tuple[RenderedEdition, int]:
+        """The rendered edition and its newest article still stored (0: none left)."""
         if delivery.edition_id not in self.editions:
             e = delivery.edition
             rendered = RenderedEdition(subject=e.subject, html=e.html, text=e.text)
-            self.editions[e.id] = (rendered, max(e.article_ids))
+            self.editions[e.id] = (rendered, max(e.article_ids, default=0))
         return self.editions[delivery.edition_id]
 
     def deliver(self, delivery_id: int) -> bool:

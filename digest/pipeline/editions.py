@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from digest.config import Settings
 from digest.content import Doc, related_for_all
 from digest.db import insert_ignore
-from digest.models import Article, Edition, Source
+from digest.models import Article, Edition, EditionArticle, Source
 from digest.render import DigestContent, DigestItem, Link, render_edition, subject_for
 
 READ_ALSO = 3
@@ -30,6 +30,17 @@ def _when(article: Article) -> datetime:
 def _newest_first(session: Session, article_ids: Sequence[int]) -> list[Article]:
     articles = list(session.scalars(select(Article).where(Article.id.in_(article_ids))))
     return sorted(articles, key=lambda a: (_when(a), a.id), reverse=True)
+
+
+def digest_order(session: Session, article_ids: Sequence[int]) -> list[int]:
+    """The ids in the order the digest shows them (newest first), without loading bodies."""
+    rows = session.execute(
+        select(Article.id, Article.published_at, Article.first_seen_at).where(
+            Article.id.in_(article_ids)
+        )
+    )
+    when = {i: published or seen for i, published, seen in rows}
+    return sorted(when, key=lambda i: (when[i], i), reverse=True)
 
 
 def edition_content(
@@ -102,13 +113,21 @@ def get_or_create_edition(
         "content_key": key,
         "created_at": now,
         "subject": rendered.subject[:300],
-        "article_ids": sorted(article_ids),
         "html": rendered.html,
         "text": rendered.text,
     }
-    # Two planners may build the same edition at once; the unique key decides who wins.
+    # Two planners may build the same edition at once; the unique keys decide who wins, and
+    # both write the same article rows.
     session.execute(insert_ignore(session, Edition).values(**values))
-    return session.scalars(select(Edition).where(Edition.content_key == key)).one()
+    edition = session.scalars(select(Edition).where(Edition.content_key == key)).one()
+    rows = [
+        {"edition_id": edition.id, "article_id": article_id, "position": position}
+        for position, article_id in enumerate(digest_order(session, article_ids))
+    ]
+    if rows:
+        session.execute(insert_ignore(session, EditionArticle), rows)
+    session.expire(edition, ["entries"])  # loaded with the edition, before these rows
+    return edition
 
 
 def render_subject(

@@ -25,9 +25,10 @@ from digest.models import (
     DeliveryStatus,
     Send,
     SendKind,
-    Source,
     Subscriber,
     SubscriberStatus,
+    source_topics,
+    subscriber_topics,
     utcnow,
 )
 from digest.pipeline.editions import get_or_create_edition, render_subject
@@ -152,11 +153,36 @@ class SendPlan:
     editions: set[int] = field(default_factory=set)
 
 
-def _allowed_sources(topics: list[str], source_topics: dict[int, set[str]]) -> frozenset[int]:
-    if not topics:
-        return frozenset(source_topics)
-    wanted = set(topics)
-    return frozenset(sid for sid, st in source_topics.items() if st & wanted)
+# Subscribers per query when reading their allowed sources: under any database's limit
+# on bound parameters.
+SUBSCRIBER_CHUNK = 1000
+
+
+def allowed_sources(
+    session: Session, subscriber_ids: Sequence[int]
+) -> dict[int, frozenset[int] | None]:
+    """Each subscriber's allowed sources: None (every source) for one with no topics, else
+    the sources sharing at least one topic with them (possibly none).
+
+    One query per chunk of subscribers: their topics, each joined to the sources that have
+    it. A subscriber with topics has at least one row (a NULL source where no source has
+    that topic); one with none has no row.
+    """
+    allowed: dict[int, set[int]] = {}
+    ids = list(dict.fromkeys(subscriber_ids))
+    for start in range(0, len(ids), SUBSCRIBER_CHUNK):
+        chunk = ids[start : start + SUBSCRIBER_CHUNK]
+        rows = session.execute(
+            select(subscriber_topics.c.subscriber_id, source_topics.c.source_id)
+            .outerjoin(source_topics, source_topics.c.topic_id == subscriber_topics.c.topic_id)
+            .where(subscriber_topics.c.subscriber_id.in_(chunk))
+            .distinct()
+        )
+        for subscriber_id, source_id in rows:
+            sources = allowed.setdefault(subscriber_id, set())
+            if source_id is not None:
+                sources.add(source_id)
+    return {i: frozenset(allowed[i]) if i in allowed else None for i in ids}
 
 
 def new_articles(
@@ -169,17 +195,22 @@ def new_articles(
 
     Subscribers with the same sources and the same high-water mark share one query.
     """
-    source_topics = {s.id: set(s.topics) for s in session.scalars(select(Source))}
-    groups: dict[tuple[frozenset[int], int], list[int]] = defaultdict(list)
+    allowed = allowed_sources(session, [sub.id for sub in subscribers])
+    groups: dict[tuple[frozenset[int] | None, int], list[int]] = defaultdict(list)
     for sub in subscribers:
-        groups[(_allowed_sources(sub.topics, source_topics), sub.last_article_id)].append(sub.id)
+        groups[(allowed[sub.id], sub.last_article_id)].append(sub.id)
     window_start = now - timedelta(days=settings.first_digest_days)
     result: dict[int, tuple[int, ...]] = {}
-    for (allowed, last_id), members in groups.items():
-        query = select(Article.id).where(Article.source_id.in_(allowed), Article.id > last_id)
-        if last_id == 0:
-            query = query.where(Article.first_seen_at >= window_start)
-        ids = tuple(session.scalars(query.order_by(Article.id.desc()).limit(settings.max_articles)))
+    for (sources, last_id), members in groups.items():
+        ids: tuple[int, ...] = ()
+        if sources is None or sources:
+            query = select(Article.id).where(Article.id > last_id)
+            if sources is not None:
+                query = query.where(Article.source_id.in_(sources))
+            if last_id == 0:
+                query = query.where(Article.first_seen_at >= window_start)
+            query = query.order_by(Article.id.desc()).limit(settings.max_articles)
+            ids = tuple(session.scalars(query))
         for member in members:
             result[member] = ids
     return result

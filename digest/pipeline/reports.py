@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from digest.config import Settings
 from digest.db import session_scope
@@ -47,6 +48,7 @@ def source_rows(settings: Settings) -> list[dict[str, Any]]:
     with session_scope(settings.database_url) as session:
         rows = session.execute(
             select(Source, func.coalesce(articles.c.n, 0))
+            .options(selectinload(Source.topics))
             .outerjoin(articles, articles.c.source_id == Source.id)
             .order_by(Source.id)
         )
@@ -55,7 +57,7 @@ def source_rows(settings: Settings) -> list[dict[str, Any]]:
                 "id": s.id,
                 "name": s.name,
                 "url": s.url,
-                "topics": s.topics,
+                "topics": s.topic_names,
                 "articles": count,
                 "last_ok_at": s.last_ok_at,
                 "last_error": s.last_error,
@@ -75,10 +77,12 @@ def subscriber_rows(settings: Settings) -> list[dict[str, Any]]:
                 "frequency": s.frequency.value,
                 "hour": s.hour,
                 "timezone": s.timezone,
-                "topics": s.topics,
+                "topics": s.topic_names,
                 "last_sent_at": s.last_sent_at,
             }
-            for s in session.scalars(select(Subscriber).order_by(Subscriber.id))
+            for s in session.scalars(
+                select(Subscriber).options(selectinload(Subscriber.topics)).order_by(Subscriber.id)
+            )
         ]
 
 

@@ -11,7 +11,7 @@ import runpy
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -28,14 +28,13 @@ from digest.config import Settings
 from digest.errors import SchemaOutOfDate
 from digest.mail import transport_from_url
 from digest.models import (
-    Article,
     Base,
     Delivery,
     DeliveryStatus,
     Edition,
     Source,
     Subscriber,
-    SubscriberStatus,
+    Topic,
     utcnow,
 )
 
@@ -77,6 +76,110 @@ def create_old_schema(url: str, shape: str) -> None:
                 conn.exec_driver_sql(body)
 
 
+FEED = "https://news.example.org/feed"
+
+# The tables with the JSON lists that revision 0003 moves into rows, for plain SQL.
+OLD = {
+    "sources": sa.table(
+        "sources",
+        sa.column("id", sa.Integer()),
+        sa.column("url", sa.String()),
+        sa.column("name", sa.String()),
+        sa.column("topics", sa.JSON()),
+        sa.column("created_at", sa.DateTime()),
+        sa.column("error_count", sa.Integer()),
+    ),
+    "articles": sa.table(
+        "articles",
+        sa.column("id", sa.Integer()),
+        sa.column("source_id", sa.Integer()),
+        sa.column("key", sa.String()),
+        sa.column("link", sa.String()),
+        sa.column("title", sa.Text()),
+        sa.column("categories", sa.JSON()),
+        sa.column("published_at", sa.DateTime()),
+        sa.column("first_seen_at", sa.DateTime()),
+        sa.column("content_html", sa.Text()),
+        sa.column("body_text", sa.Text()),
+        sa.column("summary", sa.Text()),
+        sa.column("is_teaser", sa.Boolean()),
+    ),
+    "subscribers": sa.table(
+        "subscribers",
+        sa.column("id", sa.Integer()),
+        sa.column("email", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("frequency", sa.String()),
+        sa.column("hour", sa.Integer()),
+        sa.column("timezone", sa.String()),
+        sa.column("topics", sa.JSON()),
+        sa.column("created_at", sa.DateTime()),
+        sa.column("confirmed_at", sa.DateTime()),
+        sa.column("last_article_id", sa.Integer()),
+        sa.column("last_sent_at", sa.DateTime()),
+    ),
+    "editions": sa.table(
+        "editions",
+        sa.column("id", sa.Integer()),
+        sa.column("content_key", sa.String()),
+        sa.column("created_at", sa.DateTime()),
+        sa.column("subject", sa.String()),
+        sa.column("article_ids", sa.JSON()),
+        sa.column("html", sa.Text()),
+        sa.column("text", sa.Text()),
+    ),
+}
+
+
+def naive(when: datetime) -> datetime:
+    """UTC without its zone, as the columns store it."""
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def insert_row(database_url: str, table: sa.TableClause, /, **values: object) -> int:
+    with db.get_engine(database_url).begin() as conn:
+        return conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
+
+
+def source_values(url: str, name: str, now: datetime, topics: list[str]) -> dict[str, object]:
+    return {
+        "url": url,
+        "name": name,
+        "topics": topics,
+        "created_at": naive(now - timedelta(days=5)),
+        "error_count": 0,
+    }
+
+
+def article_values(source_id: int, key: str, title: str, seen: datetime) -> dict[str, object]:
+    return {
+        "source_id": source_id,
+        "key": key,
+        "link": f"https://news.example.org/{key}",
+        "title": title,
+        "categories": [],
+        "first_seen_at": naive(seen),
+        "content_html": "",
+        "body_text": "",
+        "summary": f"{title}.",
+        "is_teaser": False,
+    }
+
+
+def subscriber_values(email: str, now: datetime, **values: object) -> dict[str, object]:
+    return {
+        "email": email,
+        "status": "confirmed",
+        "frequency": "daily",
+        "hour": 7,
+        "timezone": "UTC",
+        "created_at": naive(now - timedelta(days=3)),
+        "confirmed_at": naive(now - timedelta(days=3)),
+        "last_article_id": 0,
+        **values,
+    }
+
+
 def settings_for(url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=url,
@@ -97,48 +200,48 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
     assert "dry_run" in columns(database_url, "sends")
 
     # History from before the upgrade: Ada had the harbour article in an earlier digest.
+    # Plain SQL: sources, subscribers and editions still have their JSON lists here.
     now = utcnow()
-    with db.session_scope(database_url) as session:
-        source = Source(url="https://news.example.org/feed", name="Harwick News", topics=[])
-        session.add(source)
-        session.flush()
-        old = Article(
-            source_id=source.id,
-            key="harbour",
-            link="https://news.example.org/harbour",
-            title="Harbour expansion approved",
-            first_seen_at=now - timedelta(days=2),
-            summary="The council approved the harbour expansion.",
-        )
-        new = Article(
-            source_id=source.id,
-            key="tram",
-            link="https://news.example.org/tram",
-            title="Tram route opens in spring",
-            first_seen_at=now - timedelta(days=1),
-            summary="The new tram route opens in spring.",
-        )
-        session.add_all([old, new])
-        session.flush()
-        ada = Subscriber(
-            email="ada@example.org",
-            status=SubscriberStatus.CONFIRMED,
-            confirmed_at=now - timedelta(days=3),
-            last_article_id=old.id,
-            last_sent_at=now - timedelta(days=2),
-        )
-        session.add(ada)
-        session.add(Subscriber(email="pending@example.org", status=SubscriberStatus.PENDING))
-        edition = Edition(
-            content_key="earlier",
-            subject="Harbour expansion approved",
-            article_ids=[old.id],
-            html="<p>earlier</p>",
-            text="earlier",
-        )
-        session.add(edition)
-        session.flush()
-        ids = {"ada": ada.id, "edition": edition.id, "old": old.id, "new": new.id}
+    source = insert_row(
+        database_url, OLD["sources"], **source_values(FEED, "Harwick News", now, [])
+    )
+    old = insert_row(
+        database_url,
+        OLD["articles"],
+        **article_values(source, "harbour", "Harbour expansion approved", now - timedelta(days=2)),
+    )
+    new = insert_row(
+        database_url,
+        OLD["articles"],
+        **article_values(source, "tram", "Tram route opens in spring", now - timedelta(days=1)),
+    )
+    ada = insert_row(
+        database_url,
+        OLD["subscribers"],
+        **subscriber_values(
+            "ada@example.org",
+            now,
+            topics=[],
+            last_article_id=old,
+            last_sent_at=naive(now - timedelta(days=2)),
+        ),
+    )
+    insert_row(
+        database_url,
+        OLD["subscribers"],
+        **subscriber_values("pending@example.org", now, topics=[], status="pending"),
+    )
+    edition = insert_row(
+        database_url,
+        OLD["editions"],
+        content_key="earlier",
+        created_at=naive(now - timedelta(days=2)),
+        subject="Harbour expansion approved",
+        article_ids=[old],
+        html="<p>earlier</p>",
+        text="earlier",
+    )
+    ids = {"ada": ada, "edition": edition, "old": old, "new": new}
     # The old `sends` has a NOT NULL dry_run the model no longer knows: plain SQL.
     sends = sa.table(
         "sends",
@@ -213,9 +316,9 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
 def test_0002_changes_nothing_on_a_database_made_by_todays_0001(database_url: str) -> None:
     command.upgrade(db.alembic_config(database_url), "0001")
     before = table_shapes(database_url)
-    db.upgrade(database_url)
+    command.upgrade(db.alembic_config(database_url), "0002")
     assert table_shapes(database_url) == before
-    assert db.schema_state(database_url).is_current
+    assert db.schema_state(database_url).current == "0002"
 
 
 def test_the_migrations_build_what_the_models_describe(database_url: str) -> None:
@@ -315,3 +418,167 @@ def test_new_revision_needs_the_database_at_head(database_url: str, migrations_c
     with pytest.raises(SchemaOutOfDate, match="run `digest init`"):
         db.new_revision(database_url, "something", migrations_copy)
     assert revision_ids(migrations_copy / "versions") == revision_ids(db.MIGRATIONS / "versions")
+
+
+def history_at_0002(database_url: str, now: datetime) -> dict[str, int]:
+    """A database at 0002 with topics and an edition in the JSON lists, in plain SQL.
+
+    The edition lists an article removed since (id 9999) and one published before it was
+    seen, so that its digest order differs from its ids' order.
+    """
+    command.upgrade(db.alembic_config(database_url), "0002")
+    sources = OLD["sources"]
+    harbour = insert_row(
+        database_url,
+        sources,
+        **source_values(FEED, "Harwick News", now, ["Harbour", " transport "]),
+    )
+    culture = insert_row(
+        database_url,
+        sources,
+        **source_values("https://culture.example.org/feed", "Culture", now, ["culture"]),
+    )
+    plain = insert_row(
+        database_url, sources, **source_values("https://plain.example.org/", "Plain", now, [])
+    )
+    articles = OLD["articles"]
+    crane = insert_row(
+        database_url,
+        articles,
+        **article_values(harbour, "crane", "Harbour crane arrives", now - timedelta(days=3)),
+    )
+    jazz_values = article_values(culture, "jazz", "Jazz festival", now - timedelta(days=2))
+    jazz = insert_row(
+        database_url,
+        articles,
+        **{**jazz_values, "published_at": naive(now - timedelta(days=4))},
+    )
+    tram = insert_row(
+        database_url,
+        articles,
+        **article_values(harbour, "tram", "Tram route opens", now - timedelta(days=1)),
+    )
+    subscribers = OLD["subscribers"]
+    ada = insert_row(
+        database_url,
+        subscribers,
+        **subscriber_values(
+            "ada@example.org",
+            now,
+            topics=["HARBOUR"],
+            last_article_id=jazz,
+            last_sent_at=naive(now - timedelta(days=2)),
+        ),
+    )
+    bob = insert_row(
+        database_url,
+        subscribers,
+        **subscriber_values("bob@example.org", now, topics=["culture", "Transport"]),
+    )
+    cy = insert_row(
+        database_url, subscribers, **subscriber_values("cy@example.org", now, topics=[])
+    )
+    edition = insert_row(
+        database_url,
+        OLD["editions"],
+        content_key="earlier",
+        created_at=naive(now - timedelta(days=2)),
+        subject="Harbour crane arrives",
+        article_ids=[crane, jazz, 9999],
+        html="<p>earlier</p>",
+        text="earlier",
+    )
+    return {
+        "harbour": harbour,
+        "culture": culture,
+        "plain": plain,
+        "crane": crane,
+        "jazz": jazz,
+        "tram": tram,
+        "ada": ada,
+        "bob": bob,
+        "cy": cy,
+        "edition": edition,
+    }
+
+
+def test_0003_moves_topics_and_edition_articles_into_rows(
+    database_url: str, tmp_path: Path
+) -> None:
+    now = utcnow()
+    ids = history_at_0002(database_url, now)
+
+    db.upgrade(database_url)  # what `digest init` runs
+
+    db.require_current_schema(database_url)
+    assert "topics" not in columns(database_url, "sources")
+    assert "topics" not in columns(database_url, "subscribers")
+    assert "article_ids" not in columns(database_url, "editions")
+    with db.session_scope(database_url) as session:
+        assert list(session.scalars(select(Topic.name).order_by(Topic.name))) == [
+            "culture",
+            "harbour",
+            "transport",
+        ]
+        source_topics = {s.id: s.topic_names for s in session.scalars(select(Source))}
+        assert source_topics == {
+            ids["harbour"]: ["harbour", "transport"],
+            ids["culture"]: ["culture"],
+            ids["plain"]: [],
+        }
+        subscriber_topics = {s.id: s.topic_names for s in session.scalars(select(Subscriber))}
+        assert subscriber_topics == {
+            ids["ada"]: ["harbour"],
+            ids["bob"]: ["culture", "transport"],
+            ids["cy"]: [],
+        }
+        edition = session.get_one(Edition, ids["edition"])
+        # Digest order (newest first by publication, else first sight); 9999 is gone.
+        assert edition.article_ids == [ids["crane"], ids["jazz"]]
+        assert [e.position for e in edition.entries] == [0, 1]
+
+    settings = settings_for(database_url, tmp_path)
+    plan = pipeline.plan_send(settings, kind="now")
+    copies = {c.email: c.articles for c in plan.copies}
+    # Ada: the harbour source, after her mark; Bob: harbour (transport) and culture; Cy: all.
+    assert copies == {"ada@example.org": 1, "bob@example.org": 3, "cy@example.org": 3}
+    transport = transport_from_url(None, tmp_path / "outbox")
+    report = pipeline.deliver_in_process(settings, plan.delivery_ids, transport)
+    assert (report.sent, report.failed, report.retry) == (3, [], [])
+    with db.session_scope(database_url) as session:
+        marks = {s.email: s.last_article_id for s in session.scalars(select(Subscriber))}
+    assert set(marks.values()) == {ids["tram"]}
+
+
+def test_0003_downgrade_puts_the_json_lists_back(database_url: str) -> None:
+    now = utcnow()
+    ids = history_at_0002(database_url, now)
+    db.upgrade(database_url)
+
+    command.downgrade(db.alembic_config(database_url), "0002")
+
+    assert db.schema_state(database_url).current == "0002"
+    with db.get_engine(database_url).connect() as conn:
+        sources = dict(conn.execute(select(OLD["sources"].c.id, OLD["sources"].c.topics)).all())
+        subscribers = dict(
+            conn.execute(select(OLD["subscribers"].c.id, OLD["subscribers"].c.topics)).all()
+        )
+        editions = dict(
+            conn.execute(select(OLD["editions"].c.id, OLD["editions"].c.article_ids)).all()
+        )
+        tables = set(sa.inspect(conn).get_table_names())
+    assert sources == {
+        ids["harbour"]: ["harbour", "transport"],
+        ids["culture"]: ["culture"],
+        ids["plain"]: [],
+    }
+    assert subscribers == {
+        ids["ada"]: ["harbour"],
+        ids["bob"]: ["culture", "transport"],
+        ids["cy"]: [],
+    }
+    assert editions == {ids["edition"]: sorted([ids["crane"], ids["jazz"]])}
+    assert not tables & {"topics", "source_topics", "subscriber_topics", "edition_articles"}
+    # And up again.
+    db.upgrade(database_url)
+    assert db.schema_state(database_url).is_current

@@ -179,7 +179,7 @@ def test_add_subscriber_stores_normalized_values(db_url: str) -> None:
         assert stored.status == SubscriberStatus.PENDING
         assert stored.confirmed_at is None
         assert (stored.frequency, stored.hour, stored.timezone) == ("weekly", 23, "Asia/Tokyo")
-        assert stored.topics == ["harbour", "culture"]
+        assert stored.topic_names == ["culture", "harbour"]  # sorted by name
         assert stored.created_at == NOW
         assert stored.unsubscribed_at is None
         assert find_subscriber(session, "ANN.LEE@example.org").id == subscriber_id
