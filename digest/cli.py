@@ -23,7 +23,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from rich.text import Text
 
-from digest import db, dispatch, pipeline
+from digest import db, dispatch, importing, pipeline
 from digest.config import Settings, get_settings, mask_url
 from digest.errors import DigestError, InvalidInput
 from digest.models import DeliveryStatus, Frequency, SendKind
@@ -248,6 +248,51 @@ SUBSCRIBER_COLUMNS = (
 def subscribers_list(as_json: JsonOption = False) -> None:
     """List subscribers and their preferences."""
     _show(pipeline.subscriber_rows(_settings()), SUBSCRIBER_COLUMNS, as_json)
+
+
+IMPORT_ERROR_COLUMNS = (
+    Column("line", lambda r: str(r["line"])),
+    Column("email", lambda r: r["email"]),
+    Column("error", lambda r: r["error"]),
+)
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Import subscribers from CSV: new addresses added, known ones updated.
+
+    Columns: email (required), name, status, frequency, weekday, day_of_month, hour,
+    timezone, topics (separated by |). Exits 1 when any row was refused.
+    """
+    settings = _settings()
+    result = importing.import_file(settings.database_url, file)
+    summary = result.as_dict()
+    if as_json:
+        _print_json(summary)
+    else:
+        if result.errors:
+            _show(summary["errors"], IMPORT_ERROR_COLUMNS, False)
+        _key_values(
+            f"Import of {file}",
+            [(key, str(summary[key])) for key in ("imported", "updated", "unchanged")]
+            + [("refused", str(len(result.errors)))],
+        )
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write every subscriber as CSV, in the columns import reads."""
+    settings = _settings()
+    count = importing.export_file(settings.database_url, output)
+    if output is not None:
+        console.print(f"Exported {count} subscriber(s) to {output}")
 
 
 # --- gather -------------------------------------------------------------------------------
