@@ -214,11 +214,8 @@ class _Importer:
         missing = sorted(names - self.topic_ids.keys())
         if missing:
             self.session.execute(insert_ignore(self.session, Topic), [{"name": n} for n in missing])
-            self.topic_ids.update(
-                self.session.execute(select(Topic.name, Topic.id).where(Topic.name.in_(missing)))
-                .tuples()
-                .all()
-            )
+            query = select(Topic.name, Topic.id).where(Topic.name.in_(missing))
+            self.topic_ids.update((name, i) for name, i in self.session.execute(query))
         return self.topic_ids
 
     def batch(self, session: Session, rows: list[_Row]) -> None:

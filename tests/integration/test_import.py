@@ -1,0 +1,203 @@
+"""CSV import and export of subscribers, on SQLite and PostgreSQL: every bad row reported
+with its line, good rows imported, a second import changes nothing, export round-trips."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest import db, importing
+from digest.errors import InvalidInput
+from digest.models import Subscriber, SubscriberStatus
+from digest.subscribers import add_subscriber, unsubscribe
+
+HEADER = "email,name,status,frequency,weekday,day_of_month,hour,timezone,topics\n"
+GOOD = (
+    "ana@example.org,Ana Lind,confirmed,weekly,friday,1,8,Europe/Berlin,city|Harbour\n"
+    "bo@example.org,,pending,monthly,monday,last,9,Asia/Kathmandu,\n"
+    "cy@example.org,Cy,,,,,,,\n"
+)
+
+
+@pytest.fixture
+def url(database_url: str) -> str:
+    db.upgrade(database_url)
+    return database_url
+
+
+def run_import(url: str, text: str, **kwargs: object) -> importing.ImportResult:
+    return importing.import_csv(lambda: db.session_scope(url), io.StringIO(text), **kwargs)  # type: ignore[arg-type]
+
+
+def export(url: str) -> str:
+    out = io.StringIO()
+    with db.session_scope(url) as session:
+        importing.export_csv(session, out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        ("not-an-address,,,,,,,,", "not a valid email address"),
+        ("d@example.org,,maybe,,,,,,", "status: must be one of"),
+        ("d@example.org,,,hourly,,,,,", "frequency: must be one of"),
+        ("d@example.org,,,weekly,someday,,,,", "weekday: must be one of"),
+        ("d@example.org,,,monthly,,31,,,", "day_of_month: must be 1-28 or last"),
+        ("d@example.org,,,monthly,,0,,,", "day_of_month"),
+        ("d@example.org,,,,,,24,,", "hour: must be"),
+        ("d@example.org,,,,,,seven,,", "hour: must be"),
+        ("d@example.org,,,,,,,Mars/Olympus,", "timezone: unknown time zone"),
+        ("d@example.org,,,,,,,,,extra", "10 fields, but the header names 9"),
+    ],
+)
+def test_a_bad_row_is_refused_with_its_line_and_the_others_imported(
+    url: str, row: str, words: str
+) -> None:
+    result = run_import(url, HEADER + GOOD + row + "\n")
+    assert (result.imported, result.updated, result.unchanged) == (3, 0, 0)
+    [error] = result.errors
+    assert error.line == 5 and words in error.error
+    assert "d@example.org" not in export(url)
+
+
+def test_an_address_twice_is_refused_on_its_later_line(url: str) -> None:
+    text = HEADER + GOOD + "\n" + "Cy@Example.org,Someone Else,,,,,,,\n"  # blank line 5
+    result = run_import(url, text)
+    assert [(e.line, e.email) for e in result.errors] == [(6, "cy@example.org")]
+    assert "already appears on line 4" in result.errors[0].error
+    assert result.imported == 3 and "Someone Else" not in export(url)
+
+
+def test_a_quoted_field_over_two_lines_keeps_the_next_line_numbers(url: str) -> None:
+    text = HEADER + 'ana@example.org,"Ana\nLind",,,,,,,\n' + "bad,,,,,,,,\n"
+    result = run_import(url, text)
+    assert [e.line for e in result.errors] == [4]
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        ("name,hour\n", "the header has no email column"),
+        ("email,mail\n", "unknown column 'mail'"),
+        ("email,hour,Hour\n", "the column 'hour' appears twice"),
+        ("", "the file is empty"),
+    ],
+)
+def test_a_wrong_header_imports_nothing(url: str, header: str, words: str) -> None:
+    with pytest.raises(InvalidInput, match=words) as caught:
+        run_import(url, header + "ana@example.org,7\n" if header else "")
+    assert str(caught.value).startswith("line 1:")
+    assert export(url) == HEADER
+
+
+def test_columns_in_any_order_and_defaults_for_the_rest(url: str) -> None:
+    result = run_import(url, "Timezone,EMAIL\nEurope/Berlin,ana@example.org\n")
+    assert result.imported == 1 and not result.errors
+    assert export(url) == HEADER + "ana@example.org,,confirmed,daily,monday,1,7,Europe/Berlin,\n"
+
+
+def test_a_second_import_changes_nothing_and_a_changed_row_updates(url: str) -> None:
+    first = run_import(url, HEADER + GOOD)
+    assert (first.imported, first.updated, first.unchanged, first.errors) == (3, 0, 0, [])
+    before = export(url)
+    again = run_import(url, HEADER + GOOD)
+    assert (again.imported, again.updated, again.unchanged, again.errors) == (0, 0, 3, [])
+    assert export(url) == before
+    changed = run_import(url, HEADER + "ana@example.org,,,,,,9,,harbour\n")
+    assert (changed.imported, changed.updated, changed.unchanged) == (0, 1, 0)
+    assert "ana@example.org,Ana Lind,confirmed,weekly,friday,1,9,Europe/Berlin,harbour" in export(
+        url
+    )
+
+
+def test_export_then_import_round_trips_into_an_empty_database(
+    url: str, tmp_path: Path, database_url: str
+) -> None:
+    run_import(url, HEADER + GOOD + "dee@example.org,Dee,unsubscribed,daily,,,23,UTC,arts\n")
+    text = export(url)
+    assert text.startswith(HEADER) and text.count("\n") == 5
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    db.upgrade(other)
+    result = run_import(other, text)
+    assert (result.imported, result.errors) == (4, [])
+    assert export(other) == text
+    # And back into the first: nothing changes, nothing is refused.
+    assert run_import(url, text).unchanged == 4
+
+
+def test_an_unsubscribed_address_is_not_subscribed_again_by_an_import(url: str) -> None:
+    with db.session_scope(url) as session:
+        left = add_subscriber(session, "gone@example.org", confirmed=True)
+        unsubscribe(session, left.id)
+    text = HEADER + "gone@example.org,,confirmed,,,,,,\ngone@example.org,,,,,,,,\n"
+    result = run_import(url, HEADER + "gone@example.org,,confirmed,,,,,,\n")
+    [error] = result.errors
+    assert error.line == 2 and "unsubscribed" in error.error and "sign-up" in error.error
+    assert run_import(url, HEADER + "gone@example.org,,pending,,,,,,\n").errors
+    # A row that does not ask for a status, or agrees, is fine; the status stays.
+    assert run_import(url, text).errors[0].line == 2
+    with db.session_scope(url) as session:
+        sub = session.query(Subscriber).one()
+        assert sub.status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_statuses_change_as_the_file_says_except_confirmed_to_pending(url: str) -> None:
+    run_import(url, HEADER + GOOD)  # ana confirmed, bo pending
+    result = run_import(
+        url, HEADER + "ana@example.org,,pending,,,,,,\nbo@example.org,,confirmed,,,,,,\n"
+    )
+    assert (result.updated, result.unchanged) == (1, 1)
+    left = run_import(url, HEADER + "ana@example.org,,unsubscribed,,,,,,\n")
+    assert left.updated == 1
+    lines = export(url).splitlines()
+    assert lines[1].split(",")[2] == "unsubscribed" and lines[2].split(",")[2] == "confirmed"
+
+
+def test_batches_and_topics_shared_across_them(url: str) -> None:
+    rows = "".join(f"p{i}@example.org,,,,,,,,city|arts\n" for i in range(25))
+    result = run_import(url, HEADER + rows + "bad,,,,,,,,\n", batch_size=4)
+    assert result.imported == 25 and [e.line for e in result.errors] == [27]
+    assert export(url).count("arts|city") == 25
+
+
+def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DIGEST_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "subscribers", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_the_cli_imports_prints_json_exits_1_on_refusals_and_exports(
+    url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("\ufeff" + HEADER + GOOD + "x@,,,,,,,,\n", encoding="utf-8")
+    done = cli(url, "import", str(path), "--json")
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["imported"] == 3 and summary["errors"][0]["line"] == 5
+    path.write_text(HEADER + GOOD, encoding="utf-8")
+    clean = cli(url, "import", str(path))
+    assert clean.returncode == 0 and "unchanged" in clean.stdout
+    out = tmp_path / "out.csv"
+    assert cli(url, "export", "--output", str(out)).returncode == 0
+    assert out.read_text(encoding="utf-8") == cli(url, "export").stdout
+    listed = json.loads(cli(url, "list", "--json").stdout)
+    assert set(importing.COLUMNS) <= set(listed[0])
+    missing = cli(url, "import", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 1 and "no such file" in missing.stderr
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes((HEADER + "zoe@example.org,Zoë,,,,,,,\n").encode("latin-1"))
+    bad = cli(url, "import", str(latin))
+    assert bad.returncode == 1 and "not UTF-8" in bad.stderr
