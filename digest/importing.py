@@ -267,13 +267,18 @@ class _Importer:
                 )
             )
         if new:
-            inserted = session.execute(
-                insert(Subscriber).returning(
-                    Subscriber.id, Subscriber.email, sort_by_parameter_order=True
-                ),
-                [self.new_values(row) for row in new],
-            ).all()
-            for (sid, _), row in zip(inserted, new, strict=True):
+            # A plain executemany INSERT, then one SELECT for the ids: much faster than
+            # INSERT ... RETURNING in insertmanyvalues batches.
+            session.execute(insert(Subscriber), [self.new_values(row) for row in new])
+            ids = dict(
+                session.execute(
+                    select(Subscriber.email, Subscriber.id).where(
+                        Subscriber.email.in_([row.email for row in new])
+                    )
+                ).all()
+            )
+            for row in new:
+                sid = ids[row.email]
                 if row.topics:
                     topic_changes[sid] = row.topics
                 if (row.status or SubscriberStatus.CONFIRMED) == SubscriberStatus.PENDING:
