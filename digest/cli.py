@@ -196,6 +196,8 @@ def subscribers_add(
     frequency: Annotated[Frequency, typer.Option()] = Frequency.DAILY,
     hour: Annotated[int, typer.Option(min=0, max=23, help="Local hour the digest is due.")] = 7,
     tz: Annotated[str, typer.Option(help="Time zone, Area/City.")] = "UTC",
+    weekday: Annotated[str, typer.Option(help="Weekly: monday ... sunday.")] = "monday",
+    day_of_month: Annotated[str, typer.Option(help="Monthly: 1-28 or last.")] = "1",
     topic: Annotated[list[str] | None, typer.Option(help="Topic; repeat. None: all.")] = None,
 ) -> None:
     """Add a subscriber."""
@@ -209,6 +211,8 @@ def subscribers_add(
             frequency=frequency,
             hour=hour,
             timezone=tz,
+            weekday=weekday,
+            day_of_month=day_of_month,
             topics=topic or [],
         )
         console.print(f"Added subscriber #{sub.id}: {sub.email} ({sub.status})")
@@ -223,12 +227,18 @@ def subscribers_remove(email: str) -> None:
     console.print(f"Removed subscriber {email}")
 
 
+def _schedule_text(row: dict[str, Any]) -> str:
+    when = {"weekly": f" on {row['weekday']}", "monthly": f" on day {row['day_of_month']}"}
+    at = f"at {row['hour']:02d}:00 {row['timezone']}"
+    return f"{row['frequency']}{when.get(row['frequency'], '')} {at}"
+
+
 SUBSCRIBER_COLUMNS = (
     Column("id", lambda r: str(r["id"])),
     Column("email", lambda r: r["email"]),
     Column("name", lambda r: r["name"] or ""),
     Column("status", lambda r: r["status"]),
-    Column("schedule", lambda r: f"{r['frequency']} at {r['hour']:02d}:00 {r['timezone']}"),
+    Column("schedule", lambda r: _schedule_text(r)),
     Column("topics", lambda r: ", ".join(r["topics"]) or "all"),
     Column("last sent", lambda r: _when(r["last_sent_at"])),
 )

@@ -26,3 +26,13 @@ class ConfigError(DigestError):
 
     Each line of the message names one ``DIGEST_...`` variable and what is wrong with it.
     """
+
+
+class InvalidField(InvalidInput):
+    """A bad value in one named field (a form field, a CSV column): `field` says which, so
+    a form can show the message at that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message

@@ -66,6 +66,7 @@ SUPPRESSED = frozenset({SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED}
 class Frequency(enum.StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
+    MONTHLY = "monthly"
 
 
 class SendKind(enum.StrEnum):
@@ -194,6 +195,10 @@ class Subscriber(Base):
     )
     frequency: Mapped[Frequency] = mapped_column(_enum_column(Frequency), default=Frequency.DAILY)
     hour: Mapped[int] = mapped_column(default=7)  # local hour of day the digest is due
+    # Weekly: the local weekday, 0 Monday ... 6 Sunday. Monthly: the local day of the
+    # month, 1-28, or -1 (digest.schedule.LAST_DAY) for the last day of each month.
+    weekday: Mapped[int] = mapped_column(default=0, server_default="0")
+    day_of_month: Mapped[int] = mapped_column(default=1, server_default="1")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
@@ -201,6 +206,9 @@ class Subscriber(Base):
     # Highest article id already delivered: what is "new" for this subscriber.
     last_article_id: Mapped[int] = mapped_column(default=0)
     last_sent_at: Mapped[datetime | None]
+    # When a scheduled send last found this subscriber due with nothing new: that slot is
+    # used up, and they wait for their next one (digest.schedule).
+    slot_checked_at: Mapped[datetime | None]
 
     # Empty: every topic, so every source.
     topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topics, order_by=Topic.name)

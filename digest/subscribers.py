@@ -1,6 +1,6 @@
-"""Subscribers: adding with validated addresses, signed link tokens, unsubscribing, and the
-life of a subscription a person runs themselves: sign up, confirm, change preferences,
-leave, come back.
+"""Subscribers: adding with validated addresses and schedules, signed link tokens,
+unsubscribing, and the life of a subscription a person runs themselves: sign up, confirm,
+change preferences, leave, come back.
 
 Suppression: an address that unsubscribed or bounced is never mailed again, whatever an
 admin or an import says, until its owner signs up again and confirms.
@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
 from digest.links import ConfirmToken, read_token
 from digest.models import (
     SUPPRESSED,
@@ -31,9 +31,8 @@ from digest.models import (
     source_topics,
     utcnow,
 )
+from digest.schedule import LAST_DAY, MAX_DAY_OF_MONTH, MONDAY, WEEKDAYS
 from digest.sources import normalize_topics, topics_named
-
-NAME_MAX_LENGTH = 200
 
 
 def normalize_email(address: str) -> str:
@@ -57,6 +56,123 @@ def check_timezone(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A checked schedule, in the form the subscribers table stores it."""
+
+    frequency: Frequency
+    weekday: int  # 0 Monday ... 6 Sunday
+    day_of_month: int  # 1-28, or LAST_DAY
+    hour: int
+    timezone: str
+
+    @property
+    def weekday_name(self) -> str:
+        return WEEKDAYS[self.weekday]
+
+    @property
+    def day_of_month_text(self) -> str:
+        return day_of_month_text(self.day_of_month)
+
+
+def day_of_month_text(day: int) -> str:
+    """How a stored day of the month is written in forms, CSV and JSON: "1"-"28" or "last"."""
+    return "last" if day == LAST_DAY else str(day)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_schedule(
+    *,
+    frequency: str | None = None,
+    weekday: str | int | None = None,
+    day_of_month: str | int | None = None,
+    hour: str | int | None = None,
+    timezone: str | None = None,
+) -> Schedule:
+    """Check a schedule as typed in a form, a CSV row or on the command line.
+
+    Blank or missing values take the defaults (daily, Monday, the 1st, 7 o'clock, UTC).
+    `weekday` is a name ("monday"...) or 0-6; `day_of_month` is 1-28 or "last".
+    A bad value raises InvalidField naming the field.
+    """
+    freq_text = "daily" if _blank(frequency) else str(frequency).strip()
+    try:
+        freq = Frequency(freq_text)
+    except ValueError:
+        raise InvalidField(
+            "frequency", f"must be one of {', '.join(Frequency)}, not {frequency!r}"
+        ) from None
+    return Schedule(
+        frequency=freq,
+        weekday=_check_weekday(weekday),
+        day_of_month=_check_day_of_month(day_of_month),
+        hour=_check_hour(hour),
+        timezone=_check_zone(timezone),
+    )
+
+
+def _check_weekday(value: str | int | None) -> int:
+    if _blank(value):
+        return MONDAY
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value <= 6:
+            return value
+    elif isinstance(value, str) and value.strip() in WEEKDAYS:
+        return WEEKDAYS.index(value.strip())
+    raise InvalidField("weekday", f"must be one of {', '.join(WEEKDAYS)}, not {value!r}")
+
+
+def _check_day_of_month(value: str | int | None) -> int:
+    if _blank(value):
+        return 1
+    if isinstance(value, str) and value.strip().lower() == "last":
+        return LAST_DAY
+    try:
+        day = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        day = 0
+    if 1 <= day <= MAX_DAY_OF_MONTH:
+        return day
+    raise InvalidField("day_of_month", f"must be 1-{MAX_DAY_OF_MONTH} or last, not {value!r}")
+
+
+def _check_hour(value: str | int | None) -> int:
+    if _blank(value):
+        return 7
+    try:
+        hour = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        hour = -1
+    if 0 <= hour <= 23:
+        return hour
+    raise InvalidField("hour", f"must be a whole number between 0 and 23, not {value!r}")
+
+
+def _check_zone(value: str | None) -> str:
+    if _blank(value):
+        return "UTC"
+    try:
+        return check_timezone(str(value).strip())
+    except InvalidInput as exc:
+        raise InvalidField("timezone", str(exc)) from None
+
+
+def apply_schedule(subscriber: Subscriber, schedule: Schedule) -> None:
+    """Store a checked schedule on a subscriber (sign-up, preferences, import)."""
+    subscriber.frequency = schedule.frequency
+    subscriber.weekday = schedule.weekday
+    subscriber.day_of_month = schedule.day_of_month
+    subscriber.hour = schedule.hour
+    subscriber.timezone = schedule.timezone
+
+
+def clean_name(name: str | None) -> str | None:
+    return " ".join(name.split())[:200] or None if name else None
+
+
 def add_subscriber(
     session: Session,
     email: str,
@@ -66,14 +182,19 @@ def add_subscriber(
     frequency: str = Frequency.DAILY,
     hour: int = 7,
     timezone: str = "UTC",
+    weekday: str | int = MONDAY,
+    day_of_month: str | int = 1,
     topics: list[str] | None = None,
     now: datetime | None = None,
 ) -> Subscriber:
     address = normalize_email(email)
-    if frequency not in set(Frequency):
-        raise InvalidInput(f"frequency must be one of {', '.join(Frequency)}, not {frequency!r}")
-    if not 0 <= hour <= 23:
-        raise InvalidInput(f"hour must be between 0 and 23, not {hour}")
+    schedule = check_schedule(
+        frequency=frequency,
+        weekday=weekday,
+        day_of_month=day_of_month,
+        hour=hour,
+        timezone=timezone,
+    )
     existing = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if existing is not None and existing.status in SUPPRESSED:
         raise AlreadyExists(suppressed_reason(existing))
@@ -85,12 +206,10 @@ def add_subscriber(
         name=clean_name(name),
         status=SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING,
         confirmed_at=now if confirmed else None,
-        frequency=frequency,
-        hour=hour,
-        timezone=check_timezone(timezone),
         topics=topics_named(session, topics or []),
         created_at=now,
     )
+    apply_schedule(subscriber, schedule)
     session.add(subscriber)
     session.flush()
     return subscriber
@@ -131,10 +250,6 @@ def unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = 
     return subscriber
 
 
-def clean_name(name: str | None) -> str | None:
-    return " ".join(name.split())[:NAME_MAX_LENGTH] or None if name else None
-
-
 def suppressed_reason(sub: Subscriber) -> str:
     """Why an admin cannot add (or import) this address again."""
     what = "bounced" if sub.status == SubscriberStatus.BOUNCED else "unsubscribed"
@@ -150,13 +265,16 @@ def suppressed_reason(sub: Subscriber) -> str:
 
 @dataclass
 class Preferences:
-    """What a person chooses on the sign-up and preferences forms."""
+    """What a person chooses on the sign-up and preferences forms, as the forms write it
+    (weekday a name, day_of_month "1"-"28" or "last"), so it also travels in a link."""
 
     name: str | None = None
     frequency: str = Frequency.DAILY.value
     hour: int = 7
     timezone: str = "UTC"
     topics: list[str] = field(default_factory=list)
+    weekday: str = WEEKDAYS[MONDAY]
+    day_of_month: str = "1"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -169,6 +287,17 @@ class Preferences:
             hour=sub.hour,
             timezone=sub.timezone,
             topics=sub.topic_names,
+            weekday=WEEKDAYS[sub.weekday],
+            day_of_month=day_of_month_text(sub.day_of_month),
+        )
+
+    def schedule(self) -> Schedule:
+        return check_schedule(
+            frequency=self.frequency,
+            weekday=self.weekday,
+            day_of_month=self.day_of_month,
+            hour=self.hour,
+            timezone=self.timezone,
         )
 
 
@@ -193,50 +322,53 @@ def known_topics(session: Session) -> list[str]:
     )
 
 
-def _one(form: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = form.get(key, default)
-    if isinstance(value, list | tuple):
-        value = value[-1] if value else default
-    return str(value).strip()
+SCHEDULE_FIELDS = ("frequency", "weekday", "day_of_month", "hour", "timezone")
+
+
+def _one(form: Mapping[str, Any], key: str) -> str:
+    value = form.get(key)
+    return "" if value is None else str(value).strip()
 
 
 def preferences_from_form(
     form: Mapping[str, Any], topics: Sequence[str], choosable: Sequence[str]
 ) -> Preferences:
-    """Preferences from form fields (name, frequency, hour, timezone, topics), or
-    FieldErrors naming each bad field and why."""
+    """Preferences from form fields (name, frequency, weekday, day_of_month, hour, timezone,
+    topics), or FieldErrors naming every bad field and why. Blank fields take defaults."""
     errors: dict[str, str] = {}
-    prefs = Preferences(name=clean_name(_one(form, "name")))
-    frequency = _one(form, "frequency", Frequency.DAILY.value).lower()
-    if frequency in set(Frequency):
-        prefs.frequency = frequency
-    else:
-        errors["frequency"] = f"choose one of {', '.join(Frequency)}"
-    hour = _one(form, "hour", "7")
-    if hour.isdigit() and 0 <= int(hour) <= 23:
-        prefs.hour = int(hour)
-    else:
-        errors["hour"] = f"the hour is a whole number from 0 to 23, not {hour!r}"
-    timezone = _one(form, "timezone", "UTC") or "UTC"
-    try:
-        prefs.timezone = check_timezone(timezone)
-    except InvalidInput as exc:
-        errors["timezone"] = str(exc)
+    given = {key: _one(form, key) for key in SCHEDULE_FIELDS}
+    given["frequency"] = given["frequency"].lower()
+    given["weekday"] = given["weekday"].lower()
+    schedule = None
+    # check_schedule names the first bad field; blank it and look again, to show them all.
+    for _ in SCHEDULE_FIELDS:
+        try:
+            schedule = check_schedule(**given)
+            break
+        except InvalidField as exc:
+            errors[exc.field] = exc.reason
+            given[exc.field] = ""
     wanted = normalize_topics([str(t) for t in topics])
     unknown = [t for t in wanted if t not in set(choosable)]
     if unknown:
         errors["topics"] = f"no such topic: {', '.join(unknown)}"
-    prefs.topics = wanted
-    if errors:
+    if errors or schedule is None:
         raise FieldErrors(errors)
-    return prefs
+    return Preferences(
+        name=clean_name(_one(form, "name")),
+        frequency=schedule.frequency.value,
+        hour=schedule.hour,
+        timezone=schedule.timezone,
+        topics=wanted,
+        weekday=schedule.weekday_name,
+        day_of_month=schedule.day_of_month_text,
+    )
 
 
 def apply_preferences(session: Session, sub: Subscriber, prefs: Preferences) -> None:
+    """Store preferences (checked again: they may come from a link) on a subscriber."""
+    apply_schedule(sub, prefs.schedule())
     sub.name = clean_name(prefs.name)
-    sub.frequency = Frequency(prefs.frequency)
-    sub.hour = prefs.hour
-    sub.timezone = check_timezone(prefs.timezone)
     sub.topics = topics_named(session, prefs.topics)
 
 

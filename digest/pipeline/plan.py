@@ -238,7 +238,9 @@ def schedule_info(sub: Subscriber) -> ScheduleInfo:
         sub.frequency,
         sub.hour,
         sub.timezone,
-        since(sub.last_sent_at, sub.confirmed_at, sub.created_at),
+        since(sub.last_sent_at, sub.confirmed_at, sub.created_at, sub.slot_checked_at),
+        weekday=sub.weekday,
+        day_of_month=sub.day_of_month,
     )
 
 
@@ -263,7 +265,8 @@ def plan_send(
 
     kind "now" sends to every confirmed subscriber (or `email`) regardless of schedule;
     kind "due" only to those whose local slot has come. Nobody gets a copy when nothing
-    is new for them, and nobody gets the same edition twice.
+    is new for them, and nobody gets the same edition twice. A due subscriber with nothing
+    new has that slot marked as used (`slot_checked_at`): they wait for their next slot.
     """
     kind = SendKind(kind)
     now = now or utcnow()
@@ -297,6 +300,11 @@ def plan_send(
         session.add(send)
         session.flush()
         plan.send_id = send.id
+        if kind is SendKind.DUE:
+            # Their slot came with nothing new: it is used up, so they wait for their
+            # next slot rather than being mailed whenever the next article arrives.
+            for sid in decision.nothing_new:
+                subscribers[sid].slot_checked_at = now
         for takeover in decision.takeovers:
             session.get_one(Delivery, takeover.delivery_id).send_id = send.id
         for ids, members in decision.copies.items():

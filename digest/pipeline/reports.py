@@ -15,7 +15,8 @@ from digest.models import Article, Delivery, DeliveryStatus, Source, Subscriber,
 from digest.pipeline.editions import edition_content
 from digest.pipeline.plan import new_articles
 from digest.render import personalize, render_edition
-from digest.subscribers import find_subscriber
+from digest.schedule import WEEKDAYS
+from digest.subscribers import day_of_month_text, find_subscriber
 
 
 def send_status(settings: Settings, send_id: int) -> dict[DeliveryStatus, int]:
@@ -75,6 +76,8 @@ def subscriber_rows(settings: Settings) -> list[dict[str, Any]]:
                 "name": s.name,
                 "status": s.status.value,
                 "frequency": s.frequency.value,
+                "weekday": WEEKDAYS[s.weekday],
+                "day_of_month": day_of_month_text(s.day_of_month),
                 "hour": s.hour,
                 "timezone": s.timezone,
                 "topics": s.topic_names,

@@ -27,8 +27,9 @@ from digest.links import (
     link_path,
     read_confirm_token,
 )
-from digest.models import MailKind, Subscriber, SubscriberStatus
+from digest.models import Frequency, MailKind, Subscriber, SubscriberStatus
 from digest.pipeline.transactional import queue_mail
+from digest.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
 from digest.subscribers import (
     FieldErrors,
     Preferences,
@@ -42,9 +43,10 @@ from digest.subscribers import (
 )
 
 Page = Callable[..., HTMLResponse]
+FIELDS = ("name", "frequency", "weekday", "day_of_month", "hour", "timezone")
 HONEYPOT = "website"  # hidden from people by CSS; form bots fill every field they see
 TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
-FREQUENCIES = ["daily", "weekly"]
+FREQUENCIES = [f.value for f in Frequency]
 
 
 def public_router(settings: Settings, page: Page) -> APIRouter:
@@ -83,6 +85,8 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
             errors=errors or {},
             topics=choosable,
             frequencies=FREQUENCIES,
+            weekdays=WEEKDAYS,
+            days_of_month=[*(str(d) for d in range(1, MAX_DAY_OF_MONTH + 1)), "last"],
             timezones=TIMEZONES,
             honeypot=HONEYPOT,
             **context,
@@ -102,7 +106,7 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
     def subscribe_page(request: Request) -> HTMLResponse:
         with db.session_scope(settings.database_url) as session:
             choosable = known_topics(session)
-        values = {"frequency": "daily", "hour": 7, "timezone": "UTC", "topics": []}
+        values = Preferences().as_dict()
         return form_page(request, "subscribe.html", values, choosable, guess_timezone=True)
 
     @router.post("/subscribe", response_class=HTMLResponse)
@@ -110,7 +114,7 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
         form = await request.form()
         if not allowed(request):
             return too_many(request)
-        values = {k: form.get(k, "") for k in ("email", "name", "frequency", "hour", "timezone")}
+        values: dict[str, Any] = {k: form.get(k, "") for k in ("email", *FIELDS)}
         values["topics"] = [str(t) for t in form.getlist("topics")]
         if form.get(HONEYPOT):
             # A bot: answer as if all went well, write and send nothing.
@@ -247,7 +251,7 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
                 try:
                     prefs = preferences_from_form(form, topics, choosable)
                 except FieldErrors as exc:
-                    values = {k: form.get(k, "") for k in ("name", "frequency", "hour", "timezone")}
+                    values: dict[str, Any] = {k: form.get(k, "") for k in FIELDS}
                     values["topics"] = topics
                     return preferences_form(request, sub, values, choosable, exc.errors, 400)
                 update_preferences(session, sub.id, prefs)

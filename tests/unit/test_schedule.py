@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.schedule import ScheduleInfo, due_subscribers, is_due, latest_slot
+from digest.schedule import (
+    LAST_DAY,
+    ScheduleInfo,
+    due_subscribers,
+    is_due,
+    latest_slot,
+    since,
+)
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
@@ -238,3 +246,140 @@ def test_dispatcher_sweep_sends_once_per_period(
         assert len(days) in (1, 2)
         for a, b in pairwise(days):
             assert b - a == 7 * DAY
+
+
+# --- weekly on a chosen weekday, monthly on a day or the last day ---------------------------
+
+LAST = LAST_DAY
+# (case, frequency, weekday, day_of_month, hour, timezone, now, expected newest slot).
+# The expected slots are worked out by hand from each zone's offsets, not via zoneinfo.
+SLOT_TABLE = [
+    # America/New_York, spring forward on Sunday 2026-03-08 (02:00 EST -> 03:00 EDT).
+    ("ny-gap-daily-2am", "daily", 0, 1, 2, "America/New_York",
+     utc(2026, 3, 8, 12, 0), utc(2026, 3, 8, 7, 0)),  # 02:00 missing: 03:00 EDT
+    ("ny-sunday-edt", "weekly", 6, 1, 7, "America/New_York",
+     utc(2026, 3, 8, 11, 0), utc(2026, 3, 8, 11, 0)),  # 07:00 EDT
+    ("ny-sunday-before-is-last-week-est", "weekly", 6, 1, 7, "America/New_York",
+     utc(2026, 3, 8, 10, 59), utc(2026, 3, 1, 12, 0)),  # 07:00 EST a week before
+    # America/New_York, fall back on Sunday 2026-11-01 (01:00-02:00 happens twice).
+    ("ny-repeat-daily-1am", "daily", 0, 1, 1, "America/New_York",
+     utc(2026, 11, 1, 6, 30), utc(2026, 11, 1, 5, 0)),  # the first 01:00 (EDT)
+    ("ny-repeat-monthly-1st", "monthly", 0, 1, 1, "America/New_York",
+     utc(2026, 11, 1, 6, 30), utc(2026, 11, 1, 5, 0)),
+    ("ny-last-of-october", "monthly", 0, LAST, 7, "America/New_York",
+     utc(2026, 11, 1, 12, 0), utc(2026, 10, 31, 11, 0)),  # Oct 31 07:00 EDT
+    ("ny-last-of-november-est", "monthly", 0, LAST, 7, "America/New_York",
+     utc(2026, 12, 1, 0, 0), utc(2026, 11, 30, 12, 0)),  # Nov 30 07:00 EST
+    # Europe/Berlin: month ends, February, leap day (DST starts 2026-03-29).
+    ("berlin-last-of-march-cest", "monthly", 0, LAST, 7, "Europe/Berlin",
+     utc(2026, 3, 31, 5, 0), utc(2026, 3, 31, 5, 0)),
+    ("berlin-last-before-march-31", "monthly", 0, LAST, 7, "Europe/Berlin",
+     utc(2026, 3, 15, 0, 0), utc(2026, 2, 28, 6, 0)),  # Feb 28 07:00 CET
+    ("berlin-last-jan-31", "monthly", 0, LAST, 7, "Europe/Berlin",
+     utc(2026, 2, 27, 0, 0), utc(2026, 1, 31, 6, 0)),
+    ("berlin-28th-in-february", "monthly", 0, 28, 7, "Europe/Berlin",
+     utc(2026, 2, 28, 6, 0), utc(2026, 2, 28, 6, 0)),
+    ("berlin-leap-day-is-last", "monthly", 0, LAST, 7, "Europe/Berlin",
+     utc(2028, 3, 10, 0, 0), utc(2028, 2, 29, 6, 0)),
+    ("berlin-before-leap-day-slot", "monthly", 0, LAST, 7, "Europe/Berlin",
+     utc(2028, 2, 29, 5, 59), utc(2028, 1, 31, 6, 0)),
+    ("berlin-28th-in-leap-february", "monthly", 0, 28, 7, "Europe/Berlin",
+     utc(2028, 2, 29, 12, 0), utc(2028, 2, 28, 6, 0)),
+    ("berlin-monthly-across-dst-gap", "monthly", 0, 29 - 1, 2, "Europe/Berlin",
+     utc(2026, 4, 1, 0, 0), utc(2026, 3, 28, 1, 0)),  # Mar 28 02:00 CET
+    ("berlin-wednesday", "weekly", 2, 1, 9, "Europe/Berlin",
+     utc(2026, 3, 10, 0, 0), utc(2026, 3, 4, 8, 0)),  # Wed Mar 4 09:00 CET
+    # Australia/Lord_Howe: +10:30 in winter, +11 in summer, clocks move half an hour.
+    ("lord-howe-summer", "daily", 0, 1, 7, "Australia/Lord_Howe",
+     utc(2026, 1, 10, 0, 0), utc(2026, 1, 9, 20, 0)),
+    ("lord-howe-winter", "daily", 0, 1, 7, "Australia/Lord_Howe",
+     utc(2026, 7, 10, 0, 0), utc(2026, 7, 9, 20, 30)),
+    ("lord-howe-gap-2am", "daily", 0, 1, 2, "Australia/Lord_Howe",
+     utc(2026, 10, 3, 18, 0), utc(2026, 10, 3, 15, 30)),  # 02:00 missing: 02:30 +11
+    ("lord-howe-after-repeat-2am", "daily", 0, 1, 2, "Australia/Lord_Howe",
+     utc(2026, 4, 4, 18, 0), utc(2026, 4, 4, 15, 30)),  # 02:00 +10:30, after 01:30-02:00 twice
+    ("lord-howe-sunday-of-change", "weekly", 6, 1, 1, "Australia/Lord_Howe",
+     utc(2026, 4, 5, 0, 0), utc(2026, 4, 4, 14, 0)),  # 01:00 +11 on Sunday Apr 5
+    # Asia/Kathmandu: +05:45 all year.
+    ("kathmandu-daily", "daily", 0, 1, 7, "Asia/Kathmandu",
+     utc(2026, 3, 10, 1, 15), utc(2026, 3, 10, 1, 15)),
+    ("kathmandu-daily-a-minute-early", "daily", 0, 1, 7, "Asia/Kathmandu",
+     utc(2026, 3, 10, 1, 14), utc(2026, 3, 9, 1, 15)),
+    ("kathmandu-friday-midnight", "weekly", 4, 1, 0, "Asia/Kathmandu",
+     utc(2026, 3, 12, 18, 15), utc(2026, 3, 12, 18, 15)),
+    ("kathmandu-friday-a-minute-early", "weekly", 4, 1, 0, "Asia/Kathmandu",
+     utc(2026, 3, 12, 18, 14), utc(2026, 3, 5, 18, 15)),
+    ("kathmandu-new-year", "monthly", 0, LAST, 23, "Asia/Kathmandu",
+     utc(2027, 1, 1, 0, 0), utc(2026, 12, 31, 17, 15)),
+    ("kathmandu-20th-across-year-end", "monthly", 0, 20, 23, "Asia/Kathmandu",
+     utc(2027, 1, 15, 0, 0), utc(2026, 12, 20, 17, 15)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("frequency", "weekday", "day", "hour", "timezone", "now", "slot"),
+    [case[1:] for case in SLOT_TABLE],
+    ids=[case[0] for case in SLOT_TABLE],
+)
+def test_slot_table(
+    frequency: str, weekday: int, day: int, hour: int, timezone: str, now: datetime, slot: datetime
+) -> None:
+    found = latest_slot(frequency, hour, timezone, now, weekday=weekday, day_of_month=day)
+    assert found == slot
+    schedule = {"frequency": frequency, "hour": hour, "timezone": timezone}
+    before = ScheduleInfo(1, since=slot - SECOND, weekday=weekday, day_of_month=day, **schedule)
+    after = ScheduleInfo(1, since=slot, weekday=weekday, day_of_month=day, **schedule)
+    assert is_due(before, now)
+    assert not is_due(after, now)
+
+
+def test_downtime_over_several_slots_gives_one_digest_then_waits_for_the_next_slot() -> None:
+    # Weekly on Wednesday 09:00 Berlin; sent on 4 March, then nothing ran until 26 March.
+    sent = utc(2026, 3, 4, 8, 5)
+    weekly = ScheduleInfo(1, "weekly", 9, "Europe/Berlin", sent, weekday=2)
+    back = utc(2026, 3, 26, 12, 0)  # Thursday: the slots of the 11th, 18th and 25th passed
+    assert is_due(weekly, back)
+    after = ScheduleInfo(1, "weekly", 9, "Europe/Berlin", back, weekday=2)
+    assert not is_due(after, back + timedelta(minutes=1))
+    assert not is_due(after, utc(2026, 4, 1, 6, 59))  # Wed 1 April 08:59 CEST
+    assert is_due(after, utc(2026, 4, 1, 7, 0))  # 09:00 CEST
+
+
+def test_nothing_new_at_the_slot_waits_for_the_next_slot() -> None:
+    # Berlin, 07:00: the 07:00 send found nothing new and recorded it (slot_checked_at).
+    slot = utc(2026, 3, 10, 6, 0)
+    checked = since(utc(2026, 3, 9, 6, 0), None, utc(2026, 1, 1), slot_checked_at=slot)
+    assert checked == slot
+    berlin = ScheduleInfo(1, "daily", 7, "Europe/Berlin", checked)
+    assert not is_due(berlin, utc(2026, 3, 10, 16, 1))  # the next article, 17:01 local
+    assert is_due(berlin, slot + DAY)
+    # Without the record the last digest decides, as before.
+    assert since(utc(2026, 3, 9, 6, 0), None, utc(2026, 1, 1)) == utc(2026, 3, 9, 6, 0)
+    assert since(None, None, utc(2026, 1, 1), slot_checked_at=None) == utc(2026, 1, 1)
+
+
+MONTHLY_ZONES = ["Australia/Lord_Howe", "Asia/Kathmandu", "America/New_York", "Europe/Berlin"]
+
+
+@pytest.mark.parametrize("timezone", MONTHLY_ZONES)
+@pytest.mark.parametrize("day", [1, 28, LAST])
+def test_monthly_sweep_sends_once_a_month_on_the_day(timezone: str, day: int) -> None:
+    # Hourly ticks through 2027 and 2028 (a leap year), sending whenever due.
+    zone = ZoneInfo(timezone)
+    start, end = utc(2026, 12, 20), utc(2028, 12, 31, 14)
+    since_ = start
+    sends = []
+    for i in range(int((end - start) / timedelta(hours=1))):
+        now = start + timedelta(hours=i)
+        if is_due(ScheduleInfo(1, "monthly", 7, timezone, since_, day_of_month=day), now):
+            sends.append(now.astimezone(zone))
+            since_ = now
+    months = [(s.year, s.month) for s in sends]
+    assert len(months) == len(set(months)), "never twice in one local month"
+    assert {(y, m) for y in (2027, 2028) for m in range(1, 13)} <= set(months)
+    for local in sends:
+        last = calendar.monthrange(local.year, local.month)[1]
+        assert local.day == (last if day == LAST else day)
+        assert local.hour == 7  # within the hour after the local 07:00
+    if day == LAST:
+        assert date(2028, 2, 29) in [s.date() for s in sends]

@@ -212,7 +212,9 @@ def test_duplicate_idn_address_in_either_form_is_rejected(session: Session) -> N
     [
         ({"hour": 24}, "hour"),
         ({"hour": -1}, "hour"),
-        ({"frequency": "monthly"}, "frequency"),
+        ({"frequency": "yearly"}, "frequency"),
+        ({"frequency": "weekly", "weekday": "mondays"}, "weekday"),
+        ({"frequency": "monthly", "day_of_month": 29}, "day_of_month"),
         ({"frequency": "Daily"}, "frequency"),
         ({"timezone": "Mars/Olympus"}, "time zone"),
         ({"email": "not-an-address"}, "not a valid email address"),
