@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 
 from digest.errors import InvalidInput
 
@@ -62,15 +68,15 @@ def subscriber_links(base_url: str, secret: str, subscriber_id: int) -> Subscrib
     )
 
 
-class _IssuedAt(URLSafeTimedSerializer):
-    """A timed serializer that stamps a given time instead of the clock's."""
+def _signer_stamping(issued_at: datetime) -> type[TimestampSigner]:
+    """A timestamp signer that stamps a given time instead of the clock's."""
+    stamp = int(issued_at.timestamp())
 
-    def __init__(self, secret: str, salt: str, issued_at: datetime) -> None:
-        super().__init__(secret, salt=salt)
-        self.issued_at = int(issued_at.timestamp())
+    class StampedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return stamp
 
-    def get_timestamp(self) -> int:
-        return self.issued_at
+    return StampedSigner
 
 
 class ExpiredLink(InvalidInput):
@@ -96,7 +102,9 @@ def make_confirm_token(
     salt = f"digest.{CONFIRM}"
     if issued_at is None:
         return URLSafeTimedSerializer(secret, salt=salt).dumps(payload)
-    return _IssuedAt(secret, salt, issued_at).dumps(payload)
+    return URLSafeTimedSerializer(secret, salt=salt, signer=_signer_stamping(issued_at)).dumps(
+        payload
+    )
 
 
 def read_confirm_token(secret: str, token: str, max_age: int) -> ConfirmToken:
