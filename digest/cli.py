@@ -482,7 +482,7 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Run the web app (health, unsubscribe, preferences)."""
+    """Run the web app (sign-up, confirmation, preferences, unsubscribe, health)."""
     import uvicorn
 
     from digest.web import create_app

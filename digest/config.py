@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     # Redis hands an unacknowledged task to another worker after this many seconds.
     visibility_timeout: float = 3600.0
 
+    # Sign-up: most sign-up forms one address (IP) may post, e.g. "5/minute", "20/hour".
+    signup_rate: str = "5/minute"
+    # Seconds a confirmation link stays valid (7 days).
+    confirm_max_age: int = Field(7 * 24 * 3600, gt=0)
+    # Set: digests carry a mailto: unsubscribe too, as the second List-Unsubscribe entry.
+    unsubscribe_mailto: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -129,6 +136,32 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("signup_rate")
+    @classmethod
+    def _check_signup_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate; write a count per period, e.g. 5/minute or 20/hour"
+            ) from None
+        return value
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _check_unsubscribe_mailto(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from email_validator import EmailNotValidError, validate_email
+
+        address = value.removeprefix("mailto:").strip()
+        try:
+            return validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"{value!r} is not an email address: {exc}") from None
 
     def warnings(self) -> list[str]:
         """Settings that are fine on a laptop and wrong on a public server."""

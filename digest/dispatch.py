@@ -16,6 +16,7 @@ from digest import pipeline
 from digest.config import Settings
 from digest.mail import Transport, transport_from_url
 from digest.models import DeliveryStatus, SendKind
+from digest.pipeline.transactional import send_mail_in_process
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class Dispatcher(Protocol):
         on_progress: OnProgress = no_progress,
     ) -> dict[DeliveryStatus, int] | None:
         """Deliver a planned send; with wait, return its deliveries counted by state."""
+        ...
+
+    def send_transactional(self, mail_id: int) -> None:
+        """Send one queued transactional mail (confirmation, welcome...), retrying 4xx."""
         ...
 
 
@@ -105,6 +110,14 @@ class InProcess:
         finally:
             transport.close()
         return pipeline.send_status(self.settings, send_id)
+
+    def send_transactional(self, mail_id: int) -> None:
+        # Retries wait in this process: the web app calls this after its answer has gone.
+        transport = self.transport()
+        try:
+            send_mail_in_process(self.settings, mail_id, transport)
+        finally:
+            transport.close()
 
 
 def dispatcher_for(

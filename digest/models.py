@@ -56,6 +56,11 @@ class SubscriberStatus(enum.StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # the address bounced hard
+
+
+# Never mailed again, whatever an admin or an import says, until the person signs up again.
+SUPPRESSED = frozenset({SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED})
 
 
 class Frequency(enum.StrEnum):
@@ -75,6 +80,21 @@ class DeliveryStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent failure; will not be retried
     SKIPPED = "skipped"  # the subscriber left between planning and sending
+
+
+class MailKind(enum.StrEnum):
+    """Transactional mails: one person, one event; not digest editions."""
+
+    CONFIRM = "confirm"  # please confirm your subscription
+    WELCOME = "welcome"  # you are subscribed
+    PREFERENCES = "preferences"  # a known address signed up again: here is your link
+
+
+class MailStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 def _enum_column(kind: type[enum.StrEnum]) -> Enum:
@@ -281,3 +301,29 @@ class Delivery(Base):
 
     edition: Mapped[Edition] = relationship()
     subscriber: Mapped[Subscriber] = relationship()
+
+
+class TransactionalMail(Base):
+    """A record of one transactional mail: what was written, to whom, and what became of it.
+
+    The subject and bodies are rendered when the mail is queued, so the row is what was
+    sent; a retry sends the same text with the same Message-ID.
+    """
+
+    __tablename__ = "transactional_mails"
+    __table_args__ = (Index("ix_transactional_mails_subscriber_id", "subscriber_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    kind: Mapped[MailKind] = mapped_column(_enum_column(MailKind))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[MailStatus] = mapped_column(_enum_column(MailStatus), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]

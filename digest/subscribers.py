@@ -1,10 +1,17 @@
 """Subscribers: adding with validated addresses and schedules, signed link tokens,
-unsubscribing."""
+unsubscribing, and the life of a subscription a person runs themselves: sign up, confirm,
+change preferences, leave, come back.
+
+Suppression: an address that unsubscribed or bounced is never mailed again, whatever an
+admin or an import says, until its owner signs up again and confirms.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
@@ -12,10 +19,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
-from digest.links import read_token
-from digest.models import Frequency, Subscriber, SubscriberStatus, utcnow
+from digest.links import ConfirmToken, read_token
+from digest.models import (
+    SUPPRESSED,
+    Frequency,
+    MailKind,
+    Source,
+    Subscriber,
+    SubscriberStatus,
+    Topic,
+    source_topics,
+    utcnow,
+)
 from digest.schedule import LAST_DAY, MAX_DAY_OF_MONTH, MONDAY, WEEKDAYS
-from digest.sources import topics_named
+from digest.sources import normalize_topics, topics_named
 
 
 def normalize_email(address: str) -> str:
@@ -178,7 +195,10 @@ def add_subscriber(
         hour=hour,
         timezone=timezone,
     )
-    if session.scalar(select(Subscriber).where(Subscriber.email == address)):
+    existing = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if existing is not None and existing.status in SUPPRESSED:
+        raise AlreadyExists(suppressed_reason(existing))
+    if existing is not None:
         raise AlreadyExists(f"{address} is already a subscriber")
     now = now or utcnow()
     subscriber = Subscriber(
@@ -228,3 +248,195 @@ def unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = 
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = now or utcnow()
     return subscriber
+
+
+def suppressed_reason(sub: Subscriber) -> str:
+    """Why an admin cannot add (or import) this address again."""
+    what = "bounced" if sub.status == SubscriberStatus.BOUNCED else "unsubscribed"
+    when = f" on {sub.unsubscribed_at:%Y-%m-%d}" if sub.unsubscribed_at else ""
+    return (
+        f"{sub.email} {what}{when} and is suppressed: only its owner can subscribe it again, "
+        "by signing up"
+    )
+
+
+# --- preferences, as a person gives them in a form ----------------------------------------
+
+
+@dataclass
+class Preferences:
+    """What a person chooses on the sign-up and preferences forms, as the forms write it
+    (weekday a name, day_of_month "1"-"28" or "last"), so it also travels in a link."""
+
+    name: str | None = None
+    frequency: str = Frequency.DAILY.value
+    hour: int = 7
+    timezone: str = "UTC"
+    topics: list[str] = field(default_factory=list)
+    weekday: str = WEEKDAYS[MONDAY]
+    day_of_month: str = "1"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, sub: Subscriber) -> Preferences:
+        return cls(
+            name=sub.name,
+            frequency=str(sub.frequency),
+            hour=sub.hour,
+            timezone=sub.timezone,
+            topics=sub.topic_names,
+            weekday=WEEKDAYS[sub.weekday],
+            day_of_month=day_of_month_text(sub.day_of_month),
+        )
+
+    def schedule(self) -> Schedule:
+        return check_schedule(
+            frequency=self.frequency,
+            weekday=self.weekday,
+            day_of_month=self.day_of_month,
+            hour=self.hour,
+            timezone=self.timezone,
+        )
+
+
+class FieldErrors(InvalidInput):
+    """Bad values in a form, by field name: the page shows each message at its field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def known_topics(session: Session) -> list[str]:
+    """The topics a person can choose: those of the sources."""
+    return list(
+        session.scalars(
+            select(Topic.name)
+            .join(source_topics, source_topics.c.topic_id == Topic.id)
+            .join(Source, Source.id == source_topics.c.source_id)
+            .distinct()
+            .order_by(Topic.name)
+        )
+    )
+
+
+SCHEDULE_FIELDS = ("frequency", "weekday", "day_of_month", "hour", "timezone")
+
+
+def _one(form: Mapping[str, Any], key: str) -> str:
+    value = form.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def preferences_from_form(
+    form: Mapping[str, Any], topics: Sequence[str], choosable: Sequence[str]
+) -> Preferences:
+    """Preferences from form fields (name, frequency, weekday, day_of_month, hour, timezone,
+    topics), or FieldErrors naming every bad field and why. Blank fields take defaults."""
+    errors: dict[str, str] = {}
+    given = {key: _one(form, key) for key in SCHEDULE_FIELDS}
+    given["frequency"] = given["frequency"].lower()
+    given["weekday"] = given["weekday"].lower()
+    schedule = None
+    # check_schedule names the first bad field; blank it and look again, to show them all.
+    for _ in SCHEDULE_FIELDS:
+        try:
+            schedule = check_schedule(**given)
+            break
+        except InvalidField as exc:
+            errors[exc.field] = exc.reason
+            given[exc.field] = ""
+    wanted = normalize_topics([str(t) for t in topics])
+    unknown = [t for t in wanted if t not in set(choosable)]
+    if unknown:
+        errors["topics"] = f"no such topic: {', '.join(unknown)}"
+    if errors or schedule is None:
+        raise FieldErrors(errors)
+    return Preferences(
+        name=clean_name(_one(form, "name")),
+        frequency=schedule.frequency.value,
+        hour=schedule.hour,
+        timezone=schedule.timezone,
+        topics=wanted,
+        weekday=schedule.weekday_name,
+        day_of_month=schedule.day_of_month_text,
+    )
+
+
+def apply_preferences(session: Session, sub: Subscriber, prefs: Preferences) -> None:
+    """Store preferences (checked again: they may come from a link) on a subscriber."""
+    apply_schedule(sub, prefs.schedule())
+    sub.name = clean_name(prefs.name)
+    sub.topics = topics_named(session, prefs.topics)
+
+
+def update_preferences(session: Session, subscriber_id: int, prefs: Preferences) -> Subscriber:
+    sub = session.get(Subscriber, subscriber_id)
+    if sub is None:
+        raise NotFound("this subscription no longer exists")
+    apply_preferences(session, sub, prefs)
+    return sub
+
+
+# --- sign-up and confirmation ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """What a sign-up did: which subscriber, and which mail they are sent."""
+
+    subscriber_id: int
+    mail: MailKind  # CONFIRM: new, pending or suppressed; PREFERENCES: already confirmed
+
+
+def sign_up(
+    session: Session, email: str, prefs: Preferences, *, now: datetime | None = None
+) -> SignUp:
+    """A person's own sign-up. A new address becomes a pending row; a known one never gets a
+    second row: pending or suppressed, it is mailed a new confirmation link (which carries
+    these preferences); confirmed, it stays confirmed and is mailed its preferences link."""
+    address = normalize_email(email)
+    sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if sub is None:
+        sub = Subscriber(email=address, status=SubscriberStatus.PENDING, created_at=now or utcnow())
+        apply_preferences(session, sub, prefs)
+        session.add(sub)
+        session.flush()
+        return SignUp(sub.id, MailKind.CONFIRM)
+    if sub.status == SubscriberStatus.CONFIRMED:
+        return SignUp(sub.id, MailKind.PREFERENCES)
+    return SignUp(sub.id, MailKind.CONFIRM)
+
+
+def confirm(
+    session: Session, token: ConfirmToken, *, now: datetime | None = None
+) -> tuple[Subscriber, bool]:
+    """Confirm the subscription a genuine, unexpired link was made for, with the preferences
+    it carries. Returns the subscriber and whether this confirmed it (False: it already was).
+
+    A suppressed address comes back only with a link made after it left: an old link from
+    before the unsubscribe does not undo it.
+    """
+    sub = session.get(Subscriber, token.subscriber_id)
+    if sub is None:
+        raise NotFound("this subscription no longer exists; sign up again")
+    if sub.status == SubscriberStatus.CONFIRMED:
+        return sub, False
+    left = sub.unsubscribed_at
+    if (
+        sub.status in SUPPRESSED
+        and left is not None
+        and token.issued_at < left.replace(microsecond=0)
+    ):
+        raise InvalidInput("this link is older than your unsubscribe; sign up again to come back")
+    try:
+        prefs = Preferences(**token.preferences) if token.preferences else Preferences.of(sub)
+        apply_preferences(session, sub, prefs)
+    except (TypeError, InvalidInput):
+        raise InvalidInput("this link is invalid or has been tampered with") from None
+    sub.status = SubscriberStatus.CONFIRMED
+    sub.confirmed_at = now or utcnow()
+    sub.unsubscribed_at = None
+    return sub, True

@@ -75,3 +75,9 @@ class CeleryDispatcher:
             if settled >= total:
                 return status
             time.sleep(POLL_SECONDS)
+
+    def send_transactional(self, mail_id: int) -> None:
+        # No ping here: a web request should not wait on the workers; the task queues.
+        from workers.tasks import send_transactional
+
+        send_transactional.delay(mail_id)

@@ -10,7 +10,8 @@ from celery.result import GroupResult
 
 from digest import pipeline
 from digest.mail import transport_from_url
-from digest.models import SendKind
+from digest.models import MailStatus, SendKind
+from digest.pipeline.transactional import send_mail
 from workers.celery_app import app, settings
 
 POLICY = pipeline.RetryPolicy.from_settings(settings)
@@ -53,6 +54,18 @@ def enqueue_deliveries(delivery_ids: list[int]) -> int:
     for batch in batches:
         deliver_batch.delay(batch)
     return len(batches)
+
+
+@app.task(name="digest.send_transactional", bind=True, max_retries=POLICY.max_attempts)
+def send_transactional(self: Task, mail_id: int) -> str | None:
+    transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
+    try:
+        status = send_mail(settings, mail_id, transport, POLICY)
+    finally:
+        transport.close()
+    if status == MailStatus.PENDING:
+        raise self.retry(countdown=POLICY.delay(self.request.retries + 1))
+    return None if status is None else status.value
 
 
 @app.task(name="digest.dispatch_due")

@@ -49,6 +49,45 @@ def build_message(
     list_id: str,
     unsubscribe_url: str,
     date: datetime,
+    unsubscribe_mailto: str | None = None,
+) -> EmailMessage:
+    msg = _addressed(sender, to_address, to_name, subject, message_id, date)
+    msg["List-Id"] = _one_line(list_id)
+    # RFC 2369: the one-click HTTPS link first (RFC 8058 uses it), then the mailto: one.
+    entries = [f"<{unsubscribe_url}>"]
+    if unsubscribe_mailto:
+        entries.append(f"<mailto:{_one_line(unsubscribe_mailto)}?subject=unsubscribe>")
+    msg["List-Unsubscribe"] = ", ".join(entries)
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["Precedence"] = "list"
+    return _with_bodies(msg, text, html)
+
+
+def build_transactional_message(
+    *,
+    sender: str,
+    to_address: str,
+    to_name: str | None,
+    subject: str,
+    html: str,
+    text: str,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """A mail to one person about their subscription (confirm, welcome): no list headers."""
+    msg = _addressed(sender, to_address, to_name, subject, message_id, date)
+    msg["Auto-Submitted"] = "auto-generated"
+    return _with_bodies(msg, text, html)
+
+
+def _addressed(
+    sender: str,
+    to_address: str,
+    to_name: str | None,
+    subject: str,
+    message_id: str,
+    date: datetime,
 ) -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = _one_line(sender)
@@ -60,11 +99,10 @@ def build_message(
     msg["Subject"] = _one_line(subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
-    msg["List-Id"] = _one_line(list_id)
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["Precedence"] = "list"
+    return msg
+
+
+def _with_bodies(msg: EmailMessage, text: str, html: str) -> EmailMessage:
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
     msg.policy = HEADER_POLICY

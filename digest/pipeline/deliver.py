@@ -80,6 +80,7 @@ def compose(
         list_id=list_id_for(settings.list_name, settings.base_url),
         unsubscribe_url=links.unsubscribe,
         date=now,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
     )
 
 

@@ -1,4 +1,5 @@
-"""The web app: health, one-click unsubscribe (RFC 8058) and the preferences page.
+"""The web app: health, one-click unsubscribe (RFC 8058), and the public pages of
+`digest.web.public` (sign-up, confirmation, preferences).
 
 The admin pages and the JSON API come later; they will live beside these routes.
 """
@@ -16,9 +17,10 @@ from sqlalchemy.orm import Session
 from digest import db
 from digest.config import Settings, get_settings
 from digest.errors import DigestError
-from digest.links import PREFERENCES, UNSUBSCRIBE, link_path
-from digest.models import Subscriber, SubscriberStatus
+from digest.links import UNSUBSCRIBE
+from digest.models import Subscriber
 from digest.subscribers import subscriber_for_token, unsubscribe
+from digest.web.public import public_router
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return bad_link(request, str(exc))
         return page(request, "message.html", title="Unsubscribed", message=message)
 
-    @app.get("/preferences/{token}", response_class=HTMLResponse)
-    def preferences_page(request: Request, token: str) -> HTMLResponse:
-        try:
-            with db.session_scope(settings.database_url) as session:
-                sub = subscriber(session, PREFERENCES, token)
-                return page(
-                    request,
-                    "preferences.html",
-                    sub=sub,
-                    active=sub.status == SubscriberStatus.CONFIRMED,
-                    unsubscribe_url=link_path(settings.secret_key, UNSUBSCRIBE, sub.id),
-                )
-        except DigestError as exc:
-            return bad_link(request, str(exc))
+    app.include_router(public_router(settings, page))
 
     return app

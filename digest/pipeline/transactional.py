@@ -1,0 +1,165 @@
+"""Transactional mail: confirmation, welcome and preferences-link mails to one person.
+
+Not digest editions: each is rendered from its own template pair in `templates/email/`
+when queued, recorded in `transactional_mails`, and sent through the same transports
+under the same `RetryPolicy` (4xx and lost connections are tried again). A row is claimed
+before it is sent, so a retried task never mails twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import InvalidInput
+from digest.links import PREFERENCES, UNSUBSCRIBE, confirm_url, link_url, make_confirm_token
+from digest.mail import PermanentError, TemporaryError, Transport
+from digest.mail.message import build_transactional_message, domain_of
+from digest.models import MailKind, MailStatus, Subscriber, TransactionalMail, utcnow
+from digest.pipeline.deliver import RetryPolicy
+from digest.render import environment
+
+SUBJECTS = {
+    MailKind.CONFIRM: "Please confirm your subscription to {list_name}",
+    MailKind.WELCOME: "Welcome to {list_name}",
+    MailKind.PREFERENCES: "Your {list_name} preferences",
+}
+
+
+def render_mail(
+    settings: Settings, kind: MailKind, context: dict[str, Any]
+) -> tuple[str, str, str]:
+    """Subject, HTML and text of one transactional mail."""
+    env = environment(settings.templates_dir / "email")
+    context = {"list_name": settings.list_name, **context}
+    html = env.get_template(f"{kind.value}.html").render(context)
+    text = env.get_template(f"{kind.value}.txt").render(context)
+    return SUBJECTS[kind].format(list_name=settings.list_name), html, text
+
+
+def queue_mail(
+    session: Session,
+    settings: Settings,
+    sub: Subscriber,
+    kind: MailKind,
+    *,
+    preferences: dict[str, Any] | None = None,
+) -> int:
+    """Write the mail's row (pending) and return its id; the caller dispatches it after
+    the transaction commits. A confirmation carries a new link with these preferences."""
+    base, secret = settings.base_url, settings.secret_key
+    context: dict[str, Any] = {
+        "name": sub.name,
+        "email": sub.email,
+        "preferences_url": link_url(base, secret, PREFERENCES, sub.id),
+        "unsubscribe_url": link_url(base, secret, UNSUBSCRIBE, sub.id),
+        "confirm_days": max(1, round(settings.confirm_max_age / 86400)),
+    }
+    if kind == MailKind.CONFIRM:
+        context["confirm_url"] = confirm_url(
+            base, make_confirm_token(secret, sub.id, preferences or {})
+        )
+    subject, html, text = render_mail(settings, kind, context)
+    mail = TransactionalMail(
+        subscriber_id=sub.id,
+        kind=kind,
+        to_address=sub.email,
+        subject=subject,
+        html=html,
+        text=text,
+        status=MailStatus.PENDING,
+        created_at=utcnow(),
+    )
+    session.add(mail)
+    session.flush()
+    return mail.id
+
+
+def claim_mail(session: Session, mail_id: int, claim_timeout: float) -> bool:
+    """One UPDATE: pending rows, or rows whose sender died longer ago than the timeout."""
+    now = utcnow()
+    abandoned = (TransactionalMail.status == MailStatus.SENDING) & (
+        TransactionalMail.claimed_at < now - timedelta(seconds=claim_timeout)
+    )
+    result = session.execute(
+        update(TransactionalMail)
+        .where(
+            TransactionalMail.id == mail_id,
+            or_(TransactionalMail.status == MailStatus.PENDING, abandoned),
+        )
+        .values(
+            status=MailStatus.SENDING,
+            attempts=TransactionalMail.attempts + 1,
+            claimed_at=now,
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def send_mail(
+    settings: Settings, mail_id: int, transport: Transport, policy: RetryPolicy
+) -> MailStatus | None:
+    """Send one queued mail once. Returns its state after: SENT, FAILED, PENDING (a
+    temporary failure, to be tried again), or None when it was not ours to send."""
+    with session_scope(settings.database_url) as session:
+        if not claim_mail(session, mail_id, settings.claim_timeout):
+            return None
+    with session_scope(settings.database_url) as session:
+        mail = session.get_one(TransactionalMail, mail_id)
+        sub = session.get(Subscriber, mail.subscriber_id)
+        now = utcnow()
+        message_id = f"<digest.t{mail.id}@{domain_of(settings.from_address)}>"
+        try:
+            msg = build_transactional_message(
+                sender=settings.from_address,
+                to_address=mail.to_address,
+                to_name=sub.name if sub else None,
+                subject=mail.subject,
+                html=mail.html,
+                text=mail.text,
+                message_id=message_id,
+                date=now,
+            )
+            transport.send(msg)
+        except TemporaryError as exc:
+            mail.last_error = str(exc)
+            if mail.attempts >= policy.max_attempts:
+                mail.status = MailStatus.FAILED
+            else:
+                mail.status = MailStatus.PENDING
+            return mail.status
+        except Exception as exc:  # permanent refusals, and bugs: this mail only
+            known = isinstance(exc, PermanentError | InvalidInput)
+            mail.last_error = str(exc) if known else f"unexpected {type(exc).__name__}: {exc}"
+            mail.status = MailStatus.FAILED
+            return mail.status
+        mail.status = MailStatus.SENT
+        mail.sent_at = now
+        mail.message_id = message_id
+        return mail.status
+
+
+def send_mail_in_process(
+    settings: Settings,
+    mail_id: int,
+    transport: Transport,
+    *,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> MailStatus | None:
+    """send_mail with the retries a queue would otherwise give, under the same policy."""
+    policy = policy or RetryPolicy.from_settings(settings)
+    status: MailStatus | None = None
+    for attempt in range(1, policy.max_attempts + 1):
+        status = send_mail(settings, mail_id, transport, policy)
+        if status != MailStatus.PENDING:
+            return status
+        sleep(policy.delay(attempt))
+    return status
