@@ -35,7 +35,14 @@ from sqlalchemy.orm import Session
 
 from digest.db import insert_ignore, session_scope
 from digest.errors import InvalidInput
-from digest.models import Subscriber, SubscriberStatus, Topic, subscriber_topics, utcnow
+from digest.models import (
+    SUPPRESSED,
+    Subscriber,
+    SubscriberStatus,
+    Topic,
+    subscriber_topics,
+    utcnow,
+)
 from digest.schedule import WEEKDAYS
 from digest.sources import TOPIC_MAX_LENGTH, normalize_topics
 from digest.subscribers import check_schedule, clean_name, day_of_month_text, normalize_email
@@ -302,7 +309,7 @@ class _Importer:
             **row.schedule,
             "created_at": self.now,
             "confirmed_at": self.now if status == SubscriberStatus.CONFIRMED else None,
-            "unsubscribed_at": self.now if status == SubscriberStatus.UNSUBSCRIBED else None,
+            "unsubscribed_at": self.now if status in SUPPRESSED else None,
             "last_article_id": 0,
         }
 
@@ -311,15 +318,18 @@ class _Importer:
     ) -> tuple[dict[str, Any], tuple[str, ...] | None] | RowError:
         """The columns to write for a known address, and its new topics (None: the same)."""
         values: dict[str, Any] = {}
-        if old.status == SubscriberStatus.UNSUBSCRIBED:
-            if row.status not in (None, SubscriberStatus.UNSUBSCRIBED):
+        if old.status in SUPPRESSED:
+            if row.status not in (None, *SUPPRESSED):
+                what = "bounced" if old.status == SubscriberStatus.BOUNCED else "unsubscribed"
                 return RowError(
                     row.line,
                     row.email,
-                    f"{row.email} unsubscribed: an import cannot subscribe them again, "
+                    f"{row.email} {what}: an import cannot subscribe them again, "
                     "only their own sign-up can",
                 )
-        elif row.status == SubscriberStatus.UNSUBSCRIBED:
+            if row.status is not None and row.status != old.status:
+                values["status"] = row.status  # from one kind of suppression to the other
+        elif row.status in SUPPRESSED:
             values.update(status=row.status, unsubscribed_at=self.now)
         elif row.status == SubscriberStatus.CONFIRMED and old.status != row.status:
             values.update(status=row.status, confirmed_at=self.now)

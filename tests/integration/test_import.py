@@ -201,3 +201,22 @@ def test_the_cli_imports_prints_json_exits_1_on_refusals_and_exports(
     latin.write_bytes((HEADER + "zoe@example.org,Zoë,,,,,,,\n").encode("latin-1"))
     bad = cli(url, "import", str(latin))
     assert bad.returncode == 1 and "not UTF-8" in bad.stderr
+
+
+def test_a_bounced_address_is_suppressed_like_an_unsubscribed_one(url: str) -> None:
+    with db.session_scope(url) as session:
+        add_subscriber(
+            session, "hard@example.org", confirmed=True
+        ).status = SubscriberStatus.BOUNCED
+    [error] = run_import(url, HEADER + "hard@example.org,,confirmed,,,,,,\n").errors
+    assert "bounced" in error.error and "sign-up" in error.error
+    # A suppression list from elsewhere comes in as it is, and nothing re-subscribes it.
+    result = run_import(url, HEADER + "new-bounce@example.org,,bounced,,,,,,\n")
+    assert (result.imported, result.errors) == (1, [])
+    assert run_import(url, HEADER + "new-bounce@example.org,,pending,,,,,,\n").errors
+    with db.session_scope(url) as session:
+        statuses = {s.email: s.status for s in session.query(Subscriber)}
+    assert statuses == {
+        "hard@example.org": SubscriberStatus.BOUNCED,
+        "new-bounce@example.org": SubscriberStatus.BOUNCED,
+    }
