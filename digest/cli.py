@@ -27,6 +27,7 @@ from digest import db, dispatch, importing, pipeline
 from digest.config import Settings, get_settings, mask_url
 from digest.errors import DigestError, InvalidInput
 from digest.models import DeliveryStatus, Frequency, SendKind
+from digest.pipeline.transactional import queue_confirmations
 from digest.sources import add_source, remove_source
 from digest.subscribers import add_subscriber, remove_subscriber
 
@@ -260,6 +261,9 @@ IMPORT_ERROR_COLUMNS = (
 @subscribers_app.command("import")
 def subscribers_import(
     file: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
+    send_confirmations: Annotated[
+        bool, typer.Option(help="Mail the pending rows a link to confirm.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Import subscribers from CSV: new addresses added, known ones updated.
@@ -270,6 +274,8 @@ def subscribers_import(
     settings = _settings()
     result = importing.import_file(settings.database_url, file)
     summary = result.as_dict()
+    if send_confirmations:
+        summary["confirmations"] = _send_confirmations(settings, result.pending_ids)
     if as_json:
         _print_json(summary)
     else:
@@ -278,10 +284,21 @@ def subscribers_import(
         _key_values(
             f"Import of {file}",
             [(key, str(summary[key])) for key in ("imported", "updated", "unchanged")]
-            + [("refused", str(len(result.errors)))],
+            + [("refused", str(len(result.errors)))]
+            + ([("confirmations", str(summary["confirmations"]))] if send_confirmations else []),
         )
     if result.errors:
         raise typer.Exit(1)
+
+
+def _send_confirmations(settings: Settings, subscriber_ids: Sequence[int]) -> int:
+    mail_ids = queue_confirmations(settings, subscriber_ids)
+    dispatcher = dispatch.dispatcher_for(settings, on_warning=_warn)
+    with _progress_bar() as on_progress:
+        for done, mail_id in enumerate(mail_ids, 1):
+            dispatcher.send_transactional(mail_id)
+            on_progress(dispatch.Progress("Confirmations", done, len(mail_ids)))
+    return len(mail_ids)
 
 
 @subscribers_app.command("export")

@@ -9,11 +9,11 @@ before it is sent, so a retried task never mails twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
@@ -22,7 +22,14 @@ from digest.errors import InvalidInput
 from digest.links import PREFERENCES, UNSUBSCRIBE, confirm_url, link_url, make_confirm_token
 from digest.mail import PermanentError, TemporaryError, Transport
 from digest.mail.message import build_transactional_message, domain_of
-from digest.models import MailKind, MailStatus, Subscriber, TransactionalMail, utcnow
+from digest.models import (
+    MailKind,
+    MailStatus,
+    Subscriber,
+    SubscriberStatus,
+    TransactionalMail,
+    utcnow,
+)
 from digest.pipeline.deliver import RetryPolicy
 from digest.render import environment
 
@@ -163,3 +170,20 @@ def send_mail_in_process(
             return status
         sleep(policy.delay(attempt))
     return status
+
+
+def queue_confirmations(settings: Settings, subscriber_ids: Sequence[int]) -> list[int]:
+    """Queue a confirmation for each subscriber still pending (an import's pending rows):
+    the link confirms the preferences they have. Returns the mails' ids, to dispatch."""
+    mail_ids = []
+    ids = sorted(set(subscriber_ids))
+    for start in range(0, len(ids), 1000):  # under any database's limit on parameters
+        with session_scope(settings.database_url) as session:
+            pending = session.scalars(
+                select(Subscriber)
+                .where(Subscriber.id.in_(ids[start : start + 1000]))
+                .where(Subscriber.status == SubscriberStatus.PENDING)
+                .order_by(Subscriber.id)
+            )
+            mail_ids += [queue_mail(session, settings, sub, MailKind.CONFIRM) for sub in pending]
+    return mail_ids

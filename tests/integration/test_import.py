@@ -220,3 +220,39 @@ def test_a_bounced_address_is_suppressed_like_an_unsubscribed_one(url: str) -> N
         "hard@example.org": SubscriberStatus.BOUNCED,
         "new-bounce@example.org": SubscriberStatus.BOUNCED,
     }
+
+
+def test_send_confirmations_mails_the_pending_rows_only(url: str, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    sink, smtp_url = smtp
+    path = tmp_path / "list.csv"
+    path.write_text(
+        HEADER
+        + "wait@example.org,Wren,pending,,,,,,\n"
+        + "sure@example.org,Sol,confirmed,,,,,,\n"
+        + "later@example.org,,pending,weekly,friday,,9,Europe/Oslo,\n",
+        encoding="utf-8",
+    )
+    env = {"DIGEST_SMTP_URL": smtp_url, "DIGEST_BASE_URL": "https://news.example.org"}
+    done = cli_env(url, env, "import", str(path), "--send-confirmations", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["confirmations"] == 2
+    received = {m["To"].addresses[0].addr_spec: m for m in sink.wait_for(2)}
+    assert sorted(received) == ["later@example.org", "wait@example.org"]
+    body = received["wait@example.org"].get_body(("plain",)).get_content()
+    assert "https://news.example.org/confirm/" in body
+    # A second run of the same file changes nothing, and asks the still pending again.
+    again = json.loads(
+        cli_env(url, env, "import", str(path), "--send-confirmations", "--json").stdout
+    )
+    assert (again["unchanged"], again["confirmations"]) == (3, 2)
+    assert len(sink.wait_for(4)) == 4
+
+
+def cli_env(url: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "subscribers", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DIGEST_DATABASE_URL": url, **env},
+        timeout=120,
+    )
