@@ -122,7 +122,7 @@ def _html_break_points(line: str) -> list[int]:
 def _wrap_html_line(line: str, limit: int) -> list[str] | None:
     out: list[str] = []
     while len(line.encode()) > limit:
-        fitting = [p for p in _html_break_points(line) if 0 < p and len(line[:p].encode()) <= limit]
+        fitting = [p for p in _html_break_points(line) if p > 0 and len(line[:p].encode()) <= limit]
         if not fitting:
             return None
         cut = fitting[-1]

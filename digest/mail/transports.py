@@ -37,6 +37,10 @@ class PermanentError(MailError):
     pass
 
 
+class TransportDown(TemporaryError):
+    """The server cannot be reached at all: the copies after this one need not try."""
+
+
 class Transport(Protocol):
     def send(self, msg: EmailMessage) -> None: ...
 
@@ -140,7 +144,7 @@ class SmtpTransport:
                 conn.close()
             if isinstance(exc, smtplib.SMTPAuthenticationError):
                 raise PermanentError(f"SMTP login to {self.host} refused: {_reply(exc)}") from exc
-            raise TemporaryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
+            raise TransportDown(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
         return conn
 
     def send(self, msg: EmailMessage) -> None:
