@@ -9,7 +9,7 @@ from digest import pipeline
 from digest.config import Settings
 from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
-from digest.models import DeliveryStatus
+from digest.models import DeliveryStatus, utcnow
 
 # Copies still queued or being sent; deferred ones are waiting for their next attempt.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
@@ -79,7 +79,8 @@ class CeleryDispatcher:
         if not wait:
             return None
         label, total = f"Sending #{send_id} (workers)" if send_id else "Sending (workers)", len(ids)
-        last, last_change = -1, time.monotonic()
+        started = last_change = time.monotonic()
+        last = -1
         next_sweep = time.monotonic() + self.settings.claim_timeout
         while True:
             status = pipeline.delivery_status(self.settings, send_id, ids)
@@ -91,9 +92,9 @@ class CeleryDispatcher:
                 if status.get(s)
             )
             on_progress(Progress(label, done, total, note))
-            if not waiting:
-                return status
             now = time.monotonic()
+            if not waiting and not self._retry_soon(status, now - started):
+                return status
             if done != last:
                 last, last_change = done, now
             elif now - last_change > self.settings.send_wait_timeout:
@@ -108,6 +109,16 @@ class CeleryDispatcher:
                 self._enqueue(requeue_leftovers)
                 next_sweep = now + self.settings.claim_timeout / 2
             time.sleep(POLL_SECONDS)
+
+    def _retry_soon(self, status: dict[DeliveryStatus, int], waited: float) -> bool:
+        """Deferred copies due within DIGEST_SEND_RETRY_WAIT of the start are waited for,
+        as in this process; later ones are left to the workers' countdowns."""
+        if not status.get(DeliveryStatus.DEFERRED):
+            return False
+        due = pipeline.next_attempt(self.settings)
+        if due is None:
+            return False
+        return waited + max(0.0, (due - utcnow()).total_seconds()) <= self.settings.send_retry_wait
 
     def _enqueue(self, enqueue: Callable[[], object]) -> None:
         """Queue, or say the broker is unreachable and go on: the ledger keeps the copies
