@@ -120,15 +120,16 @@ def _html_break_points(line: str) -> list[int]:
 
 
 def _wrap_html_line(line: str, limit: int) -> list[str] | None:
+    points = _html_break_points(line)  # found over the whole line: a tag may span a cut
     out: list[str] = []
-    while len(line.encode()) > limit:
-        fitting = [p for p in _html_break_points(line) if p > 0 and len(line[:p].encode()) <= limit]
+    start = 0
+    while len(line[start:].encode()) > limit:
+        fitting = [p for p in points if p > start and len(line[start:p].encode()) <= limit]
         if not fitting:
             return None
-        cut = fitting[-1]
-        out.append(line[:cut])
-        line = line[cut + 1 :]
-    out.append(line)
+        out.append(line[start : fitting[-1]])
+        start = fitting[-1] + 1
+    out.append(line[start:])
     return out
 
 
@@ -209,7 +210,7 @@ class MessageTemplate:
 
             html, text = personalize(
                 RenderedEdition(self.subject, self.html, self.text),
-                name=r.name,
+                name=_one_line(r.name or "") or None,
                 unsubscribe_url=r.unsubscribe_url,
                 preferences_url=r.preferences_url,
             )
