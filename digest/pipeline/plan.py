@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
@@ -324,6 +324,9 @@ def plan_send(
                     .order_by(Delivery.id)
                 )
             )
+            if not plan.delivery_ids:  # every copy it meant to write existed already
+                session.execute(delete(Send).where(Send.id == plan.send_id))
+                plan.send_id = None
         return plan
 
 
