@@ -53,9 +53,11 @@ class Dispatcher(Protocol):
         *,
         wait: bool = True,
         on_progress: OnProgress = no_progress,
+        earlier: Sequence[int] = (),
     ) -> dict[DeliveryStatus, int] | None:
-        """Deliver these copies; with wait, return them counted by state once none is
-        queued or being sent (deferred ones wait for their next attempt)."""
+        """Deliver these copies (the send's, and `earlier` ones of earlier sends); with
+        wait, return them counted by state once none is queued or being sent (deferred ones
+        wait for their next attempt)."""
         ...
 
 
@@ -96,6 +98,7 @@ class InProcess:
         *,
         wait: bool = True,
         on_progress: OnProgress = no_progress,
+        earlier: Sequence[int] = (),
     ) -> dict[DeliveryStatus, int] | None:
         # In this process there is nobody to wait for: `wait` changes nothing.
         label = f"Sending #{send_id}" if send_id else "Sending earlier copies"
@@ -121,7 +124,7 @@ class InProcess:
             transport.close()
         if report.deferred:
             on_progress(Progress(label, done, total, f"{len(report.deferred)} deferred"))
-        return pipeline.delivery_status(self.settings, send_id, delivery_ids)
+        return pipeline.delivery_status(self.settings, send_id, earlier)
 
 
 def dispatcher_for(
@@ -163,7 +166,9 @@ def send(
     ids = plan.delivery_ids + picked
     if not ids:
         return SendOutcome(plan, None)
-    status = dispatcher.deliver(plan.send_id, ids, wait=wait, on_progress=on_progress)
+    status = dispatcher.deliver(
+        plan.send_id, ids, wait=wait, on_progress=on_progress, earlier=picked
+    )
     deferred = (status or {}).get(DeliveryStatus.DEFERRED, 0)
     return SendOutcome(
         plan,

@@ -66,6 +66,7 @@ class CeleryDispatcher:
         *,
         wait: bool = True,
         on_progress: OnProgress = no_progress,
+        earlier: Sequence[int] = (),
     ) -> dict[DeliveryStatus, int] | None:
         """Queue the copies in batches, then watch the ledger until none is queued or being
         sent. While watching, copies a lost queue or a dead worker left behind are queued
@@ -83,7 +84,7 @@ class CeleryDispatcher:
         last = -1
         next_sweep = time.monotonic() + self.settings.claim_timeout
         while True:
-            status = pipeline.delivery_status(self.settings, send_id, ids)
+            status = pipeline.delivery_status(self.settings, send_id, earlier)
             waiting = sum(status.get(s, 0) for s in WAITING)
             done = total - waiting
             note = ", ".join(
