@@ -300,7 +300,9 @@ def copy_size(settings: Any) -> int:
         list_id=list_id_for(settings.list_name, settings.base_url),
     )
     copy = template.copy_for(
-        Recipient("reader000001@example.test", "Reader 1", "<x@y>", "https://a/u", "https://a/p", now)
+        Recipient(
+            "reader000001@example.test", "Reader 1", "<x@y>", "https://a/u", "https://a/p", now
+        )
     )
     return len(copy.plain())
 
