@@ -107,7 +107,7 @@ class CeleryDispatcher:
             if now >= next_sweep:
                 # A worker killed mid-batch, or a broker that lost its queue, leaves copies
                 # that nothing will deliver: queue them again (claims keep each copy once).
-                self._enqueue(requeue_leftovers)
+                self._enqueue(lambda: self._say_requeued(requeue_leftovers()))
                 next_sweep = now + self.settings.claim_timeout / 2
             time.sleep(POLL_SECONDS)
 
@@ -120,6 +120,14 @@ class CeleryDispatcher:
         if due is None:
             return False
         return waited + max(0.0, (due - utcnow()).total_seconds()) <= self.settings.send_retry_wait
+
+    def _say_requeued(self, counts: dict[str, int]) -> None:
+        if counts["deliveries"]:
+            self.on_warning(
+                f"queued {counts['deliveries']} copies again that no worker had taken for "
+                f"{self.settings.claim_timeout:g} s (a queue lost by the broker, or a worker "
+                "that died); each is still sent once"
+            )
 
     def _enqueue(self, enqueue: Callable[[], object]) -> None:
         """Queue, or say the broker is unreachable and go on: the ledger keeps the copies
