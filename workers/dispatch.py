@@ -13,7 +13,7 @@ from digest.models import DeliveryStatus, utcnow
 
 # Copies still queued or being sent; deferred ones are waiting for their next attempt.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2
 
 
 class CeleryDispatcher:
@@ -32,7 +32,7 @@ class CeleryDispatcher:
         try:
             with app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1)
-            answers = app.control.ping(timeout=1.0)
+            answers = app.control.ping(timeout=1.0, limit=1)  # back at the first answer
         except Exception as exc:
             raise DigestError(
                 f"cannot reach the broker at {self.settings.broker_url}: {exc}"
