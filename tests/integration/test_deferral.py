@@ -133,8 +133,14 @@ def test_451_for_one_recipient_in_five_all_delivered_after_retries(
     for address in addresses[::5]:
         server.sink.replies[address] = ["451 4.7.1 greylisted", "451 4.7.1 greylisted"]
     server.start()
-    outcome = send_now(settings)
+    seen: list[dispatch.Progress] = []
+    outcome = dispatch.send(
+        settings, dispatch.InProcess(settings), kind=SendKind.NOW, on_progress=seen.append
+    )
     assert outcome.status == {DeliveryStatus.SENT: 50}
+    # The progress bar counts each copy once, retries included, and never overshoots.
+    assert max(p.done for p in seen) == seen[-1].done == 50
+    assert {p.total for p in seen} == {50}
     assert server.received() == Counter(addresses)
     with db.session_scope(settings.database_url) as session:
         attempts = dict(session.execute(select(Delivery.subscriber_id, Delivery.attempts)).all())

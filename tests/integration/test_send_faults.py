@@ -21,7 +21,7 @@ from sqlalchemy import insert
 from test_deferral import LateServer
 
 from digest import db
-from digest.models import Subscriber, SubscriberStatus, utcnow
+from digest.models import Article, Source, Subscriber, SubscriberStatus, utcnow
 
 pytestmark = pytest.mark.integration
 
@@ -194,3 +194,30 @@ def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-de
     # The batches Redis lost with its queue were queued again, and the CLI said so.
     assert "queued" in errors and "again" in errors, errors
     assert sum(got.values()) - len(addresses) <= 2 * 100
+
+
+def test_send_gives_up_waiting_without_progress_and_says_so(cli, env) -> None:  # type: ignore[no-untyped-def]
+    # No worker runs: nothing moves. The CLI says what it waits for and exits 1; the copies
+    # stay pending in the ledger for a worker, beat's sweep or the next send.
+    env["DIGEST_SEND_WAIT_TIMEOUT"] = "2"
+    with db.session_scope(env["DIGEST_DATABASE_URL"]) as session:
+        source = Source(url="https://example.org/feed.xml", name="Kestrel Vale Herald")
+        session.add(source)
+        session.flush()
+        session.add(
+            Article(
+                source_id=source.id,
+                key="ferry-1",
+                link="https://example.org/ferry-1",
+                title="Ferry timetable change",
+                body_text="The winter ferry leaves half an hour later.",
+                summary="The winter ferry leaves half an hour later.",
+                first_seen_at=utcnow(),
+            )
+        )
+    add_readers(env["DIGEST_DATABASE_URL"], 5)
+    result = cli("send", "--now", check=False)
+    assert result.returncode == 1
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "no progress for 2 s" in said and "5 pending" in said, said
+    assert "Traceback" not in result.stderr
