@@ -162,7 +162,15 @@ def send(
     if dry_run:
         return SendOutcome(plan, None)
     planned = set(plan.delivery_ids)
-    picked = [] if email else [i for i in dispatcher.leftovers() if i not in planned]
+    earlier: set[int] = set()
+    if not email:
+        earlier.update(dispatcher.leftovers())
+        if plan.in_flight:
+            # Copies of an earlier send still on their way: watch them too (handed out
+            # again: a claim keeps each copy once), rather than saying "in flight" and
+            # leaving them to a worker that may be dead.
+            earlier.update(pipeline.unsettled_ids(settings))
+    picked = sorted(earlier - planned)
     ids = plan.delivery_ids + picked
     if not ids:
         return SendOutcome(plan, None)

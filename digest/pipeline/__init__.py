@@ -19,6 +19,7 @@ from digest.pipeline.deliver import (
     deliver_in_process,
     due_deliveries,
     mark_handed_out,
+    unsettled_ids,
 )
 from digest.pipeline.editions import edition_content, get_or_create_edition
 from digest.pipeline.gather import (
@@ -68,4 +69,5 @@ __all__ = [
     "source_ids",
     "source_rows",
     "subscriber_rows",
+    "unsettled_ids",
 ]

@@ -254,7 +254,13 @@ def deliver_batch(
             e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
         }
     down: str | None = None  # the server cannot be reached: defer the rest without trying
+    touched = time.monotonic()
     for c in claimed:
+        if time.monotonic() - touched > settings.claim_timeout / 3:
+            # A slow batch renews its claim on its copies (all unrecorded until the batch's
+            # commit), so only a dead sender's copies ever look abandoned.
+            _renew_claims(settings, [x.id for x in claimed])
+            touched = time.monotonic()
         sub = addressees.get(c.subscriber_id)
         if sub is None or sub.status != SubscriberStatus.CONFIRMED:
             why = f"subscriber is {sub.status}" if sub else "subscriber is gone"
@@ -306,6 +312,20 @@ def deliver_batch(
     if on_settled and settled:
         on_settled(settled)
     return report
+
+
+def _renew_claims(settings: Settings, ids: Sequence[int]) -> None:
+    with session_scope(settings.database_url) as session:
+        for start in range(0, len(ids), CHUNK):
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(ids[start : start + CHUNK]),
+                    Delivery.status == DeliveryStatus.SENDING,
+                )
+                .values(claimed_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _row(c: Claimed, status: DeliveryStatus, **values: object) -> dict[str, object]:
@@ -410,6 +430,18 @@ def due_deliveries(
         if mark_queued and ids:
             mark_handed_out(session, ids, now)
     return ids
+
+
+def unsettled_ids(settings: Settings) -> list[int]:
+    """Copies queued or being sent right now (by this send's predecessors, maybe dead)."""
+    with session_scope(settings.database_url) as session:
+        return list(
+            session.scalars(
+                select(Delivery.id)
+                .where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+                .order_by(Delivery.id)
+            )
+        )
 
 
 def mark_handed_out(session: Session, ids: Sequence[int], now: datetime) -> None:

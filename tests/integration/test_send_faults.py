@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from smtp_sink import Sink, free_port
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from test_deferral import LateServer
 
 from digest import db
-from digest.models import Article, Source, Subscriber, SubscriberStatus, utcnow
+from digest.models import Article, Delivery, Source, Subscriber, SubscriberStatus, utcnow
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +56,19 @@ def received(sink: Sink) -> Counter[str]:
         return Counter(r for _, rcpts in sink.envelopes for r in rcpts)
 
 
-def wait_for_everyone(sink: Sink, addresses: list[str], timeout: float = 120) -> Counter[str]:
+def ledger(database_url: str) -> Counter[str]:
+    with db.session_scope(database_url) as session:
+        return Counter(str(s) for s in session.scalars(select(Delivery.status)))
+
+
+def wait_for_everyone(
+    sink: Sink, addresses: list[str], database_url: str, timeout: float = 120
+) -> Counter[str]:
     deadline = time.monotonic() + timeout
     while set(received(sink)) != set(addresses):
-        assert time.monotonic() < deadline, f"{len(set(received(sink)))} of {len(addresses)}"
+        assert time.monotonic() < deadline, (
+            f"{len(set(received(sink)))} of {len(addresses)}; ledger {ledger(database_url)}"
+        )
         time.sleep(0.2)
     return received(sink)
 
@@ -87,8 +96,9 @@ def test_a_worker_killed_mid_send_loses_nobody(  # type: ignore[no-untyped-def]
     # The next send plans nothing new and picks up what the dead worker left.
     result = cli("send", "--now", "--json")
     summary = json.loads(result.stdout)
-    assert summary["failed"] == 0
-    got = wait_for_everyone(sink, addresses)
+    assert summary["failed"] == 0, summary
+    print(result.stdout, result.stderr)
+    got = wait_for_everyone(sink, addresses, env["DIGEST_DATABASE_URL"])
     duplicates = sum(got.values()) - len(addresses)
     # At most the copies in flight at the kill: two pool processes, a batch of 100 each.
     assert duplicates <= 2 * 100, duplicates
@@ -188,7 +198,7 @@ def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-de
     time.sleep(2)
     start_redis()  # type: ignore[operator]
     out, errors = send.communicate(timeout=180)
-    got = wait_for_everyone(sink, addresses)
+    got = wait_for_everyone(sink, addresses, env["DIGEST_DATABASE_URL"])
     assert send.returncode == 0, out + errors
     assert "Traceback" not in errors
     # The batches Redis lost with its queue were queued again, and the CLI said so.
