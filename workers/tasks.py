@@ -54,9 +54,9 @@ def gather_all() -> int:
 def deliver_batch(delivery_ids: list[int]) -> dict[str, Any]:
     report = pipeline.deliver_batch(settings, delivery_ids, transport(), policy=POLICY)
     if report.deferred:
-        # The deferred copies come back as one task when the first of them is due; the
-        # others are not due yet then and wait for the sweep, or the next countdown.
-        due = min(report.deferred.values())
+        # The deferred copies come back as one task when the last of them is due (a task
+        # that came earlier would skip the ones not due yet and leave them to the sweep).
+        due = max(report.deferred.values())
         countdown = max(0.0, (due - utcnow()).total_seconds())
         deliver_batch.apply_async(args=[sorted(report.deferred)], countdown=countdown)
     return {
