@@ -9,10 +9,11 @@ from digest import pipeline
 from digest.config import Settings
 from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
-from digest.models import DeliveryStatus
+from digest.models import DeliveryStatus, utcnow
 
-SETTLED = {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}
-POLL_SECONDS = 0.25
+# Copies still queued or being sent; deferred ones are waiting for their next attempt.
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+POLL_SECONDS = 0.2
 
 
 class CeleryDispatcher:
@@ -31,7 +32,7 @@ class CeleryDispatcher:
         try:
             with app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1)
-            answers = app.control.ping(timeout=1.0)
+            answers = app.control.ping(timeout=1.0, limit=1)  # back at the first answer
         except Exception as exc:
             raise DigestError(
                 f"cannot reach the broker at {self.settings.broker_url}: {exc}"
@@ -53,27 +54,61 @@ class CeleryDispatcher:
         on_progress(Progress("Gathering (workers)", total, total))
         return [pipeline.GatherResult(**r) for r in group.get(propagate=True)]
 
+    def leftovers(self) -> list[int]:
+        from workers.tasks import leftovers
+
+        return leftovers()
+
     def deliver(
         self,
-        send_id: int,
+        send_id: int | None,
         delivery_ids: Sequence[int],
         *,
         wait: bool = True,
         on_progress: OnProgress = no_progress,
+        earlier: Sequence[int] = (),
     ) -> dict[DeliveryStatus, int] | None:
-        from workers.tasks import enqueue_deliveries
+        """Queue the copies in batches, then watch the ledger until none is queued or being
+        sent. While watching, copies a lost queue or a dead worker left behind are queued
+        again after the claim timeout; with no progress for DIGEST_SEND_WAIT_TIMEOUT
+        seconds, give up and say what is left (the copies stay in the ledger)."""
+        from workers.tasks import enqueue_deliveries, requeue_leftovers
 
         self._ready()
-        enqueue_deliveries(list(delivery_ids))
+        ids = list(delivery_ids)
+        self._enqueue(lambda: enqueue_deliveries(ids))
         if not wait:
             return None
-        label, total = f"Sending #{send_id} (workers)", len(delivery_ids)
+        label, total = f"Sending #{send_id} (workers)" if send_id else "Sending (workers)", len(ids)
+        started = last_change = time.monotonic()
+        last = -1
+        next_sweep = time.monotonic() + self.settings.claim_timeout
         while True:
-            status = pipeline.send_status(self.settings, send_id)
-            settled = sum(n for s, n in status.items() if s in SETTLED)
-            on_progress(Progress(label, settled, total))
-            if settled >= total:
+            status = pipeline.delivery_status(self.settings, send_id, earlier)
+            waiting = sum(status.get(s, 0) for s in WAITING)
+            done = total - waiting
+            note = ", ".join(
+                f"{status[s]} {s.value}"
+                for s in (*WAITING, DeliveryStatus.DEFERRED)
+                if status.get(s)
+            )
+            on_progress(Progress(label, done, total, note))
+            now = time.monotonic()
+            if not waiting and not self._retry_soon(status, now - started):
                 return status
+            if done != last:
+                last, last_change = done, now
+            elif now - last_change > self.settings.send_wait_timeout:
+                raise DigestError(
+                    f"no progress for {self.settings.send_wait_timeout:g} s: {note} of "
+                    f"{total}. Are the workers running (`digest worker`)? The copies stay in "
+                    "the ledger; beat's sweep or the next `digest send` queues them again."
+                )
+            if now >= next_sweep:
+                # A worker killed mid-batch, or a broker that lost its queue, leaves copies
+                # that nothing will deliver: queue them again (claims keep each copy once).
+                self._enqueue(lambda: self._say_requeued(requeue_leftovers()))
+                next_sweep = now + self.settings.claim_timeout / 2
             time.sleep(POLL_SECONDS)
 
     def send_transactional(self, mail_id: int) -> None:
@@ -81,3 +116,32 @@ class CeleryDispatcher:
         from workers.tasks import send_transactional
 
         send_transactional.delay(mail_id)
+
+    def _retry_soon(self, status: dict[DeliveryStatus, int], waited: float) -> bool:
+        """Deferred copies due within DIGEST_SEND_RETRY_WAIT of the start are waited for,
+        as in this process; later ones are left to the workers' countdowns."""
+        if not status.get(DeliveryStatus.DEFERRED):
+            return False
+        due = pipeline.next_attempt(self.settings)
+        if due is None:
+            return False
+        return waited + max(0.0, (due - utcnow()).total_seconds()) <= self.settings.send_retry_wait
+
+    def _say_requeued(self, counts: dict[str, int]) -> None:
+        if counts["deliveries"]:
+            self.on_warning(
+                f"queued {counts['deliveries']} copies again that no worker had taken for "
+                f"{self.settings.claim_timeout:g} s (a queue lost by the broker, or a worker "
+                "that died); each is still sent once"
+            )
+
+    def _enqueue(self, enqueue: Callable[[], object]) -> None:
+        """Queue, or say the broker is unreachable and go on: the ledger keeps the copies
+        and the sweep queues them again once the broker is back."""
+        try:
+            enqueue()
+        except Exception as exc:  # kombu's connection errors vary by transport
+            self.on_warning(
+                f"the broker went away while queuing ({type(exc).__name__}: {exc}); "
+                "the copies stay pending and are queued again when it is back"
+            )

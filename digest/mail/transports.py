@@ -12,13 +12,17 @@ import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from digest.config import mask_url
 from digest.errors import DigestError, InvalidInput
+
+if TYPE_CHECKING:
+    from digest.mail.template import OutgoingCopy
 
 
 class MailError(DigestError):
@@ -33,8 +37,16 @@ class PermanentError(MailError):
     pass
 
 
+class TransportDown(TemporaryError):
+    """The server cannot be reached at all: the copies after this one need not try."""
+
+
 class Transport(Protocol):
     def send(self, msg: EmailMessage) -> None: ...
+
+    def send_copy(self, copy: OutgoingCopy) -> None:
+        """One copy made from an edition's template (see digest.mail.template)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -46,7 +58,13 @@ class OutboxTransport:
         self.directory = Path(directory)
 
     def send(self, msg: EmailMessage) -> None:
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", str(msg["Message-ID"]).strip("<>")) + ".eml"
+        self._write(str(msg["Message-ID"]), msg.as_bytes())
+
+    def send_copy(self, copy: OutgoingCopy) -> None:
+        self._write(copy.message_id, copy.plain())
+
+    def _write(self, message_id: str, data: bytes) -> None:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>")) + ".eml"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             # Write then rename, so a reader never sees half a message.
@@ -55,7 +73,7 @@ class OutboxTransport:
             raise TemporaryError(f"cannot write {name} to {self.directory}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(msg.as_bytes())
+                fh.write(data)
             os.replace(tmp, self.directory / name)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
@@ -126,15 +144,23 @@ class SmtpTransport:
                 conn.close()
             if isinstance(exc, smtplib.SMTPAuthenticationError):
                 raise PermanentError(f"SMTP login to {self.host} refused: {_reply(exc)}") from exc
-            raise TemporaryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
+            raise TransportDown(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
         return conn
 
     def send(self, msg: EmailMessage) -> None:
+        self._attempt(lambda conn: conn.send_message(msg))
+
+    def send_copy(self, copy: OutgoingCopy) -> None:
+        """Send a copy's bytes as they are: 8bit and already dot-stuffed, when the server
+        announced 8BITMIME; else the copy encoded on its own (quoted-printable)."""
+        self._attempt(lambda conn: _transact(conn, copy))
+
+    def _attempt(self, send: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = self._connect()
             try:
-                refused = self._conn.send_message(msg)
+                refused = send(self._conn)
             except smtplib.SMTPServerDisconnected as exc:
                 # A reused connection may have been closed by the server while idle.
                 self._conn = None
@@ -169,6 +195,62 @@ class SmtpTransport:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._conn.quit()
             self._conn = None
+
+
+def _transact(conn: smtplib.SMTP, copy: OutgoingCopy) -> dict[str, tuple[int, bytes]]:
+    """MAIL, RCPT and DATA with the copy's pre-stuffed bytes.
+
+    `smtplib.sendmail` would dot-stuff and fix line ends of every copy again (a regex over
+    the whole message) and parse both addresses again; the template did the first once per
+    edition and the addresses were checked when the copy was made, so the commands are
+    written here. With PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write.
+    """
+    conn.ehlo_or_helo_if_needed()
+    if copy.stuffed is None or not conn.has_extn("8bitmime"):
+        return conn.sendmail(copy.mail_from, [copy.rcpt], copy.fallback().as_bytes())
+    if any(c in copy.mail_from + copy.rcpt for c in "\r\n<>"):
+        raise PermanentError(f"cannot send from {copy.mail_from!r} to {copy.rcpt!r}")
+    mail = f"MAIL FROM:<{copy.mail_from}> BODY=8BITMIME\r\n".encode()
+    rcpt = f"RCPT TO:<{copy.rcpt}>\r\n".encode()
+    if conn.has_extn("pipelining"):
+        conn.send(mail + rcpt + b"DATA\r\n")
+        replies = [conn.getreply(), conn.getreply(), conn.getreply()]
+    else:
+        replies = []
+        for command in (mail, rcpt, b"DATA\r\n"):
+            conn.send(command)
+            replies.append(conn.getreply())
+            if replies[-1][0] >= 400:
+                break
+    (mail_code, mail_reply), *rest = replies
+    rcpt_code, rcpt_reply = rest[0] if rest else (0, b"")
+    data_code, data_reply = rest[1] if len(rest) > 1 else (0, b"")
+    if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+        conn.send(b".\r\n")  # a server that took DATA with no recipient: end it empty
+        conn.getreply()
+    if mail_code != 250:
+        _rset_or_close(conn, mail_code)
+        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, copy.mail_from)
+    if rcpt_code not in (250, 251):
+        _rset_or_close(conn, rcpt_code)
+        raise smtplib.SMTPRecipientsRefused({copy.rcpt: (rcpt_code, rcpt_reply)})
+    if data_code != 354:
+        _rset_or_close(conn, data_code)
+        raise smtplib.SMTPDataError(data_code, data_reply)
+    conn.send(copy.stuffed + b".\r\n")
+    code, reply = conn.getreply()
+    if code != 250:
+        _rset_or_close(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return {}
+
+
+def _rset_or_close(conn: smtplib.SMTP, code: int) -> None:
+    if code == 421:  # the server is closing the session
+        conn.close()
+        return
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        conn.rset()
 
 
 def _text(reply: bytes | str) -> str:

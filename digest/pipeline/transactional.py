@@ -33,6 +33,10 @@ from digest.models import (
 from digest.pipeline.deliver import RetryPolicy
 from digest.render import environment
 
+# A confirmation or a welcome is wanted now, not tomorrow: a few tries, spaced by the
+# delivery retry policy's delays, then the mail fails (the person can ask for a new one).
+MAX_ATTEMPTS = 5
+
 SUBJECTS = {
     MailKind.CONFIRM: "Please confirm your subscription to {list_name}",
     MailKind.WELCOME: "Welcome to {list_name}",
@@ -137,7 +141,7 @@ def send_mail(
             transport.send(msg)
         except TemporaryError as exc:
             mail.last_error = str(exc)
-            if mail.attempts >= policy.max_attempts:
+            if mail.attempts >= MAX_ATTEMPTS:
                 mail.status = MailStatus.FAILED
             else:
                 mail.status = MailStatus.PENDING
@@ -164,7 +168,7 @@ def send_mail_in_process(
     """send_mail with the retries a queue would otherwise give, under the same policy."""
     policy = policy or RetryPolicy.from_settings(settings)
     status: MailStatus | None = None
-    for attempt in range(1, policy.max_attempts + 1):
+    for attempt in range(1, MAX_ATTEMPTS + 1):
         status = send_mail(settings, mail_id, transport, policy)
         if status != MailStatus.PENDING:
             return status

@@ -50,7 +50,7 @@ try:
 finally:
     transport.close()
 print(json.dumps({"sent": report.sent, "skipped": report.skipped,
-                  "failed": report.failed, "retry": report.retry}), flush=True)
+                  "failed": report.failed, "deferred": list(report.deferred)}), flush=True)
 """
 
 
@@ -128,7 +128,7 @@ def test_two_processes_delivering_the_same_copies_send_each_once(
     reports = [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
 
     assert [r["failed"] for r in reports] == [[], []]
-    assert [r["retry"] for r in reports] == [[], []]
+    assert [r["deferred"] for r in reports] == [[], []]
     assert sum(r["sent"] for r in reports) == COPIES
     assert sum(r["skipped"] for r in reports) == COPIES  # each lost every race it did not win
     received = Counter(rcpt for _, rcpts in sink.envelopes for rcpt in rcpts)

@@ -169,10 +169,15 @@ def test_a_killed_worker_loses_no_message(cli, smtp, samples_url, env, start_wor
     del sink.delays["slow@example.org"]
 
     start_worker()
-    received = sink.wait_for(3, timeout=60)
+    deadline = time.monotonic() + 60
+    while set(r for _, rcpts in sink.envelopes for r in rcpts) != set(addresses):
+        assert time.monotonic() < deadline, sink.envelopes
+        time.sleep(0.1)
     got = sorted(r for _, rcpts in sink.envelopes for r in rcpts)
-    assert got == addresses, got
-    assert len(received) == 3
+    # Outcomes are recorded once per batch: a copy the server accepted before the kill but
+    # that the dead worker had not recorded yet goes out again. Only "first" was accepted
+    # in the killed batch, so at most it comes twice; nobody is missing.
+    assert got in (addresses, sorted([*addresses, "first@example.org"])), got
     # The ledger agrees: every delivery settled as sent, none stuck "sending".
     listed = json.loads(cli("subscribers", "list", "--json").stdout)
     assert all(s["last_sent_at"] for s in listed)

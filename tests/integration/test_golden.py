@@ -96,7 +96,11 @@ def decoded(text: str, base: str) -> str:
 
 def normalized_message(raw: bytes, base: str) -> str:
     """The message as written, with only what varies between runs replaced."""
-    text = raw.decode("ascii")  # a message on the wire is 7-bit here: headers encoded, QP bodies
+    # Headers are 7-bit (encoded words); the parts are 8bit UTF-8, no line over 998 octets.
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    assert head.isascii(), head
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    text = raw.decode("utf-8")
     # The base URL, also when a quoted-printable soft line break ("=\r\n") falls inside it.
     pattern = "(?:=\r\n)?".join(re.escape(c) for c in base)
 

@@ -245,7 +245,7 @@ def test_temporary_smtp_failure_is_retried_and_permanent_one_reported(
     transport = SmtpTransport(url)
     report = pipeline.deliver_in_process(settings, plan.delivery_ids, transport)
     transport.close()
-    assert report.sent == 2 and len(report.failed) == 1 and report.retry == []
+    assert report.sent == 2 and len(report.failed) == 1 and report.deferred == {}
     assert "550" in report.failed[0][1]
     assert sorted(r for _, rcpts in sink.envelopes for r in rcpts) == [
         "later@example.org",
