@@ -19,9 +19,9 @@ from digest import db
 from digest.config import Settings
 from digest.errors import AlreadyExists
 from digest.links import PREFERENCES, link_path, make_confirm_token, make_token
+from digest.mail.template import build_template
 from digest.models import MailKind, MailStatus, Subscriber, SubscriberStatus, TransactionalMail
 from digest.pipeline.deliver import compose
-from digest.render import RenderedEdition
 from digest.sources import add_source
 from digest.subscribers import add_subscriber, unsubscribe
 
@@ -280,13 +280,26 @@ def test_list_unsubscribe_gets_a_mailto_entry_when_set(settings, mailto) -> None
     s = settings.model_copy(update={"unsubscribe_mailto": mailto})
     with db.session_scope(s.database_url) as session:
         sub = add_subscriber(session, "ines@example.org", confirmed=True)
-        rendered = RenderedEdition(subject="News", html="<p>x</p>", text="x")
-        msg = compose(s, rendered, sub, "<m@news.example.org>", datetime.now(UTC))
-    entries = [e.strip() for e in str(msg["List-Unsubscribe"]).split(",")]
-    assert entries[0].startswith("<https://news.example.org/unsubscribe/")
-    expected = ["<mailto:leave@news.example.org?subject=unsubscribe>"] if mailto else []
-    assert entries[1:] == expected
-    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        template = build_template(
+            sender=s.from_address,
+            subject="News",
+            html="<p>x</p>",
+            text="x",
+            list_id="News <news.example.org>",
+            unsubscribe_mailto=s.unsubscribe_mailto,
+        )
+        copy = compose(s, template, sub, "<m@news.example.org>", datetime.now(UTC))
+    assert copy.stuffed is not None
+    sent = email.message_from_bytes(
+        copy.stuffed.replace(b"\r\n..", b"\r\n."), policy=email.policy.default
+    )
+    # The same header whether the copy goes as 8bit bytes or is encoded on its own.
+    for msg in (sent, copy.fallback()):
+        entries = [e.strip() for e in str(msg["List-Unsubscribe"]).split(",")]
+        assert entries[0].startswith("<https://news.example.org/unsubscribe/")
+        expected = ["<mailto:leave@news.example.org?subject=unsubscribe>"] if mailto else []
+        assert entries[1:] == expected
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_bad_mailto_setting_is_refused() -> None:
