@@ -100,6 +100,23 @@ class Settings(BaseSettings):
     # Redis hands an unacknowledged task to another worker after this many seconds.
     visibility_timeout: float = 3600.0
 
+    # Bounces: a subscriber is suppressed after this many hard bounces (5xx, 5.x.x DSNs),
+    # or after `soft_bounce_limit` soft ones in a row (4xx past the retry window, 4.x.x DSNs).
+    bounce_limit: int = Field(1, ge=1)
+    soft_bounce_limit: int = Field(3, ge=1)
+    # VERP return path for DSNs, e.g. bounces@example.org: each copy goes out as
+    # bounces+{delivery id}-{signature}@example.org (MAIL FROM and Return-Path).
+    bounce_address: str | None = None
+    # Bearer token for POST /webhooks/bounce (the admin token is accepted too).
+    webhook_token: str | None = None
+    # DKIM: a PEM key (RSA PKCS#1 or PKCS#8, or Ed25519) and its selector; the domain is
+    # DIGEST_FROM's unless given.
+    dkim_key_file: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    # A send pauses after this many copies in a row failed (not counting bounces).
+    error_budget: int = Field(50, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -126,6 +143,18 @@ class Settings(BaseSettings):
         if not value:
             return None
         problem = smtp_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _check_bounce_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from digest.mail.verp import bounce_address_problem
+
+        problem = bounce_address_problem(value)
         if problem:
             raise ValueError(problem)
         return value

@@ -12,6 +12,7 @@ import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -33,8 +34,19 @@ class PermanentError(MailError):
     pass
 
 
+class Bounced(PermanentError):
+    """The recipient's server refused the copy for good (5xx to RCPT or DATA)."""
+
+
+class SoftBounce(TemporaryError):
+    """The recipient's server refused the copy for now (4xx to RCPT or DATA)."""
+
+
 class Transport(Protocol):
     def send(self, msg: EmailMessage) -> None: ...
+
+    # Finished bytes with their own envelope sender (VERP, DKIM: digest.mail.outgoing).
+    def send_raw(self, data: bytes, mail_from: str, to: list[str], message_id: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -46,7 +58,10 @@ class OutboxTransport:
         self.directory = Path(directory)
 
     def send(self, msg: EmailMessage) -> None:
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", str(msg["Message-ID"]).strip("<>")) + ".eml"
+        self.send_raw(msg.as_bytes(), "", [], str(msg["Message-ID"]))
+
+    def send_raw(self, data: bytes, mail_from: str, to: list[str], message_id: str) -> None:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>")) + ".eml"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             # Write then rename, so a reader never sees half a message.
@@ -55,7 +70,7 @@ class OutboxTransport:
             raise TemporaryError(f"cannot write {name} to {self.directory}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(msg.as_bytes())
+                fh.write(data)
             os.replace(tmp, self.directory / name)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
@@ -130,11 +145,17 @@ class SmtpTransport:
         return conn
 
     def send(self, msg: EmailMessage) -> None:
+        self._send(lambda conn: conn.send_message(msg))
+
+    def send_raw(self, data: bytes, mail_from: str, to: list[str], message_id: str) -> None:
+        self._send(lambda conn: conn.sendmail(mail_from, to, data))
+
+    def _send(self, transmit: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = self._connect()
             try:
-                refused = self._conn.send_message(msg)
+                refused = transmit(self._conn)
             except smtplib.SMTPServerDisconnected as exc:
                 # A reused connection may have been closed by the server while idle.
                 self._conn = None
@@ -143,7 +164,12 @@ class SmtpTransport:
                 continue
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = next(iter(exc.recipients.values()))
-                raise _error_for(code, f"recipient refused: {code} {_text(reply)}") from exc
+                raise _bounce_for(code, f"recipient refused: {code} {_text(reply)}") from exc
+            except smtplib.SMTPDataError as exc:
+                self._reset()
+                raise _bounce_for(
+                    exc.smtp_code, f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+                ) from exc
             except smtplib.SMTPResponseException as exc:
                 self._reset()
                 raise _error_for(
@@ -154,7 +180,7 @@ class SmtpTransport:
                 raise TemporaryError(f"SMTP error: {exc}") from exc
             if refused:
                 code, reply = next(iter(refused.values()))
-                raise _error_for(code, f"recipient refused: {code} {_text(reply)}")
+                raise _bounce_for(code, f"recipient refused: {code} {_text(reply)}")
             return
 
     def _reset(self) -> None:
@@ -181,6 +207,11 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 
 def _error_for(code: int, message: str) -> MailError:
     return PermanentError(message) if 500 <= code < 600 else TemporaryError(message)
+
+
+def _bounce_for(code: int, message: str) -> MailError:
+    """A refusal of this recipient or this message, not of the server or of us."""
+    return Bounced(message) if 500 <= code < 600 else SoftBounce(message)
 
 
 def transport_from_url(smtp_url: str | None, outbox_dir: Path) -> Transport:

@@ -16,14 +16,18 @@ from email.message import EmailMessage
 from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session
 
+from digest import bounces
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.links import subscriber_links
 from digest.mail import PermanentError, TemporaryError, Transport, build_message, message_id_for
 from digest.mail.message import domain_of, list_id_for
+from digest.mail.outgoing import Finisher
+from digest.mail.transports import Bounced, SoftBounce
 from digest.models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus, utcnow
 from digest.render import RenderedEdition, personalize
+from digest.sends import ErrorBudget, active_send
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class DeliveryReport:
     failed: list[tuple[int, str]] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)  # temporary failures, still pending
     skipped: int = 0  # already taken by another worker, or the subscriber left
+    bounced: int = 0
 
 
 # Builds one subscriber's message from the edition; raising fails that copy only.
@@ -96,7 +101,9 @@ def claim(session: Session, delivery_id: int, claim_timeout: float) -> bool:
     claimed = session.execute(
         update(Delivery)
         .where(
-            Delivery.id == delivery_id, or_(Delivery.status == DeliveryStatus.PENDING, abandoned)
+            Delivery.id == delivery_id,
+            or_(Delivery.status == DeliveryStatus.PENDING, abandoned),
+            active_send(),  # a paused or cancelled send's copies stay where they are
         )
         .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
     )
@@ -137,6 +144,8 @@ class _Batch:
         self.compose = compose
         self.report = DeliveryReport()
         self.domain = domain_of(settings.from_address)
+        self.finisher = Finisher(settings)  # VERP return path and DKIM, when configured
+        self.budget = ErrorBudget(settings)
         # The edition's HTML is the big part of a copy: read it once per batch, not per copy.
         self.editions: dict[int, tuple[RenderedEdition, int]] = {}
 
@@ -167,11 +176,23 @@ class _Batch:
             now = utcnow()
             message_id = message_id_for(delivery.edition_id, sub.id, self.domain)
             try:
-                self.transport.send(self.compose(settings, rendered, sub, message_id, now))
+                msg = self.compose(settings, rendered, sub, message_id, now)
+                self.finisher.send(self.transport, msg, delivery_id, sub.email)
+            except Bounced as exc:  # 5xx to RCPT or DATA: one attempt, no retry
+                bounces.record_bounce(session, settings, delivery, hard=True, reason=str(exc))
+                report.bounced += 1
+                return True
             except TemporaryError as exc:
                 delivery.last_error = str(exc)
                 if delivery.attempts >= self.policy.max_attempts:
+                    if isinstance(exc, SoftBounce):  # refused for now, to the end: soft bounce
+                        bounces.record_bounce(
+                            session, settings, delivery, hard=False, reason=str(exc)
+                        )
+                        report.bounced += 1
+                        return True
                     delivery.status = DeliveryStatus.FAILED
+                    self.budget.failed(session, delivery.send_id, str(exc))
                     report.failed.append((delivery_id, str(exc)))
                     return True
                 delivery.status = DeliveryStatus.PENDING
@@ -185,6 +206,7 @@ class _Batch:
                 )
                 delivery.status = DeliveryStatus.FAILED
                 delivery.last_error = error
+                self.budget.failed(session, delivery.send_id, error)
                 report.failed.append((delivery_id, error))
                 return True
             delivery.status = DeliveryStatus.SENT
@@ -192,6 +214,8 @@ class _Batch:
             delivery.message_id = message_id
             sub.last_article_id = max(sub.last_article_id, newest_article)
             sub.last_sent_at = now
+            bounces.record_accepted(sub)
+            self.budget.accepted(session, delivery.send_id)
             report.sent += 1
             return True
 
@@ -221,6 +245,7 @@ def deliver_in_process(
         total.sent += report.sent
         total.failed += report.failed
         total.skipped += report.skipped
+        total.bounced += report.bounced
         pending = report.retry
         if not pending or attempt == policy.max_attempts:
             break
