@@ -5,13 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from digest import pipeline
+from digest import pipeline, sends
 from digest.config import Settings
 from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
 from digest.models import DeliveryStatus
 
-SETTLED = {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}
+SETTLED = {
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.SKIPPED,
+    DeliveryStatus.BOUNCED,
+    DeliveryStatus.CANCELLED,
+}
 POLL_SECONDS = 0.25
 
 
@@ -73,5 +79,7 @@ class CeleryDispatcher:
             settled = sum(n for s, n in status.items() if s in SETTLED)
             on_progress(Progress(label, settled, total))
             if settled >= total:
+                return status
+            if sends.pause_reason(self.settings, send_id):  # the error budget stopped it
                 return status
             time.sleep(POLL_SECONDS)

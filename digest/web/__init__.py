@@ -19,6 +19,7 @@ from digest.errors import DigestError
 from digest.links import PREFERENCES, UNSUBSCRIBE, link_path
 from digest.models import Subscriber, SubscriberStatus
 from digest.subscribers import subscriber_for_token, unsubscribe
+from digest.web.webhooks import add_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -86,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except DigestError as exc:
             return bad_link(request, str(exc))
 
+    add_webhooks(app, settings)
     return app
