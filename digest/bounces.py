@@ -5,6 +5,8 @@ the retry window, and DSNs read from a file, a pipe or the webhook. A hard bounc
 towards `DIGEST_BOUNCE_LIMIT` (default 1), soft ones towards `DIGEST_SOFT_BOUNCE_LIMIT`
 in a row (default 3; a copy accepted starts the row again). A subscriber over either
 limit is suppressed (status `bounced`): planning only ever picks confirmed subscribers.
+A copy accepted by the server starts the row of soft bounces again (the sending path
+writes `soft_bounces = 0` with the subscriber's other columns).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
@@ -27,50 +29,48 @@ _OUR_MESSAGE_ID = re.compile(r"<digest\.e(\d+)\.s(\d+)@[^>]+>")
 
 
 @dataclass(frozen=True)
-class BounceOutcome:
-    delivery_id: int
-    email: str
+class Bounce:
+    subscriber_id: int
     hard: bool
     reason: str
-    suppressed: bool  # the subscriber is (now) suppressed
 
 
-def record_bounce(
-    session: Session,
-    settings: Settings,
-    delivery: Delivery,
-    *,
-    hard: bool,
-    reason: str,
-    mark_copy: bool = True,
-    now: datetime | None = None,
-) -> BounceOutcome:
-    """Count one bounce against the copy's subscriber; suppress them past the limit."""
+def count_bounces(
+    session: Session, settings: Settings, found: list[Bounce], now: datetime | None = None
+) -> set[int]:
+    """Count bounces against their subscribers and suppress those past a limit.
+
+    The copies themselves are marked by the caller (the sending path writes its rows in
+    bulk). Returns the ids of the subscribers suppressed now.
+    """
+    if not found:
+        return set()
     now = now or utcnow()
-    sub = delivery.subscriber
-    if mark_copy:
-        delivery.status = DeliveryStatus.BOUNCED
-        delivery.last_error = reason
-    if hard:
-        sub.hard_bounces += 1
-    else:
-        sub.soft_bounces += 1
-    sub.last_bounce = reason
-    over = sub.hard_bounces >= settings.bounce_limit or (
-        sub.soft_bounces >= settings.soft_bounce_limit
+    for b in found:
+        counter = Subscriber.hard_bounces if b.hard else Subscriber.soft_bounces
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id == b.subscriber_id)
+            .values({counter: counter + 1, Subscriber.last_bounce: b.reason[:2000]})
+            .execution_options(synchronize_session=False)
+        )
+    ids = sorted({b.subscriber_id for b in found})
+    over = or_(
+        Subscriber.hard_bounces >= settings.bounce_limit,
+        Subscriber.soft_bounces >= settings.soft_bounce_limit,
     )
-    if over and sub.status in (SubscriberStatus.CONFIRMED, SubscriberStatus.PENDING):
-        sub.status = SubscriberStatus.BOUNCED
-        sub.bounced_at = now
-    return BounceOutcome(
-        delivery.id, sub.email, hard, reason, sub.status == SubscriberStatus.BOUNCED
+    active = Subscriber.status.in_([SubscriberStatus.CONFIRMED, SubscriberStatus.PENDING])
+    suppressed = set(
+        session.scalars(select(Subscriber.id).where(Subscriber.id.in_(ids), over, active))
     )
-
-
-def record_accepted(sub: Subscriber) -> None:
-    """A copy was accepted: soft bounces count in a row, so the row starts again."""
-    if sub.soft_bounces:
-        sub.soft_bounces = 0
+    if suppressed:
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id.in_(suppressed))
+            .values(status=SubscriberStatus.BOUNCED, bounced_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return suppressed
 
 
 def _delivery_by_message_id(session: Session, message_id: str) -> Delivery | None:
@@ -128,12 +128,18 @@ def process_dsn(settings: Settings, data: bytes) -> dict[str, object]:
         if delivery.status == DeliveryStatus.BOUNCED:
             return {**base, "result": "already recorded", "suppressed": False}
         reason = f"DSN {report.status}" + (f": {report.diagnostic}" if report.diagnostic else "")
-        outcome = record_bounce(session, settings, delivery, hard=report.hard, reason=reason)
+        delivery.status = DeliveryStatus.BOUNCED
+        delivery.last_error = reason
+        session.flush()
+        count_bounces(session, settings, [Bounce(delivery.subscriber_id, report.hard, reason)])
+        status = session.scalar(
+            select(Subscriber.status).where(Subscriber.id == delivery.subscriber_id)
+        )
         return {
             **base,
             "result": "hard bounce" if report.hard else "soft bounce",
             "status": report.status,
-            "suppressed": outcome.suppressed,
+            "suppressed": status == SubscriberStatus.BOUNCED,
         }
 
 

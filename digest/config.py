@@ -90,10 +90,17 @@ class Settings(BaseSettings):
     max_articles: int = 20
     first_digest_days: int = 7
     delivery_batch_size: int = 100
-    # A temporary SMTP failure is tried again after base, 2*base, 4*base... seconds (at most
-    # an hour), in this process or on the workers alike, up to this many attempts in all.
+    # A temporary SMTP failure defers the copy: tried again after about base, 2*base,
+    # 4*base... seconds (at most retry_max_delay, with jitter), until retry_window seconds
+    # after it was planned; only then (or on a 5xx) does it fail.
     retry_base_delay: float = 30.0
-    delivery_max_attempts: int = 5
+    retry_max_delay: float = 3600.0
+    retry_window: float = 86400.0
+    # In this process, `digest send` waits for deferred copies due within this many seconds;
+    # later ones are left for the next send, run or beat dispatch.
+    send_retry_wait: float = 60.0
+    # `digest send` waiting on workers gives up after this many seconds without progress.
+    send_wait_timeout: float = 300.0
     # A delivery claimed longer ago than this was being sent by a worker that died; it is
     # sent again (at least once beats never; the Message-ID stays the same).
     claim_timeout: float = 600.0

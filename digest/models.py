@@ -73,7 +73,10 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"  # planned, not yet handed to a transport
     SENDING = "sending"  # claimed by a worker
     SENT = "sent"
-    FAILED = "failed"  # permanent failure; will not be retried
+    # A temporary failure (4xx, no connection, a timeout): tried again at next_attempt_at,
+    # until the retry window since the copy was planned is over.
+    DEFERRED = "deferred"
+    FAILED = "failed"  # a permanent answer, or the retry window is over; not retried
     SKIPPED = "skipped"  # the subscriber left between planning and sending
     BOUNCED = "bounced"  # refused for good by the recipient's server (5xx, or a DSN)
     CANCELLED = "cancelled"  # its send was cancelled before it went out
@@ -273,6 +276,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
         Index("ix_deliveries_send_status", "send_id", "status"),
+        Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -290,6 +294,8 @@ class Delivery(Base):
     # to a worker that died mid-message, and may be taken again.
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # A deferred copy's next try; for a pending one, when it was last handed to a queue.
+    next_attempt_at: Mapped[datetime | None]
 
     edition: Mapped[Edition] = relationship()
     subscriber: Mapped[Subscriber] = relationship()

@@ -4,7 +4,8 @@ of `digest sends list` and `digest sends show`.
 The budget: every copy that fails for good (not a bounce: a refusal of our server, our
 login, our message) adds one to the send's `failures_in_row`, and a copy accepted sets
 it back to 0. At `DIGEST_ERROR_BUDGET` the send is paused with the reason; claims only
-take copies of active sends (`active_send`), so every worker stops taking its copies.
+take copies of active sends (`active_send`), so every worker stops taking its copies,
+and a batch that used up the budget on its own puts its remaining copies back.
 """
 
 from __future__ import annotations
@@ -21,44 +22,86 @@ from digest.errors import InvalidInput, NotFound
 from digest.models import Delivery, DeliveryStatus, Send, SendStatus
 
 
+# Copies of a send not yet on their way: what resume hands out and cancel stops.
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
+
+
 def active_send() -> ColumnElement[bool]:
     """A condition for claims: the delivery's send is neither paused nor cancelled."""
     return Delivery.send_id.in_(select(Send.id).where(Send.status == SendStatus.ACTIVE))
 
 
 class ErrorBudget:
-    """Counts failures in a row per send for one batch of copies."""
+    """Counts copies that failed in a row, per send, one batch at a time.
+
+    `outcome` is told each copy's end in the order sent (True: accepted, False: failed;
+    bounces and deferrals are neither); `exhausted` says when this batch alone used up
+    the budget, so the sender stops at once; `record` writes the batch's counts and pauses
+    the sends over their budget, in the batch's own transaction.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.limit = settings.error_budget
-        self.dirty: set[int] = set()  # sends whose counter this batch raised
+        self.outcomes: list[tuple[int, bool, str]] = []  # delivery id, accepted, error
+        self.run = 0  # failures in a row within this batch
 
-    def failed(self, session: Session, send_id: int, error: str) -> bool:
-        """One more failure in a row; True when it paused the send."""
-        self.dirty.add(send_id)
-        session.execute(
-            update(Send).where(Send.id == send_id).values(failures_in_row=Send.failures_in_row + 1)
-        )
-        count = session.scalar(select(Send.failures_in_row).where(Send.id == send_id)) or 0
-        if count < self.limit:
-            return False
-        paused = session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.status == SendStatus.ACTIVE)
-            .values(
-                status=SendStatus.PAUSED,
-                paused_reason=f"{count} copies in a row failed; the last: {error}"[:2000],
+    def outcome(self, delivery_id: int, accepted: bool, error: str = "") -> None:
+        self.outcomes.append((delivery_id, accepted, error))
+        self.run = 0 if accepted else self.run + 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self.run >= self.limit
+
+    def record(self, session: Session) -> None:
+        if not self.outcomes:
+            return
+        ids = [i for i, _, _ in self.outcomes]
+        if all(ok for _, ok, _ in self.outcomes):  # the common case: one statement
+            session.execute(
+                update(Send)
+                .where(
+                    Send.failures_in_row > 0,
+                    Send.id.in_(select(Delivery.send_id).where(Delivery.id.in_(ids))),
+                )
+                .values(failures_in_row=0)
+                .execution_options(synchronize_session=False)
             )
+            return
+        send_of = dict(
+            session.execute(select(Delivery.id, Delivery.send_id).where(Delivery.id.in_(ids)))
         )
-        return paused.rowcount == 1  # type: ignore[attr-defined]
-
-    def accepted(self, session: Session, send_id: int) -> None:
-        """A copy went out: the row of failures is broken (one write only when needed)."""
-        session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.failures_in_row > 0)
-            .values(failures_in_row=0)
-        )
+        per_send: dict[int, list[tuple[bool, str]]] = {}
+        for delivery_id, ok, error in self.outcomes:
+            per_send.setdefault(send_of[delivery_id], []).append((ok, error))
+        for send_id, seen in per_send.items():
+            trailing = 0
+            for ok, _ in reversed(seen):
+                if ok:
+                    break
+                trailing += 1
+            value = trailing if trailing < len(seen) else Send.failures_in_row + trailing
+            session.execute(
+                update(Send)
+                .where(Send.id == send_id)
+                .values(failures_in_row=value)
+                .execution_options(synchronize_session=False)
+            )
+            count = session.scalar(select(Send.failures_in_row).where(Send.id == send_id)) or 0
+            if count >= self.limit:
+                last_error = next(e for ok, e in reversed(seen) if not ok)
+                session.execute(
+                    update(Send)
+                    .where(Send.id == send_id, Send.status == SendStatus.ACTIVE)
+                    .values(
+                        status=SendStatus.PAUSED,
+                        paused_reason=(
+                            f"{count} copies in a row failed (DIGEST_ERROR_BUDGET={self.limit}); "
+                            f"the last: {last_error}"
+                        )[:2000],
+                    )
+                    .execution_options(synchronize_session=False)
+                )
 
 
 def _get(session: Session, send_id: int) -> Send:
@@ -89,7 +132,7 @@ def resume(settings: Settings, send_id: int) -> list[int]:
         return list(
             session.scalars(
                 select(Delivery.id)
-                .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.PENDING)
+                .where(Delivery.send_id == send_id, Delivery.status.in_(WAITING))
                 .order_by(Delivery.id)
             )
         )
@@ -102,7 +145,7 @@ def cancel(settings: Settings, send_id: int) -> int:
         send.status = SendStatus.CANCELLED
         result = session.execute(
             update(Delivery)
-            .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.send_id == send_id, Delivery.status.in_(WAITING))
             .values(status=DeliveryStatus.CANCELLED, last_error="send cancelled")
         )
         return int(result.rowcount)  # type: ignore[attr-defined]

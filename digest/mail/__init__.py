@@ -8,6 +8,7 @@ from digest.mail.transports import (
     SmtpTransport,
     TemporaryError,
     Transport,
+    TransportDown,
     transport_from_url,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "SmtpTransport",
     "TemporaryError",
     "Transport",
+    "TransportDown",
     "build_message",
     "message_id_for",
     "transport_from_url",

@@ -15,11 +15,14 @@ import tempfile
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from digest.config import mask_url
 from digest.errors import DigestError, InvalidInput
+
+if TYPE_CHECKING:
+    from digest.mail.template import OutgoingCopy
 
 
 class MailError(DigestError):
@@ -42,11 +45,16 @@ class SoftBounce(TemporaryError):
     """The recipient's server refused the copy for now (4xx to RCPT or DATA)."""
 
 
+class TransportDown(TemporaryError):
+    """The server cannot be reached at all: the copies after this one need not try."""
+
+
 class Transport(Protocol):
     def send(self, msg: EmailMessage) -> None: ...
 
-    # Finished bytes with their own envelope sender (VERP, DKIM: digest.mail.outgoing).
-    def send_raw(self, data: bytes, mail_from: str, to: list[str], message_id: str) -> None: ...
+    def send_copy(self, copy: OutgoingCopy) -> None:
+        """One copy made from an edition's template (see digest.mail.template)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -58,9 +66,12 @@ class OutboxTransport:
         self.directory = Path(directory)
 
     def send(self, msg: EmailMessage) -> None:
-        self.send_raw(msg.as_bytes(), "", [], str(msg["Message-ID"]))
+        self._write(str(msg["Message-ID"]), msg.as_bytes())
 
-    def send_raw(self, data: bytes, mail_from: str, to: list[str], message_id: str) -> None:
+    def send_copy(self, copy: OutgoingCopy) -> None:
+        self._write(copy.message_id, copy.plain())
+
+    def _write(self, message_id: str, data: bytes) -> None:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>")) + ".eml"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -141,21 +152,23 @@ class SmtpTransport:
                 conn.close()
             if isinstance(exc, smtplib.SMTPAuthenticationError):
                 raise PermanentError(f"SMTP login to {self.host} refused: {_reply(exc)}") from exc
-            raise TemporaryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
+            raise TransportDown(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
         return conn
 
     def send(self, msg: EmailMessage) -> None:
-        self._send(lambda conn: conn.send_message(msg))
+        self._attempt(lambda conn: conn.send_message(msg))
 
-    def send_raw(self, data: bytes, mail_from: str, to: list[str], message_id: str) -> None:
-        self._send(lambda conn: conn.sendmail(mail_from, to, data))
+    def send_copy(self, copy: OutgoingCopy) -> None:
+        """Send a copy's bytes as they are: 8bit and already dot-stuffed, when the server
+        announced 8BITMIME; else the copy encoded on its own (quoted-printable)."""
+        self._attempt(lambda conn: _transact(conn, copy))
 
-    def _send(self, transmit: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
+    def _attempt(self, send: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = self._connect()
             try:
-                refused = transmit(self._conn)
+                refused = send(self._conn)
             except smtplib.SMTPServerDisconnected as exc:
                 # A reused connection may have been closed by the server while idle.
                 self._conn = None
@@ -197,6 +210,44 @@ class SmtpTransport:
             self._conn = None
 
 
+def _transact(conn: smtplib.SMTP, copy: OutgoingCopy) -> dict[str, tuple[int, bytes]]:
+    """MAIL, RCPT and DATA with the copy's pre-stuffed bytes.
+
+    `smtplib.sendmail` would dot-stuff and fix line ends of every copy again (a regex over
+    the whole message); the template did both once per edition, so DATA is spoken here.
+    """
+    conn.ehlo_or_helo_if_needed()
+    if copy.stuffed is None or not conn.has_extn("8bitmime"):
+        return conn.sendmail(copy.mail_from, [copy.rcpt], copy.fallback().as_bytes())
+    code, reply = conn.mail(copy.mail_from, ["BODY=8BITMIME"])
+    if code != 250:
+        _rset_or_close(conn, code)
+        raise smtplib.SMTPSenderRefused(code, reply, copy.mail_from)
+    code, reply = conn.rcpt(copy.rcpt)
+    if code not in (250, 251):
+        _rset_or_close(conn, code)
+        raise smtplib.SMTPRecipientsRefused({copy.rcpt: (code, reply)})
+    conn.putcmd("data")
+    code, reply = conn.getreply()
+    if code != 354:
+        _rset_or_close(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    conn.send(copy.stuffed + b".\r\n")
+    code, reply = conn.getreply()
+    if code != 250:
+        _rset_or_close(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return {}
+
+
+def _rset_or_close(conn: smtplib.SMTP, code: int) -> None:
+    if code == 421:  # the server is closing the session
+        conn.close()
+        return
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        conn.rset()
+
+
 def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
@@ -211,6 +262,8 @@ def _error_for(code: int, message: str) -> MailError:
 
 def _bounce_for(code: int, message: str) -> MailError:
     """A refusal of this recipient or this message, not of the server or of us."""
+    if code == 421:  # the server is closing the session: nothing to do with the recipient
+        return TemporaryError(message)
     return Bounced(message) if 500 <= code < 600 else SoftBounce(message)
 
 

@@ -3,7 +3,7 @@
 - `gather`: fetch each source, store the entries not seen before.
 - `editions`: one rendered digest per distinct set of articles.
 - `plan`: who gets which edition now (`decide` is pure; `plan_send` reads and writes).
-- `deliver`: claim, send and record each copy; one retry policy.
+- `deliver`: claim, send and record copies by the batch; one retry policy; the sweep.
 - `reports`: what a send did, the lists, and a preview of the next digest.
 
 Each function takes plain values (ids, settings, a transport) and does its own I/O at the
@@ -13,9 +13,12 @@ edges, so the same calls run in this process or inside a Celery task.
 from digest.pipeline.deliver import (
     DeliveryReport,
     RetryPolicy,
+    batches,
     compose,
     deliver_batch,
     deliver_in_process,
+    due_deliveries,
+    mark_handed_out,
 )
 from digest.pipeline.editions import edition_content, get_or_create_edition
 from digest.pipeline.gather import (
@@ -42,15 +45,18 @@ __all__ = [
     "RetryPolicy",
     "SendPlan",
     "article_from_entry",
+    "batches",
     "compose",
     "decide",
     "deliver_batch",
     "deliver_in_process",
+    "due_deliveries",
     "edition_content",
     "failed_deliveries",
     "gather_all",
     "gather_source",
     "get_or_create_edition",
+    "mark_handed_out",
     "plan_send",
     "preview",
     "send_status",

@@ -1,19 +1,27 @@
-"""Deliver: claim each planned copy, hand it to a transport, record what happened.
+"""Deliver: claim a batch of planned copies, send them over one connection, record them.
 
-A copy is claimed before it is sent and recorded right after, so a retried batch, a
-second send or two workers never mail anyone twice. Temporary failures go round again
-under one `RetryPolicy`, whether the rounds run in this process or as Celery retries.
+A batch is claimed in one statement (an UPDATE whose WHERE holds the condition, with
+RETURNING), so of two workers only one gets each row; its copies are made from the
+edition's template (serialised once, see digest.mail.template) and sent over the kept-open
+connection of the transport; the outcomes are written in one commit.
+
+A temporary failure (a 4xx, no connection, a timeout) defers the copy to a later time
+under the `RetryPolicy` (exponential backoff with jitter, within a retry window), in this
+process and on the workers alike; only a permanent answer (5xx) or the end of the window
+fails it, with the last error kept. `due_deliveries` finds what a lost queue or a dead
+worker left behind, so a sweep can hand it out again.
 """
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest import bounces
@@ -21,93 +29,205 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.links import subscriber_links
-from digest.mail import PermanentError, TemporaryError, Transport, build_message, message_id_for
+from digest.mail import PermanentError, TemporaryError, Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.outgoing import Finisher
-from digest.mail.transports import Bounced, SoftBounce
-from digest.models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus, utcnow
-from digest.render import RenderedEdition, personalize
+from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
+from digest.mail.transports import Bounced, SoftBounce, TransportDown
+from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
 from digest.sends import ErrorBudget, active_send
+
+# Ids per IN list, under any database's limit on bound parameters.
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how late a temporary failure (SMTP 4xx, a dropped connection) is tried
-    again: after base, 2*base, 4*base... seconds, at most `max_delay`, `max_attempts` in all."""
+    """When a copy that met a temporary failure is tried again: after about base, 2*base,
+    4*base... seconds (at most `max_delay`; each drawn between half and all of it, so
+    copies deferred together do not come back together), and never later than `window`
+    seconds after the copy was planned. Past the window the copy fails."""
 
-    max_attempts: int = 5
     base_delay: float = 30.0
     max_delay: float = 3600.0
+    window: float = 86400.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(
-            max_attempts=settings.delivery_max_attempts, base_delay=settings.retry_base_delay
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+            window=settings.retry_window,
         )
 
-    def delay(self, attempt: int) -> float:
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after the `attempt`-th try (1-based) failed."""
-        return min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
+        ceiling = min(self.base_delay * 2 ** min(attempt - 1, 40), self.max_delay)
+        return ceiling * (0.5 + rand() / 2)
+
+    def next_attempt(
+        self,
+        attempt: int,
+        planned_at: datetime,
+        now: datetime,
+        rand: Callable[[], float] = random.random,
+    ) -> datetime | None:
+        """When to try again after the `attempt`-th try failed; None: the window is over."""
+        deadline = planned_at + timedelta(seconds=self.window)
+        if now >= deadline:
+            return None
+        return min(now + timedelta(seconds=self.delay(attempt, rand)), deadline)
 
 
 @dataclass
 class DeliveryReport:
     sent: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
-    retry: list[int] = field(default_factory=list)  # temporary failures, still pending
-    skipped: int = 0  # already taken by another worker, or the subscriber left
+    deferred: dict[int, datetime] = field(default_factory=dict)  # id -> next attempt
+    skipped: int = 0  # taken by another worker, not due yet, or the subscriber left
     bounced: int = 0
 
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.bounced += other.bounced
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.deferred.update(other.deferred)
 
-# Builds one subscriber's message from the edition; raising fails that copy only.
-Composer = Callable[[Settings, RenderedEdition, Subscriber, str, datetime], EmailMessage]
+
+@dataclass(frozen=True)
+class Addressee:
+    """What a copy needs of its subscriber."""
+
+    id: int
+    email: str
+    name: str | None
+    status: SubscriberStatus
+    last_article_id: int
+
+
+# Builds one subscriber's copy from the edition's template; raising fails that copy only.
+Composer = Callable[[Settings, MessageTemplate, Addressee, str, datetime], OutgoingCopy]
 
 
 def compose(
-    settings: Settings, rendered: RenderedEdition, sub: Subscriber, message_id: str, now: datetime
-) -> EmailMessage:
-    """One subscriber's copy: the edition with their name and links filled in."""
+    settings: Settings, template: MessageTemplate, sub: Addressee, message_id: str, now: datetime
+) -> OutgoingCopy:
+    """One subscriber's copy: the edition's bytes with their address, name and links."""
     links = subscriber_links(settings.base_url, settings.secret_key, sub.id)
-    html, text = personalize(
-        rendered,
-        name=sub.name,
-        unsubscribe_url=links.unsubscribe,
-        preferences_url=links.preferences,
+    return template.copy_for(
+        Recipient(
+            address=sub.email,
+            name=sub.name,
+            message_id=message_id,
+            unsubscribe_url=links.unsubscribe,
+            preferences_url=links.preferences,
+            date=now,
+        )
     )
-    return build_message(
+
+
+# Editions do not change once rendered: each process keeps the last few templates.
+_templates: OrderedDict[tuple[str, int], tuple[MessageTemplate, int]] = OrderedDict()
+TEMPLATES_KEPT = 8
+
+
+def edition_template(
+    session: Session, settings: Settings, edition_id: int
+) -> tuple[MessageTemplate, int]:
+    """The edition's message template and its newest article (0: none left)."""
+    key = (settings.database_url, edition_id)
+    if key in _templates:
+        _templates.move_to_end(key)
+        return _templates[key]
+    edition = session.get_one(Edition, edition_id)
+    template = build_template(
         sender=settings.from_address,
-        to_address=sub.email,
-        to_name=sub.name,
-        subject=rendered.subject,
-        html=html,
-        text=text,
-        message_id=message_id,
+        subject=edition.subject,
+        html=edition.html,
+        text=edition.text,
         list_id=list_id_for(settings.list_name, settings.base_url),
-        unsubscribe_url=links.unsubscribe,
-        date=now,
     )
+    _templates[key] = (template, max(edition.article_ids, default=0))
+    while len(_templates) > TEMPLATES_KEPT:
+        _templates.popitem(last=False)
+    return _templates[key]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    edition_id: int
+    subscriber_id: int
+    attempts: int
+    created_at: datetime
+
+
+def claimable(now: datetime, claim_timeout: float) -> object:
+    """Pending; deferred and due; or claimed by a sender that died (past the timeout)."""
+    return or_(
+        Delivery.status == DeliveryStatus.PENDING,
+        and_(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
+        and_(
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.claimed_at < now - timedelta(seconds=claim_timeout),
+        ),
+    )
+
+
+def claim_batch(
+    session: Session, delivery_ids: Sequence[int], claim_timeout: float, now: datetime
+) -> list[Claimed]:
+    """Take the claimable rows among these ids for sending, in one statement per chunk.
+
+    An UPDATE ... RETURNING with the condition in its WHERE: of two workers racing for a
+    row, the second's UPDATE no longer matches it (SQLite has one writer at a time;
+    PostgreSQL re-reads a row it waited for), so each row is claimed once.
+    """
+    claimed: list[Claimed] = []
+    for start in range(0, len(delivery_ids), CHUNK):
+        chunk = list(delivery_ids[start : start + CHUNK])
+        rows = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(chunk),
+                claimable(now, claim_timeout),  # type: ignore[arg-type]
+                active_send(),  # a paused or cancelled send's copies stay where they are
+            )
+            .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
+            .returning(
+                Delivery.id,
+                Delivery.edition_id,
+                Delivery.subscriber_id,
+                Delivery.attempts,
+                Delivery.created_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        claimed += [Claimed(*row) for row in rows]
+    return sorted(claimed, key=lambda c: c.id)
 
 
 def claim(session: Session, delivery_id: int, claim_timeout: float) -> bool:
-    """Take a delivery for sending: pending ones, or ones whose sender died long ago.
+    """Take one delivery for sending (see claim_batch)."""
+    return bool(claim_batch(session, [delivery_id], claim_timeout, utcnow()))
 
-    One UPDATE with the condition in its WHERE: of two workers, only one sees a row count.
-    """
-    now = utcnow()
-    abandoned = and_(
-        Delivery.status == DeliveryStatus.SENDING,
-        Delivery.claimed_at < now - timedelta(seconds=claim_timeout),
-    )
-    claimed = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            or_(Delivery.status == DeliveryStatus.PENDING, abandoned),
-            active_send(),  # a paused or cancelled send's copies stay where they are
+
+def _addressees(session: Session, ids: Sequence[int]) -> dict[int, Addressee]:
+    found: dict[int, Addressee] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.name,
+                Subscriber.status,
+                Subscriber.last_article_id,
+            ).where(Subscriber.id.in_(ids[start : start + CHUNK]))
         )
-        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
-    )
-    return claimed.rowcount == 1  # type: ignore[attr-defined]
+        for row in rows:
+            found[row[0]] = Addressee(row[0], row[1], row[2], SubscriberStatus(row[3]), row[4])
+    return found
 
 
 def deliver_batch(
@@ -116,108 +236,120 @@ def deliver_batch(
     transport: Transport,
     *,
     policy: RetryPolicy | None = None,
-    on_settled: Callable[[], None] | None = None,
+    on_settled: Callable[[int], None] | None = None,
     compose: Composer = compose,
 ) -> DeliveryReport:
-    """Send each pending delivery once; record the outcome of each as it happens.
+    """Claim these deliveries, send the claimed ones, record every outcome in one commit.
 
-    `on_settled` is called once per copy that reached its end (sent, failed or skipped),
-    not for a copy left pending for a retry.
+    `on_settled(n)` is told, after the commit, how many copies reached their end (sent,
+    failed or skipped); deferred copies are not settled yet.
     """
-    batch = _Batch(settings, transport, policy or RetryPolicy.from_settings(settings), compose)
-    for delivery_id in delivery_ids:
-        settled = batch.deliver(delivery_id)
-        if settled and on_settled:
-            on_settled()
-    return batch.report
-
-
-class _Batch:
-    """What the deliveries of one batch share: the transport, and each edition read once."""
-
-    def __init__(
-        self, settings: Settings, transport: Transport, policy: RetryPolicy, compose: Composer
-    ) -> None:
-        self.settings = settings
-        self.transport = transport
-        self.policy = policy
-        self.compose = compose
-        self.report = DeliveryReport()
-        self.domain = domain_of(settings.from_address)
-        self.finisher = Finisher(settings)  # VERP return path and DKIM, when configured
-        self.budget = ErrorBudget(settings)
-        # The edition's HTML is the big part of a copy: read it once per batch, not per copy.
-        self.editions: dict[int, tuple[RenderedEdition, int]] = {}
-
-    def edition(self, delivery: Delivery) -> tuple[RenderedEdition, int]:
-        """The rendered edition and its newest article still stored (0: none left)."""
-        if delivery.edition_id not in self.editions:
-            e = delivery.edition
-            rendered = RenderedEdition(subject=e.subject, html=e.html, text=e.text)
-            self.editions[e.id] = (rendered, max(e.article_ids, default=0))
-        return self.editions[delivery.edition_id]
-
-    def deliver(self, delivery_id: int) -> bool:
-        """Deliver one copy; True when it is settled, False when it waits for a retry."""
-        settings, report = self.settings, self.report
-        with session_scope(settings.database_url) as session:
-            if not claim(session, delivery_id, settings.claim_timeout):
-                report.skipped += 1
-                return True
-        with session_scope(settings.database_url) as session:
-            delivery = session.get_one(Delivery, delivery_id)
-            sub = delivery.subscriber
-            if sub.status != SubscriberStatus.CONFIRMED:
-                delivery.status = DeliveryStatus.SKIPPED
-                delivery.last_error = f"subscriber is {sub.status}"
-                report.skipped += 1
-                return True
-            rendered, newest_article = self.edition(delivery)
-            now = utcnow()
-            message_id = message_id_for(delivery.edition_id, sub.id, self.domain)
-            try:
-                msg = self.compose(settings, rendered, sub, message_id, now)
-                self.finisher.send(self.transport, msg, delivery_id, sub.email)
-            except Bounced as exc:  # 5xx to RCPT or DATA: one attempt, no retry
-                bounces.record_bounce(session, settings, delivery, hard=True, reason=str(exc))
+    policy = policy or RetryPolicy.from_settings(settings)
+    report = DeliveryReport()
+    now = utcnow()
+    with session_scope(settings.database_url) as session:
+        claimed = claim_batch(session, delivery_ids, settings.claim_timeout, now)
+    report.skipped = len(set(delivery_ids)) - len(claimed)
+    if not claimed:
+        if on_settled and report.skipped:
+            on_settled(report.skipped)
+        return report
+    domain = domain_of(settings.from_address)
+    rows: list[dict[str, object]] = []
+    subscribers: dict[int, dict[str, object]] = {}
+    with session_scope(settings.database_url) as session:
+        addressees = _addressees(session, [c.subscriber_id for c in claimed])
+        templates = {
+            e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
+        }
+    down: str | None = None  # the server cannot be reached: defer the rest without trying
+    finisher = Finisher(settings)  # VERP return path and DKIM, when configured
+    budget = ErrorBudget(settings)
+    bounced: list[bounces.Bounce] = []
+    for c in claimed:
+        if budget.exhausted:  # this batch used up the error budget: the rest goes back
+            rows.append(_row(c, DeliveryStatus.PENDING))
+            report.skipped += 1
+            continue
+        sub = addressees.get(c.subscriber_id)
+        if sub is None or sub.status != SubscriberStatus.CONFIRMED:
+            why = f"subscriber is {sub.status}" if sub else "subscriber is gone"
+            rows.append(_row(c, DeliveryStatus.SKIPPED, last_error=why))
+            report.skipped += 1
+            continue
+        template, newest = templates[c.edition_id]
+        message_id = message_id_for(c.edition_id, sub.id, domain)
+        sent_at = utcnow()
+        try:
+            if down is not None:
+                raise TemporaryError(down)
+            copy = compose(settings, template, sub, message_id, sent_at)
+            transport.send_copy(finisher.finish(copy, c.id))
+        except Bounced as exc:  # 5xx to RCPT or DATA: one attempt, no retry
+            rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=str(exc)))
+            bounced.append(bounces.Bounce(sub.id, True, str(exc)))
+            report.bounced += 1
+            continue
+        except TemporaryError as exc:
+            if isinstance(exc, TransportDown):
+                down = str(exc)
+            next_at = policy.next_attempt(c.attempts, c.created_at, sent_at)
+            if next_at is None and isinstance(exc, SoftBounce):  # refused to the end: soft
+                error = f"refused for {policy.window:g} s: {exc}"
+                rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=error))
+                bounced.append(bounces.Bounce(sub.id, False, error))
                 report.bounced += 1
-                return True
-            except TemporaryError as exc:
-                delivery.last_error = str(exc)
-                if delivery.attempts >= self.policy.max_attempts:
-                    if isinstance(exc, SoftBounce):  # refused for now, to the end: soft bounce
-                        bounces.record_bounce(
-                            session, settings, delivery, hard=False, reason=str(exc)
-                        )
-                        report.bounced += 1
-                        return True
-                    delivery.status = DeliveryStatus.FAILED
-                    self.budget.failed(session, delivery.send_id, str(exc))
-                    report.failed.append((delivery_id, str(exc)))
-                    return True
-                delivery.status = DeliveryStatus.PENDING
-                report.retry.append(delivery_id)
-                return False
-            except Exception as exc:  # permanent refusals, and bugs: this copy only
-                error = (
-                    str(exc)
-                    if isinstance(exc, (PermanentError, InvalidInput))
-                    else (f"unexpected {type(exc).__name__}: {exc}")
+            elif next_at is None:
+                error = f"gave up after {policy.window:g} s of retries: {exc}"
+                rows.append(_row(c, DeliveryStatus.FAILED, last_error=error))
+                report.failed.append((c.id, error))
+                budget.outcome(c.id, False, error)
+            else:
+                rows.append(
+                    _row(c, DeliveryStatus.DEFERRED, last_error=str(exc), next_attempt_at=next_at)
                 )
-                delivery.status = DeliveryStatus.FAILED
-                delivery.last_error = error
-                self.budget.failed(session, delivery.send_id, error)
-                report.failed.append((delivery_id, error))
-                return True
-            delivery.status = DeliveryStatus.SENT
-            delivery.sent_at = now
-            delivery.message_id = message_id
-            sub.last_article_id = max(sub.last_article_id, newest_article)
-            sub.last_sent_at = now
-            bounces.record_accepted(sub)
-            self.budget.accepted(session, delivery.send_id)
-            report.sent += 1
-            return True
+                report.deferred[c.id] = next_at
+            continue
+        except Exception as exc:  # permanent refusals, and bugs: this copy only
+            error = (
+                str(exc)
+                if isinstance(exc, (PermanentError, InvalidInput))
+                else f"unexpected {type(exc).__name__}: {exc}"
+            )
+            rows.append(_row(c, DeliveryStatus.FAILED, last_error=error))
+            report.failed.append((c.id, error))
+            budget.outcome(c.id, False, error)
+            continue
+        budget.outcome(c.id, True)
+        rows.append(
+            _row(c, DeliveryStatus.SENT, sent_at=sent_at, message_id=message_id, last_error=None)
+        )
+        # An accepted copy starts the row of soft bounces again (digest.bounces).
+        mark = subscribers.setdefault(
+            sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
+        )
+        mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
+        mark["last_sent_at"] = sent_at
+        report.sent += 1
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Delivery), rows)
+        if subscribers:
+            session.execute(update(Subscriber), list(subscribers.values()))
+        bounces.count_bounces(session, settings, bounced)
+        budget.record(session)
+    settled = len(set(delivery_ids)) - len(report.deferred)
+    if on_settled and settled:
+        on_settled(settled)
+    return report
+
+
+def _row(c: Claimed, status: DeliveryStatus, **values: object) -> dict[str, object]:
+    return {"id": c.id, "status": status, "next_attempt_at": None, **values}
+
+
+def batches(ids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), max(1, size)):
+        yield list(ids[start : start + size])
 
 
 def deliver_in_process(
@@ -226,31 +358,104 @@ def deliver_in_process(
     transport: Transport,
     *,
     policy: RetryPolicy | None = None,
-    on_settled: Callable[[], None] | None = None,
+    on_settled: Callable[[int], None] | None = None,
     on_wait: Callable[[int, float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     compose: Composer = compose,
+    retry_wait: float | None = None,
 ) -> DeliveryReport:
-    """deliver_batch with the retries a queue would otherwise give, under the same policy.
+    """deliver_batch over every id, then the deferred copies that come due while this
+    process is willing to wait (`retry_wait`, default DIGEST_SEND_RETRY_WAIT seconds).
 
-    `on_wait(count, seconds)` is told before each pause how many copies wait for a retry.
+    Copies deferred to later stay deferred in the ledger (in `report.deferred`): the next
+    `digest send`, `digest run` or beat dispatch picks them up. `on_wait(count, seconds)`
+    is told before each pause how many copies wait for a retry.
     """
     policy = policy or RetryPolicy.from_settings(settings)
+    wait_limit = settings.send_retry_wait if retry_wait is None else retry_wait
+    started = time.monotonic()
     total = DeliveryReport()
-    pending = list(delivery_ids)
-    for attempt in range(1, policy.max_attempts + 1):
-        report = deliver_batch(
-            settings, pending, transport, policy=policy, on_settled=on_settled, compose=compose
-        )
-        total.sent += report.sent
-        total.failed += report.failed
-        total.skipped += report.skipped
-        total.bounced += report.bounced
-        pending = report.retry
-        if not pending or attempt == policy.max_attempts:
+    deferred: dict[int, datetime] = {}
+    todo = list(delivery_ids)
+    while True:
+        for batch in batches(todo, settings.delivery_batch_size):
+            report = deliver_batch(
+                settings, batch, transport, policy=policy, on_settled=on_settled, compose=compose
+            )
+            total.sent += report.sent
+            total.failed += report.failed
+            total.skipped += report.skipped
+            for i in batch:
+                deferred.pop(i, None)
+            deferred.update(report.deferred)
+        if not deferred:
+            break
+        pause = max(0.0, (min(deferred.values()) - utcnow()).total_seconds())
+        if time.monotonic() - started + pause > wait_limit:
             break
         if on_wait:
-            on_wait(len(pending), policy.delay(attempt))
-        sleep(policy.delay(attempt))
-    total.retry = pending
+            on_wait(len(deferred), pause)
+        sleep(pause)
+        now = utcnow()
+        todo = sorted(i for i, at in deferred.items() if at <= now)
+    total.deferred = deferred
     return total
+
+
+def due_deliveries(
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    queued_grace: float = 0.0,
+    mark_queued: bool = False,
+) -> list[int]:
+    """Copies that should be on their way and may not be: deferred ones now due, ones
+    claimed by a sender that died (past the claim timeout), and pending ones handed to a
+    queue more than `queued_grace` seconds ago (a broker that lost its queue).
+
+    With `mark_queued`, the pending ones found are stamped as handed out now, so the next
+    sweep leaves them alone for another `queued_grace` seconds.
+    """
+    now = now or utcnow()
+    queued_before = now - timedelta(seconds=queued_grace)
+    with session_scope(settings.database_url) as session:
+        ids = list(
+            session.scalars(
+                select(Delivery.id)
+                .where(
+                    or_(
+                        and_(
+                            Delivery.status == DeliveryStatus.PENDING,
+                            func.coalesce(Delivery.next_attempt_at, Delivery.created_at)
+                            <= queued_before,
+                        ),
+                        and_(
+                            Delivery.status == DeliveryStatus.DEFERRED,
+                            Delivery.next_attempt_at <= now,
+                        ),
+                        and_(
+                            Delivery.status == DeliveryStatus.SENDING,
+                            Delivery.claimed_at < now - timedelta(seconds=settings.claim_timeout),
+                        ),
+                    )
+                )
+                .order_by(Delivery.id)
+            )
+        )
+        if mark_queued and ids:
+            mark_handed_out(session, ids, now)
+    return ids
+
+
+def mark_handed_out(session: Session, ids: Sequence[int], now: datetime) -> None:
+    """Stamp pending copies as given to a queue now (for the sweeper's grace)."""
+    for start in range(0, len(ids), CHUNK):
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids[start : start + CHUNK]),
+                Delivery.status == DeliveryStatus.PENDING,
+            )
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )

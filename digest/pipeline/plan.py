@@ -9,11 +9,11 @@ Every count it reports comes from rows it decided on or wrote, never from subtra
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
@@ -45,6 +45,8 @@ class Unsettled:
     delivery_id: int
     subscriber_id: int
     touched_at: datetime  # when it was last claimed by a sender, else when it was planned
+    # Deferred after a temporary failure: waiting for its next attempt, not abandoned.
+    deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ def decide(
     - A recipient with a copy still unsettled gets no new one: their new articles stay new
       and go out with the next send, so nobody gets two digests at once.
     - An unsettled copy of any recipient that nobody has touched for `claim_timeout`
-      seconds is taken over, whether or not its subscriber is due now.
+      seconds is taken over, whether or not its subscriber is due now; a deferred copy
+      is waiting for its next attempt, not abandoned, and is not taken over.
     - A due recipient with nothing new (no entry in `new`, or an empty one) gets nothing.
     """
     stale_before = now - timedelta(seconds=claim_timeout)
@@ -100,7 +103,7 @@ def decide(
         if row.subscriber_id not in everyone:
             continue  # left the list, or not addressed by a send --to
         busy.add(row.subscriber_id)
-        if row.touched_at < stale_before:
+        if not row.deferred and row.touched_at < stale_before:
             idle = int((now - row.touched_at).total_seconds())
             takeovers.append(
                 Takeover(
@@ -141,13 +144,21 @@ class PlannedCopy:
     articles: int
 
 
+# New copies listed in a plan (a dry run lists every one): the count is in `planned`.
+COPIES_LISTED = 1000
+
+
 @dataclass
 class SendPlan:
-    send_id: int | None
+    send_id: int | None  # None: nothing to deliver, no send written (or a dry run)
     delivery_ids: list[int] = field(default_factory=list)  # every row this send delivers
-    copies: list[PlannedCopy] = field(default_factory=list)
+    copies: list[PlannedCopy] = field(default_factory=list)  # the first COPIES_LISTED
+    planned: int = 0  # new copies
     nothing_new: int = 0
-    already_delivered: int = 0  # would have had an edition they already have a copy of
+    already_delivered: int = 0  # would have had an edition they were already sent
+    # Would have had an edition whose copy failed (a 5xx, or the retry window ended):
+    # not sent again by itself; `digest send` shows these failures.
+    already_failed: int = 0
     in_flight: int = 0  # a copy from an earlier send is still being delivered
     taken_over: int = 0  # copies an earlier send left unsent, delivered by this one
     editions: set[int] = field(default_factory=set)
@@ -223,13 +234,25 @@ def recipients(session: Session, *, email: str | None) -> list[Subscriber]:
         if subscriber.status != SubscriberStatus.CONFIRMED:
             raise InvalidInput(f"{subscriber.email} is {subscriber.status}, not confirmed")
         return [subscriber]
-    return list(
-        session.scalars(
-            select(Subscriber)
-            .where(Subscriber.status == SubscriberStatus.CONFIRMED)
-            .order_by(Subscriber.id)
+    return [s for chunk in recipient_chunks(session) for s in chunk]
+
+
+def recipient_chunks(session: Session, size: int = SUBSCRIBER_CHUNK) -> Iterator[list[Subscriber]]:
+    """Confirmed subscribers by ascending id, `size` at a time (a range per query)."""
+    after = 0
+    while True:
+        chunk = list(
+            session.scalars(
+                select(Subscriber)
+                .where(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > after)
+                .order_by(Subscriber.id)
+                .limit(size)
+            )
         )
-    )
+        if not chunk:
+            return
+        yield chunk
+        after = chunk[-1].id
 
 
 def schedule_info(sub: Subscriber) -> ScheduleInfo:
@@ -242,13 +265,26 @@ def schedule_info(sub: Subscriber) -> ScheduleInfo:
     )
 
 
-def unsettled_deliveries(session: Session) -> list[Unsettled]:
-    rows = session.execute(
-        select(Delivery.id, Delivery.subscriber_id, Delivery.claimed_at, Delivery.created_at).where(
-            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
-        )
-    )
-    return [Unsettled(i, s, claimed or created) for i, s, claimed, created in rows]
+UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
+
+
+def unsettled_deliveries(
+    session: Session, first: int | None = None, last: int | None = None
+) -> list[Unsettled]:
+    """Deliveries not settled yet, of subscribers with ids from `first` to `last`."""
+    query = select(
+        Delivery.id,
+        Delivery.subscriber_id,
+        Delivery.claimed_at,
+        Delivery.created_at,
+        Delivery.status,
+    ).where(Delivery.status.in_(UNSETTLED))
+    if first is not None and last is not None:
+        query = query.where(Delivery.subscriber_id.between(first, last))
+    return [
+        Unsettled(i, s, claimed or created, deferred=status == DeliveryStatus.DEFERRED)
+        for i, s, claimed, created, status in session.execute(query)
+    ]
 
 
 def plan_send(
@@ -264,72 +300,116 @@ def plan_send(
     kind "now" sends to every confirmed subscriber (or `email`) regardless of schedule;
     kind "due" only to those whose local slot has come. Nobody gets a copy when nothing
     is new for them, and nobody gets the same edition twice.
+
+    Subscribers are read a range of ids at a time and `decide` is applied to each range,
+    its rows written in bulk, so memory does not grow with the list. The send's row is
+    written only when there is something to deliver.
     """
     kind = SendKind(kind)
     now = now or utcnow()
+    plan = SendPlan(send_id=None)
+    editions: dict[tuple[int, ...], tuple[int, str]] = {}  # articles -> edition id, subject
     with session_scope(settings.database_url) as session:
-        subscribers = {s.id: s for s in recipients(session, email=email)}
-        infos = [schedule_info(s) for s in subscribers.values()]
-        due = [subscribers[i.subscriber_id] for i in due_recipients(infos, kind, now)]
-        new = new_articles(session, due, settings, now)
-        decision = decide(
-            infos,
-            unsettled_deliveries(session),
-            new,
-            now,
-            kind=kind,
-            claim_timeout=settings.claim_timeout,
+        chunks: Iterable[list[Subscriber]] = (
+            [recipients(session, email=email)] if email is not None else recipient_chunks(session)
         )
-        plan = SendPlan(
-            send_id=None,
-            nothing_new=len(decision.nothing_new),
-            in_flight=len(decision.in_flight),
-            taken_over=len(decision.takeovers),
-        )
-        if dry_run:
-            for ids, members in decision.copies.items():
-                subject = render_subject(session, ids, settings, now)
-                plan.copies += [
-                    PlannedCopy(m, subscribers[m].email, subject, len(ids)) for m in members
-                ]
-            return plan
+        for chunk in chunks:
+            _plan_chunk(session, settings, chunk, plan, editions, kind, now, dry_run)
+            session.expunge_all()  # the chunk's subscribers are done with
+        if plan.send_id is not None:
+            plan.delivery_ids = list(
+                session.scalars(
+                    select(Delivery.id)
+                    .where(Delivery.send_id == plan.send_id)
+                    .order_by(Delivery.id)
+                )
+            )
+        return plan
+
+
+def _plan_chunk(
+    session: Session,
+    settings: Settings,
+    chunk: Sequence[Subscriber],
+    plan: SendPlan,
+    editions: dict[tuple[int, ...], tuple[int, str]],
+    kind: SendKind,
+    now: datetime,
+    dry_run: bool,
+) -> None:
+    subscribers = {s.id: s for s in chunk}
+    infos = [schedule_info(s) for s in chunk]
+    due = [subscribers[i.subscriber_id] for i in due_recipients(infos, kind, now)]
+    new = new_articles(session, due, settings, now)
+    unsettled = unsettled_deliveries(session, chunk[0].id, chunk[-1].id)
+    decision = decide(infos, unsettled, new, now, kind=kind, claim_timeout=settings.claim_timeout)
+    plan.nothing_new += len(decision.nothing_new)
+    plan.in_flight += len(decision.in_flight)
+    plan.taken_over += len(decision.takeovers)
+    if dry_run:
+        for ids, members in decision.copies.items():
+            if ids not in editions:
+                editions[ids] = (0, render_subject(session, ids, settings, now))
+            plan.planned += len(members)
+            plan.copies += [
+                PlannedCopy(m, subscribers[m].email, editions[ids][1], len(ids)) for m in members
+            ]
+        return
+    if plan.send_id is None and (decision.copies or decision.takeovers):
         send = Send(created_at=now, kind=kind)
         session.add(send)
         session.flush()
         plan.send_id = send.id
-        for takeover in decision.takeovers:
-            session.get_one(Delivery, takeover.delivery_id).send_id = send.id
-        for ids, members in decision.copies.items():
-            edition = get_or_create_edition(session, ids, settings, now)
-            plan.editions.add(edition.id)
-            rows = [
-                {
-                    "edition_id": edition.id,
-                    "subscriber_id": m,
-                    "send_id": send.id,
-                    "created_at": now,
-                }
-                for m in members
-            ]
-            session.execute(insert_ignore(session, Delivery), rows)
-            # A subscriber whose row was not inserted already has a copy of this edition.
-            inserted = set(
-                session.scalars(
-                    select(Delivery.subscriber_id).where(
-                        Delivery.edition_id == edition.id, Delivery.send_id == send.id
-                    )
-                )
-            )
-            plan.already_delivered += sum(1 for m in members if m not in inserted)
-            plan.copies += [
-                PlannedCopy(m, subscribers[m].email, edition.subject, len(ids))
-                for m in members
-                if m in inserted
-            ]
-        session.flush()
-        plan.delivery_ids = list(
-            session.scalars(
-                select(Delivery.id).where(Delivery.send_id == send.id).order_by(Delivery.id)
-            )
+    taken = [t.delivery_id for t in decision.takeovers]
+    if taken:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(taken))
+            .values(send_id=plan.send_id)
+            .execution_options(synchronize_session=False)
         )
-        return plan
+    for ids, members in decision.copies.items():
+        if ids not in editions:
+            edition = get_or_create_edition(session, ids, settings, now)
+            editions[ids] = (edition.id, edition.subject)
+            plan.editions.add(edition.id)
+        edition_id, subject = editions[ids]
+        rows = [
+            {
+                "edition_id": edition_id,
+                "subscriber_id": m,
+                "send_id": plan.send_id,
+                "created_at": now,
+            }
+            for m in members
+        ]
+        session.execute(insert_ignore(session, Delivery), rows)
+        # A subscriber whose row was not inserted already has a copy of this edition: say
+        # which kind (sent, failed, or being sent by a send planned at the same moment).
+        existing = dict(
+            session.execute(
+                select(Delivery.subscriber_id, Delivery.send_id).where(
+                    Delivery.edition_id == edition_id, Delivery.subscriber_id.in_(members)
+                )
+            ).all()
+        )
+        others = [m for m in members if existing.get(m) != plan.send_id]
+        if others:
+            for status in session.scalars(
+                select(Delivery.status).where(
+                    Delivery.edition_id == edition_id, Delivery.subscriber_id.in_(others)
+                )
+            ):
+                if status == DeliveryStatus.SENT:
+                    plan.already_delivered += 1
+                elif status in UNSETTLED:
+                    plan.in_flight += 1
+                else:
+                    plan.already_failed += 1
+        inserted = [m for m in members if existing.get(m) == plan.send_id]
+        plan.planned += len(inserted)
+        if len(plan.copies) < COPIES_LISTED:
+            plan.copies += [
+                PlannedCopy(m, subscribers[m].email, subject, len(ids))
+                for m in inserted[: COPIES_LISTED - len(plan.copies)]
+            ]
