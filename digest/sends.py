@@ -21,7 +21,6 @@ from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
 from digest.models import Delivery, DeliveryStatus, Send, SendStatus
 
-
 # Copies of a send not yet on their way: what resume hands out and cancel stops.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
 
