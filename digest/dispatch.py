@@ -89,9 +89,9 @@ class InProcess:
         label, total, done = f"Sending #{send_id}", len(delivery_ids), 0
         on_progress(Progress(label, 0, total))
 
-        def on_settled() -> None:
+        def on_settled(count: int = 1) -> None:
             nonlocal done
-            done += 1
+            done += count
             on_progress(Progress(label, done, total))
 
         def on_wait(count: int, seconds: float) -> None:
