@@ -69,6 +69,8 @@ class ErrorBudget:
             return
         send_of = dict(
             session.execute(select(Delivery.id, Delivery.send_id).where(Delivery.id.in_(ids)))
+            .tuples()
+            .all()
         )
         per_send: dict[int, list[tuple[bool, str]]] = {}
         for delivery_id, ok, error in self.outcomes:
