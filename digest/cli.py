@@ -312,11 +312,13 @@ def _send_summary(outcome: dispatch.SendOutcome) -> dict[str, Any]:
     plan, status = outcome.plan, outcome.status
     summary: dict[str, Any] = {
         "send_id": plan.send_id,
-        "planned": len(plan.delivery_ids),
+        "planned": plan.planned,
         "nothing_new": plan.nothing_new,
         "already_delivered": plan.already_delivered,
+        "already_failed": plan.already_failed,
         "in_flight": plan.in_flight,
         "taken_over": plan.taken_over,
+        "picked_up": outcome.picked_up,
     }
     if status is not None:
         summary.update({s.value: status.get(s, 0) for s in DeliveryStatus})
@@ -358,6 +360,12 @@ def send(
         )
         if outcome.status is None and plan.delivery_ids:
             console.print(f"Queued {len(plan.delivery_ids)} message(s) on the workers.")
+        _say_deferred(settings, outcome)
+        if plan.already_failed:
+            console.print(
+                f"{plan.already_failed} subscriber(s) have a failed copy of this edition: "
+                "it is not sent again by itself (see the failures of the earlier send)."
+            )
     _exit_on_failures(settings, outcome)
 
 
@@ -366,6 +374,24 @@ def _check_signing(settings: Settings) -> None:
     from digest.mail.dkim import Signer
 
     Signer.from_settings(settings)
+
+
+def _say_deferred(settings: Settings, outcome: dispatch.SendOutcome) -> None:
+    deferred = (outcome.status or {}).get(DeliveryStatus.DEFERRED, 0)
+    if not deferred:
+        return
+    when = (
+        outcome.next_attempt.strftime("%Y-%m-%d %H:%M:%S UTC") if outcome.next_attempt else "later"
+    )
+    by = (
+        "the workers try them again"
+        if settings.broker_url
+        else "the next `digest send`, `digest run` or beat dispatch tries them again"
+    )
+    console.print(
+        f"[yellow]{deferred} message(s) deferred[/] after a temporary failure; next try "
+        f"{when}: {by} (for up to {settings.retry_window:g} s after planning)."
+    )
 
 
 def _exit_on_failures(settings: Settings, outcome: dispatch.SendOutcome) -> None:
@@ -533,6 +559,7 @@ def run(
     if result is not None:
         rows.append(("preview", str(preview_path.resolve())))
     _key_values("Digest run", rows)
+    _say_deferred(settings, outcome)
     if failed:
         raise typer.Exit(1)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from digest import pipeline
@@ -40,15 +41,21 @@ class Dispatcher(Protocol):
         """Gather every source; one source's failure is in its result, not raised."""
         ...
 
+    def leftovers(self) -> list[int]:
+        """Copies of earlier sends to deliver with this one: deferred ones now due, ones a
+        dead sender left claimed, ones a lost queue never handed out."""
+        ...
+
     def deliver(
         self,
-        send_id: int,
+        send_id: int | None,
         delivery_ids: Sequence[int],
         *,
         wait: bool = True,
         on_progress: OnProgress = no_progress,
     ) -> dict[DeliveryStatus, int] | None:
-        """Deliver a planned send; with wait, return its deliveries counted by state."""
+        """Deliver these copies; with wait, return them counted by state once none is
+        queued or being sent (deferred ones wait for their next attempt)."""
         ...
 
 
@@ -77,34 +84,44 @@ class InProcess:
         pipeline.gather_all(self.settings, on_result=on_result)
         return results
 
+    def leftovers(self) -> list[int]:
+        # Nobody else hands out this process's copies: any pending one is fair game (a
+        # concurrent send racing for it claims each copy once).
+        return pipeline.due_deliveries(self.settings)
+
     def deliver(
         self,
-        send_id: int,
+        send_id: int | None,
         delivery_ids: Sequence[int],
         *,
         wait: bool = True,
         on_progress: OnProgress = no_progress,
     ) -> dict[DeliveryStatus, int] | None:
         # In this process there is nobody to wait for: `wait` changes nothing.
-        label, total, done = f"Sending #{send_id}", len(delivery_ids), 0
+        label = f"Sending #{send_id}" if send_id else "Sending earlier copies"
+        total, done = len(delivery_ids), 0
         on_progress(Progress(label, 0, total))
 
-        def on_settled(count: int = 1) -> None:
+        def on_settled(count: int) -> None:
             nonlocal done
             done += count
             on_progress(Progress(label, done, total))
 
         def on_wait(count: int, seconds: float) -> None:
-            on_progress(Progress(label, done, total, f"{count} waiting {seconds:g} s to retry"))
+            on_progress(
+                Progress(label, done, total, f"{count} deferred, next try in {seconds:.0f} s")
+            )
 
         transport = self.transport()
         try:
-            pipeline.deliver_in_process(
+            report = pipeline.deliver_in_process(
                 self.settings, delivery_ids, transport, on_settled=on_settled, on_wait=on_wait
             )
         finally:
             transport.close()
-        return pipeline.send_status(self.settings, send_id)
+        if report.deferred:
+            on_progress(Progress(label, done, total, f"{len(report.deferred)} deferred"))
+        return pipeline.delivery_status(self.settings, send_id, delivery_ids)
 
 
 def dispatcher_for(
@@ -121,7 +138,9 @@ def dispatcher_for(
 @dataclass(frozen=True)
 class SendOutcome:
     plan: pipeline.SendPlan
-    status: dict[DeliveryStatus, int] | None  # None: dry run, nothing planned, or not waited
+    status: dict[DeliveryStatus, int] | None  # None: dry run, nothing to deliver, not waited
+    picked_up: int = 0  # copies of earlier sends delivered with this one
+    next_attempt: datetime | None = None  # the earliest deferred copy's next try
 
 
 def send(
@@ -134,10 +153,21 @@ def send(
     wait: bool = True,
     on_progress: OnProgress = no_progress,
 ) -> SendOutcome:
-    """Plan a send here, then have the dispatcher deliver it."""
+    """Plan a send here, pick up what earlier sends left (deferred copies now due, ones
+    stuck past the claim timeout), then have the dispatcher deliver both."""
     plan = pipeline.plan_send(settings, kind=kind, email=email, dry_run=dry_run)
-    if dry_run or not plan.delivery_ids:
+    if dry_run:
         return SendOutcome(plan, None)
-    assert plan.send_id is not None
-    status = dispatcher.deliver(plan.send_id, plan.delivery_ids, wait=wait, on_progress=on_progress)
-    return SendOutcome(plan, status)
+    planned = set(plan.delivery_ids)
+    picked = [] if email else [i for i in dispatcher.leftovers() if i not in planned]
+    ids = plan.delivery_ids + picked
+    if not ids:
+        return SendOutcome(plan, None)
+    status = dispatcher.deliver(plan.send_id, ids, wait=wait, on_progress=on_progress)
+    deferred = (status or {}).get(DeliveryStatus.DEFERRED, 0)
+    return SendOutcome(
+        plan,
+        status,
+        picked_up=len(picked),
+        next_attempt=pipeline.next_attempt(settings) if deferred else None,
+    )

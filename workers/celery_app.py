@@ -41,6 +41,8 @@ app.conf.update(
             "schedule": crontab(minute="*/15"),
         },
         "dispatch-due-every-minute": {"task": "digest.dispatch_due", "schedule": crontab()},
+        # Re-queue what a lost queue or a dead worker left, and deferred copies now due.
+        "sweep-every-minute": {"task": "digest.sweep", "schedule": crontab()},
     },
     timezone="UTC",
 )

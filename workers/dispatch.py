@@ -11,14 +11,9 @@ from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
 from digest.models import DeliveryStatus
 
-SETTLED = {
-    DeliveryStatus.SENT,
-    DeliveryStatus.FAILED,
-    DeliveryStatus.SKIPPED,
-    DeliveryStatus.BOUNCED,
-    DeliveryStatus.CANCELLED,
-}
-POLL_SECONDS = 0.25
+# Copies still queued or being sent; deferred ones are waiting for their next attempt.
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+POLL_SECONDS = 0.5
 
 
 class CeleryDispatcher:
@@ -59,27 +54,70 @@ class CeleryDispatcher:
         on_progress(Progress("Gathering (workers)", total, total))
         return [pipeline.GatherResult(**r) for r in group.get(propagate=True)]
 
+    def leftovers(self) -> list[int]:
+        from workers.tasks import leftovers
+
+        return leftovers()
+
     def deliver(
         self,
-        send_id: int,
+        send_id: int | None,
         delivery_ids: Sequence[int],
         *,
         wait: bool = True,
         on_progress: OnProgress = no_progress,
     ) -> dict[DeliveryStatus, int] | None:
-        from workers.tasks import enqueue_deliveries
+        """Queue the copies in batches, then watch the ledger until none is queued or being
+        sent. While watching, copies a lost queue or a dead worker left behind are queued
+        again after the claim timeout; with no progress for DIGEST_SEND_WAIT_TIMEOUT
+        seconds, give up and say what is left (the copies stay in the ledger)."""
+        from workers.tasks import enqueue_deliveries, requeue_leftovers
 
         self._ready()
-        enqueue_deliveries(list(delivery_ids))
+        ids = list(delivery_ids)
+        self._enqueue(lambda: enqueue_deliveries(ids))
         if not wait:
             return None
-        label, total = f"Sending #{send_id} (workers)", len(delivery_ids)
+        label, total = f"Sending #{send_id} (workers)" if send_id else "Sending (workers)", len(ids)
+        last, last_change = -1, time.monotonic()
+        next_sweep = time.monotonic() + self.settings.claim_timeout
         while True:
-            status = pipeline.send_status(self.settings, send_id)
-            settled = sum(n for s, n in status.items() if s in SETTLED)
-            on_progress(Progress(label, settled, total))
-            if settled >= total:
+            status = pipeline.delivery_status(self.settings, send_id, ids)
+            waiting = sum(status.get(s, 0) for s in WAITING)
+            done = total - waiting
+            note = ", ".join(
+                f"{status[s]} {s.value}"
+                for s in (*WAITING, DeliveryStatus.DEFERRED)
+                if status.get(s)
+            )
+            on_progress(Progress(label, done, total, note))
+            if not waiting:
                 return status
-            if sends.pause_reason(self.settings, send_id):  # the error budget stopped it
-                return status
+            if send_id and sends.pause_reason(self.settings, send_id):
+                return status  # the error budget stopped it: the CLI says why
+            now = time.monotonic()
+            if done != last:
+                last, last_change = done, now
+            elif now - last_change > self.settings.send_wait_timeout:
+                raise DigestError(
+                    f"no progress for {self.settings.send_wait_timeout:g} s: {note} of "
+                    f"{total}. Are the workers running (`digest worker`)? The copies stay in "
+                    "the ledger; beat's sweep or the next `digest send` queues them again."
+                )
+            if now >= next_sweep:
+                # A worker killed mid-batch, or a broker that lost its queue, leaves copies
+                # that nothing will deliver: queue them again (claims keep each copy once).
+                self._enqueue(requeue_leftovers)
+                next_sweep = now + self.settings.claim_timeout / 2
             time.sleep(POLL_SECONDS)
+
+    def _enqueue(self, enqueue: Callable[[], object]) -> None:
+        """Queue, or say the broker is unreachable and go on: the ledger keeps the copies
+        and the sweep queues them again once the broker is back."""
+        try:
+            enqueue()
+        except Exception as exc:  # kombu's connection errors vary by transport
+            self.on_warning(
+                f"the broker went away while queuing ({type(exc).__name__}: {exc}); "
+                "the copies stay pending and are queued again when it is back"
+            )

@@ -5,15 +5,33 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from celery import Task, group
+from celery import group
 from celery.result import GroupResult
+from celery.signals import worker_process_shutdown
 
-from digest import pipeline
-from digest.mail import transport_from_url
-from digest.models import SendKind
+from digest import db, pipeline
+from digest.mail import Transport, transport_from_url
+from digest.models import SendKind, utcnow
 from workers.celery_app import app, settings
 
 POLICY = pipeline.RetryPolicy.from_settings(settings)
+
+# One transport per worker process, its connection kept open from batch to batch (the
+# transport reopens it when the server has closed it in between).
+_transport: Transport | None = None
+
+
+def transport() -> Transport:
+    global _transport
+    if _transport is None:
+        _transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
+    return _transport
+
+
+@worker_process_shutdown.connect
+def _close_transport(**_: object) -> None:
+    if _transport is not None:
+        _transport.close()
 
 
 @app.task(name="digest.gather_source")
@@ -32,27 +50,50 @@ def gather_all() -> int:
     return len(enqueue_gather().results or [])
 
 
-# A copy's attempts are counted on its row; the task may go round once per attempt.
-@app.task(name="digest.deliver_batch", bind=True, max_retries=POLICY.max_attempts)
-def deliver_batch(self: Task, delivery_ids: list[int]) -> dict[str, Any]:
-    transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
-    try:
-        report = pipeline.deliver_batch(settings, delivery_ids, transport, policy=POLICY)
-    finally:
-        transport.close()
-    if report.retry:
-        # Only the temporary failures go round again, with growing delays.
-        raise self.retry(args=[report.retry], countdown=POLICY.delay(self.request.retries + 1))
-    return asdict(report)
+@app.task(name="digest.deliver_batch")
+def deliver_batch(delivery_ids: list[int]) -> dict[str, Any]:
+    report = pipeline.deliver_batch(settings, delivery_ids, transport(), policy=POLICY)
+    if report.deferred:
+        # The deferred copies come back as one task when the first of them is due; the
+        # others are not due yet then and wait for the sweep, or the next countdown.
+        due = min(report.deferred.values())
+        countdown = max(0.0, (due - utcnow()).total_seconds())
+        deliver_batch.apply_async(args=[sorted(report.deferred)], countdown=countdown)
+    return {
+        "sent": report.sent,
+        "failed": len(report.failed),
+        "deferred": len(report.deferred),
+        "skipped": report.skipped,
+    }
 
 
 def enqueue_deliveries(delivery_ids: list[int]) -> int:
     """Fan out in batches, one task per batch rather than per message."""
-    size = settings.delivery_batch_size
-    batches = [delivery_ids[i : i + size] for i in range(0, len(delivery_ids), size)]
+    batches = list(pipeline.batches(delivery_ids, settings.delivery_batch_size))
     for batch in batches:
         deliver_batch.delay(batch)
     return len(batches)
+
+
+def leftovers() -> list[int]:
+    """What a lost queue or a dead worker left: pending copies handed out longer than the
+    claim timeout ago, deferred ones now due, claims past the timeout."""
+    return pipeline.due_deliveries(settings, queued_grace=settings.claim_timeout)
+
+
+def requeue_leftovers() -> dict[str, int]:
+    """Queue the leftovers again, then stamp them as handed out (only once queued, so a
+    broker that is down leaves them for the next sweep)."""
+    ids = leftovers()
+    batches = enqueue_deliveries(ids)
+    with db.session_scope(settings.database_url) as session:
+        pipeline.mark_handed_out(session, ids, utcnow())
+    return {"deliveries": len(ids), "batches": batches}
+
+
+@app.task(name="digest.sweep")
+def sweep() -> dict[str, int]:
+    return requeue_leftovers()
 
 
 @app.task(name="digest.dispatch_due")

@@ -31,7 +31,9 @@ from digest.pipeline.gather import (
 )
 from digest.pipeline.plan import Decision, SendPlan, decide, plan_send
 from digest.pipeline.reports import (
+    delivery_status,
     failed_deliveries,
+    next_attempt,
     preview,
     send_status,
     source_rows,
@@ -50,6 +52,7 @@ __all__ = [
     "decide",
     "deliver_batch",
     "deliver_in_process",
+    "delivery_status",
     "due_deliveries",
     "edition_content",
     "failed_deliveries",
@@ -57,6 +60,7 @@ __all__ = [
     "gather_source",
     "get_or_create_edition",
     "mark_handed_out",
+    "next_attempt",
     "plan_send",
     "preview",
     "send_status",

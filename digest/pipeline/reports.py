@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +29,41 @@ def send_status(settings: Settings, send_id: int) -> dict[DeliveryStatus, int]:
             .group_by(Delivery.status)
         )
         return {DeliveryStatus(status): count for status, count in rows}
+
+
+def delivery_status(
+    settings: Settings, send_id: int | None, extra_ids: Sequence[int] = ()
+) -> dict[DeliveryStatus, int]:
+    """Deliveries of one send, and of `extra_ids` (earlier sends' copies it picked up),
+    counted by state."""
+    counts: Counter[DeliveryStatus] = Counter()
+    with session_scope(settings.database_url) as session:
+        if send_id is not None:
+            rows = session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.send_id == send_id)
+                .group_by(Delivery.status)
+            )
+            counts.update({DeliveryStatus(status): n for status, n in rows})
+        for start in range(0, len(extra_ids), 1000):
+            query = select(Delivery.status, func.count()).where(
+                Delivery.id.in_(extra_ids[start : start + 1000])
+            )
+            if send_id is not None:
+                query = query.where(Delivery.send_id != send_id)
+            rows = session.execute(query.group_by(Delivery.status))
+            counts.update({DeliveryStatus(status): n for status, n in rows})
+    return dict(counts)
+
+
+def next_attempt(settings: Settings) -> datetime | None:
+    """When the earliest deferred copy is tried again, if any is deferred."""
+    with session_scope(settings.database_url) as session:
+        return session.scalar(
+            select(func.min(Delivery.next_attempt_at)).where(
+                Delivery.status == DeliveryStatus.DEFERRED
+            )
+        )
 
 
 def failed_deliveries(settings: Settings, send_id: int) -> list[tuple[str, str]]:
