@@ -385,6 +385,7 @@ def deliver_in_process(
             total.sent += report.sent
             total.failed += report.failed
             total.skipped += report.skipped
+            total.bounced += report.bounced
             for i in batch:
                 deferred.pop(i, None)
             deferred.update(report.deferred)
