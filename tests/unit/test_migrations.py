@@ -293,7 +293,7 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
     assert [c.email for c in plan.copies] == ["ada@example.org"]
     transport = transport_from_url(None, tmp_path / "outbox")
     report = pipeline.deliver_in_process(settings, plan.delivery_ids, transport)
-    assert (report.sent, report.failed, report.retry) == (1, [], [])
+    assert (report.sent, report.failed, report.deferred) == (1, [], {})
 
     sent = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(sent) == 1
@@ -544,7 +544,7 @@ def test_0003_moves_topics_and_edition_articles_into_rows(
     assert copies == {"ada@example.org": 1, "bob@example.org": 3, "cy@example.org": 3}
     transport = transport_from_url(None, tmp_path / "outbox")
     report = pipeline.deliver_in_process(settings, plan.delivery_ids, transport)
-    assert (report.sent, report.failed, report.retry) == (3, [], [])
+    assert (report.sent, report.failed, report.deferred) == (3, [], {})
     with db.session_scope(database_url) as session:
         marks = {s.email: s.last_article_id for s in session.scalars(select(Subscriber))}
     assert set(marks.values()) == {ids["tram"]}
