@@ -23,7 +23,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from rich.text import Text
 
-from digest import db, dispatch, importing, pipeline
+from digest import bounces, db, dispatch, importing, pipeline, sends
 from digest.config import Settings, get_settings, mask_url
 from digest.errors import DigestError, InvalidInput
 from digest.models import DeliveryStatus, Frequency, SendKind
@@ -37,6 +37,10 @@ app = typer.Typer(
 sources_app = typer.Typer(help="Manage sources (feeds and article pages).", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: migrations.", no_args_is_help=True)
+bounces_app = typer.Typer(help="Bounces: read delivery status notifications.", no_args_is_help=True)
+sends_app = typer.Typer(help="Sends: counts, errors, resume, cancel.", no_args_is_help=True)
+app.add_typer(bounces_app, name="bounces")
+app.add_typer(sends_app, name="sends")
 app.add_typer(sources_app, name="sources")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(db_app, name="db")
@@ -405,6 +409,7 @@ def send(
     if to and not now:
         raise InvalidInput("--to sends outside the schedule: use it with --now")
     settings = _settings()
+    _check_signing(settings)
     kind = SendKind.NOW if now else SendKind.DUE
     outcome = _send(settings, kind=kind, email=to, dry_run=dry_run, wait=wait)
     plan, summary = outcome.plan, _send_summary(outcome)
@@ -436,6 +441,13 @@ def send(
     _exit_on_failures(settings, outcome)
 
 
+def _check_signing(settings: Settings) -> None:
+    """A bad DKIM key stops the send before anything is planned."""
+    from digest.mail.dkim import Signer
+
+    Signer.from_settings(settings)
+
+
 def _say_deferred(settings: Settings, outcome: dispatch.SendOutcome) -> None:
     deferred = (outcome.status or {}).get(DeliveryStatus.DEFERRED, 0)
     if not deferred:
@@ -455,13 +467,119 @@ def _say_deferred(settings: Settings, outcome: dispatch.SendOutcome) -> None:
 
 
 def _exit_on_failures(settings: Settings, outcome: dispatch.SendOutcome) -> None:
+    """Exit 0 when every copy was sent, deferred or bounced; 1 when one failed otherwise,
+    or when the send stopped (paused by the error budget) with copies left."""
+    send_id = outcome.plan.send_id or 0
     failed = outcome.status.get(DeliveryStatus.FAILED, 0) if outcome.status else 0
-    if not failed:
+    bounced = outcome.status.get(DeliveryStatus.BOUNCED, 0) if outcome.status else 0
+    if bounced:
+        err.print(f"[yellow]{bounced} message(s) bounced[/]: `digest sends show {send_id}`")
+    paused = sends.pause_reason(settings, send_id) if send_id else None
+    if paused:
+        err.print(
+            f"[red]send #{send_id} paused:[/] {paused}\n"
+            f"`digest sends resume {send_id}` goes on, `digest sends cancel {send_id}` stops it."
+        )
+    if failed:
+        for email, error in pipeline.failed_deliveries(settings, send_id):
+            err.print(f"[red]failed[/] {email}: {error}")
+        err.print(f"[red]{failed} message(s) failed permanently.[/]")
+    if failed or paused:
+        raise typer.Exit(1)
+
+
+# --- sends --------------------------------------------------------------------------------
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:g}/s" if value else ""
+
+
+SEND_COLUMNS = (
+    Column("id", lambda r: str(r["id"])),
+    Column("created", lambda r: _when(r["created_at"])),
+    Column("kind", lambda r: r["kind"]),
+    Column("status", lambda r: r["status"]),
+    Column("sent", lambda r: str(r["sent"])),
+    Column("deferred", lambda r: str(r["deferred"])),
+    Column("failed", lambda r: str(r["failed"])),
+    Column("bounced", lambda r: str(r["bounced"])),
+    Column("pending", lambda r: str(r["pending"] + r["sending"])),
+    Column("rate", lambda r: _rate(r["rate_per_s"])),
+)
+ERROR_COLUMNS = (
+    Column("status", lambda r: r["status"]),
+    Column("copies", lambda r: str(r["count"])),
+    Column("error", lambda r: r["error"]),
+)
+
+
+@sends_app.command("list")
+def sends_list(as_json: JsonOption = False) -> None:
+    """The latest sends with their copies counted by state, and the rate."""
+    _show(sends.send_rows(_settings()), SEND_COLUMNS, as_json)
+
+
+@sends_app.command("show")
+def sends_show(send_id: int, as_json: JsonOption = False) -> None:
+    """One send: its counts, rate, why it is paused, and its errors."""
+    detail = sends.send_detail(_settings(), send_id)
+    if as_json:
+        _print_json(detail)
         return
-    for email, error in pipeline.failed_deliveries(settings, outcome.plan.send_id or 0):
-        err.print(f"[red]failed[/] {email}: {error}")
-    err.print(f"[red]{failed} message(s) failed permanently.[/]")
-    raise typer.Exit(1)
+    _show([detail], SEND_COLUMNS, as_json=False)
+    if detail["paused_reason"]:
+        console.print(f"paused: {detail['paused_reason']}", markup=False)
+    _show(detail["errors"], ERROR_COLUMNS, as_json=False)
+
+
+@sends_app.command("resume")
+def sends_resume(send_id: int, as_json: JsonOption = False) -> None:
+    """Go on with a paused send: its copies still pending are sent now."""
+    settings = _settings()
+    _check_signing(settings)
+    ids = sends.resume(settings, send_id)
+    dispatcher = dispatch.dispatcher_for(settings, on_warning=_warn)
+    status = None
+    if ids:
+        with _progress_bar() as on_progress:
+            status = dispatcher.deliver(send_id, ids, on_progress=on_progress)
+    plan = pipeline.SendPlan(send_id=send_id, delivery_ids=ids)
+    outcome = dispatch.SendOutcome(plan, status)
+    if as_json:
+        _print_json(sends.send_detail(settings, send_id))
+    else:
+        _show([sends.send_detail(settings, send_id)], SEND_COLUMNS, as_json=False)
+    _exit_on_failures(settings, outcome)
+
+
+@sends_app.command("cancel")
+def sends_cancel(send_id: int) -> None:
+    """Stop a send: its copies not yet sent are never sent."""
+    count = sends.cancel(_settings(), send_id)
+    console.print(f"Send #{send_id} cancelled; {count} copies will not be sent.")
+
+
+# --- bounces ------------------------------------------------------------------------------
+
+BOUNCE_COLUMNS = (
+    Column("delivery", lambda r: str(r["delivery_id"])),
+    Column("subscriber", lambda r: r["email"]),
+    Column("found by", lambda r: r["found_by"]),
+    Column("result", lambda r: r["result"] + (f" ({r['status']})" if r.get("status") else "")),
+    Column("suppressed", lambda r: "yes" if r["suppressed"] else "no"),
+)
+
+
+@bounces_app.command("process")
+def bounces_process(
+    source: Annotated[str, typer.Argument(help="A DSN as an .eml file, or - for stdin.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Read a delivery status notification (RFC 3464) and apply its bounce."""
+    settings = _settings()
+    data = bounces.read_message(source, sys.stdin.buffer.read() if source == "-" else None)
+    _show([bounces.process_dsn(settings, data)], BOUNCE_COLUMNS, as_json)
 
 
 # --- the main job -------------------------------------------------------------------------

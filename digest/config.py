@@ -113,6 +113,22 @@ class Settings(BaseSettings):
     confirm_max_age: int = Field(7 * 24 * 3600, gt=0)
     # Set: digests carry a mailto: unsubscribe too, as the second List-Unsubscribe entry.
     unsubscribe_mailto: str | None = None
+    # Bounces: a subscriber is suppressed after this many hard bounces (5xx, 5.x.x DSNs),
+    # or after `soft_bounce_limit` soft ones in a row (4xx past the retry window, 4.x.x DSNs).
+    bounce_limit: int = Field(1, ge=1)
+    soft_bounce_limit: int = Field(3, ge=1)
+    # VERP return path for DSNs, e.g. bounces@example.org: each copy goes out as
+    # bounces+{delivery id}-{signature}@example.org (MAIL FROM and Return-Path).
+    bounce_address: str | None = None
+    # Bearer token for POST /webhooks/bounce (the admin token is accepted too).
+    webhook_token: str | None = None
+    # DKIM: a PEM key (RSA PKCS#1 or PKCS#8, or Ed25519) and its selector; the domain is
+    # DIGEST_FROM's unless given.
+    dkim_key_file: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    # A send pauses after this many copies in a row failed (not counting bounces).
+    error_budget: int = Field(50, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -169,6 +185,18 @@ class Settings(BaseSettings):
             return validate_email(address, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise ValueError(f"{value!r} is not an email address: {exc}") from None
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _check_bounce_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from digest.mail.verp import bounce_address_problem
+
+        problem = bounce_address_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def warnings(self) -> list[str]:
         """Settings that are fine on a laptop and wrong on a public server."""

@@ -56,7 +56,7 @@ class SubscriberStatus(enum.StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"  # the address bounced hard
+    BOUNCED = "bounced"  # suppressed after bounces: never contacted again
 
 
 # Never mailed again, whatever an admin or an import says, until the person signs up again.
@@ -83,6 +83,14 @@ class DeliveryStatus(enum.StrEnum):
     DEFERRED = "deferred"
     FAILED = "failed"  # a permanent answer, or the retry window is over; not retried
     SKIPPED = "skipped"  # the subscriber left between planning and sending
+    BOUNCED = "bounced"  # refused for good by the recipient's server (5xx, or a DSN)
+    CANCELLED = "cancelled"  # its send was cancelled before it went out
+
+
+class SendStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"  # stopped by the error budget (or by hand) until `digest sends resume`
+    CANCELLED = "cancelled"
 
 
 class MailKind(enum.StrEnum):
@@ -212,6 +220,11 @@ class Subscriber(Base):
     # When a scheduled send last found this subscriber due with nothing new: that slot is
     # used up, and they wait for their next one (digest.schedule).
     slot_checked_at: Mapped[datetime | None]
+    # Bounces (digest.bounces): hard ones in all, soft ones since the last copy accepted.
+    hard_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
+    soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_bounce: Mapped[str | None] = mapped_column(Text)
+    bounced_at: Mapped[datetime | None]
 
     # Empty: every topic, so every source.
     topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topics, order_by=Topic.name)
@@ -275,6 +288,12 @@ class Send(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[SendKind] = mapped_column(_enum_column(SendKind))
+    # The error budget (digest.budget): paused after too many failures in a row.
+    status: Mapped[SendStatus] = mapped_column(
+        _enum_column(SendStatus), default=SendStatus.ACTIVE, server_default="active"
+    )
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    failures_in_row: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Delivery(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from digest import pipeline
+from digest import pipeline, sends
 from digest.config import Settings
 from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
@@ -93,6 +93,8 @@ class CeleryDispatcher:
                 if status.get(s)
             )
             on_progress(Progress(label, done, total, note))
+            if send_id and sends.pause_reason(self.settings, send_id):
+                return status  # the error budget stopped it: the CLI says why
             now = time.monotonic()
             if not waiting and not self._retry_soon(status, now - started):
                 return status

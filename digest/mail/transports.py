@@ -37,6 +37,14 @@ class PermanentError(MailError):
     pass
 
 
+class Bounced(PermanentError):
+    """The recipient's server refused the copy for good (5xx to RCPT or DATA)."""
+
+
+class SoftBounce(TemporaryError):
+    """The recipient's server refused the copy for now (4xx to RCPT or DATA)."""
+
+
 class TransportDown(TemporaryError):
     """The server cannot be reached at all: the copies after this one need not try."""
 
@@ -169,7 +177,12 @@ class SmtpTransport:
                 continue
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = next(iter(exc.recipients.values()))
-                raise _error_for(code, f"recipient refused: {code} {_text(reply)}") from exc
+                raise _bounce_for(code, f"recipient refused: {code} {_text(reply)}") from exc
+            except smtplib.SMTPDataError as exc:
+                self._reset()
+                raise _bounce_for(
+                    exc.smtp_code, f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+                ) from exc
             except smtplib.SMTPResponseException as exc:
                 self._reset()
                 raise _error_for(
@@ -180,7 +193,7 @@ class SmtpTransport:
                 raise TemporaryError(f"SMTP error: {exc}") from exc
             if refused:
                 code, reply = next(iter(refused.values()))
-                raise _error_for(code, f"recipient refused: {code} {_text(reply)}")
+                raise _bounce_for(code, f"recipient refused: {code} {_text(reply)}")
             return
 
     def _reset(self) -> None:
@@ -263,6 +276,13 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 
 def _error_for(code: int, message: str) -> MailError:
     return PermanentError(message) if 500 <= code < 600 else TemporaryError(message)
+
+
+def _bounce_for(code: int, message: str) -> MailError:
+    """A refusal of this recipient or this message, not of the server or of us."""
+    if code == 421:  # the server is closing the session: nothing to do with the recipient
+        return TemporaryError(message)
+    return Bounced(message) if 500 <= code < 600 else SoftBounce(message)
 
 
 def transport_from_url(smtp_url: str | None, outbox_dir: Path) -> Transport:

@@ -24,15 +24,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from digest import bounces
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.links import subscriber_links
 from digest.mail import PermanentError, TemporaryError, Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
+from digest.mail.outgoing import Finisher
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
-from digest.mail.transports import TransportDown
+from digest.mail.transports import Bounced, SoftBounce, TransportDown
 from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
+from digest.sends import ErrorBudget, active_send
 
 # Ids per IN list, under any database's limit on bound parameters.
 CHUNK = 1000
@@ -82,9 +85,11 @@ class DeliveryReport:
     failed: list[tuple[int, str]] = field(default_factory=list)
     deferred: dict[int, datetime] = field(default_factory=dict)  # id -> next attempt
     skipped: int = 0  # taken by another worker, not due yet, or the subscriber left
+    bounced: int = 0
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
+        self.bounced += other.bounced
         self.failed += other.failed
         self.skipped += other.skipped
         self.deferred.update(other.deferred)
@@ -185,7 +190,11 @@ def claim_batch(
         chunk = list(delivery_ids[start : start + CHUNK])
         rows = session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(chunk), claimable(now, claim_timeout))  # type: ignore[arg-type]
+            .where(
+                Delivery.id.in_(chunk),
+                claimable(now, claim_timeout),  # type: ignore[arg-type]
+                active_send(),  # a paused or cancelled send's copies stay where they are
+            )
             .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
             .returning(
                 Delivery.id,
@@ -255,6 +264,9 @@ def deliver_batch(
             e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
         }
     down: str | None = None  # the server cannot be reached: defer the rest without trying
+    finisher = Finisher(settings)  # VERP return path and DKIM, when configured
+    budget = ErrorBudget(settings)
+    bounced: list[bounces.Bounce] = []
     touched = time.monotonic()
     for c in claimed:
         if time.monotonic() - touched > settings.claim_timeout / 3:
@@ -262,6 +274,10 @@ def deliver_batch(
             # commit), so only a dead sender's copies ever look abandoned.
             _renew_claims(settings, [x.id for x in claimed])
             touched = time.monotonic()
+        if budget.exhausted:  # this batch used up the error budget: the rest goes back
+            rows.append(_row(c, DeliveryStatus.PENDING))
+            report.skipped += 1
+            continue
         sub = addressees.get(c.subscriber_id)
         if sub is None or sub.status != SubscriberStatus.CONFIRMED:
             why = f"subscriber is {sub.status}" if sub else "subscriber is gone"
@@ -274,15 +290,27 @@ def deliver_batch(
         try:
             if down is not None:
                 raise TemporaryError(down)
-            transport.send_copy(compose(settings, template, sub, message_id, sent_at))
+            copy = compose(settings, template, sub, message_id, sent_at)
+            transport.send_copy(finisher.finish(copy, c.id))
+        except Bounced as exc:  # 5xx to RCPT or DATA: one attempt, no retry
+            rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=str(exc)))
+            bounced.append(bounces.Bounce(sub.id, True, str(exc)))
+            report.bounced += 1
+            continue
         except TemporaryError as exc:
             if isinstance(exc, TransportDown):
                 down = str(exc)
             next_at = policy.next_attempt(c.attempts, c.created_at, sent_at)
-            if next_at is None:
+            if next_at is None and isinstance(exc, SoftBounce):  # refused to the end: soft
+                error = f"refused for {policy.window:g} s: {exc}"
+                rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=error))
+                bounced.append(bounces.Bounce(sub.id, False, error))
+                report.bounced += 1
+            elif next_at is None:
                 error = f"gave up after {policy.window:g} s of retries: {exc}"
                 rows.append(_row(c, DeliveryStatus.FAILED, last_error=error))
                 report.failed.append((c.id, error))
+                budget.outcome(c.id, False, error)
             else:
                 rows.append(
                     _row(c, DeliveryStatus.DEFERRED, last_error=str(exc), next_attempt_at=next_at)
@@ -297,11 +325,16 @@ def deliver_batch(
             )
             rows.append(_row(c, DeliveryStatus.FAILED, last_error=error))
             report.failed.append((c.id, error))
+            budget.outcome(c.id, False, error)
             continue
+        budget.outcome(c.id, True)
         rows.append(
             _row(c, DeliveryStatus.SENT, sent_at=sent_at, message_id=message_id, last_error=None)
         )
-        mark = subscribers.setdefault(sub.id, {"id": sub.id, "last_article_id": 0})
+        # An accepted copy starts the row of soft bounces again (digest.bounces).
+        mark = subscribers.setdefault(
+            sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
+        )
         mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
         mark["last_sent_at"] = sent_at
         report.sent += 1
@@ -309,6 +342,8 @@ def deliver_batch(
         session.execute(update(Delivery), rows)
         if subscribers:
             session.execute(update(Subscriber), list(subscribers.values()))
+        bounces.count_bounces(session, settings, bounced)
+        budget.record(session)
     settled = len(set(delivery_ids)) - len(report.deferred)
     if on_settled and settled:
         on_settled(settled)
@@ -371,6 +406,7 @@ def deliver_in_process(
             total.sent += report.sent
             total.failed += report.failed
             total.skipped += report.skipped
+            total.bounced += report.bounced
             for i in batch:
                 deferred.pop(i, None)
             deferred.update(report.deferred)

@@ -21,6 +21,7 @@ from digest.links import UNSUBSCRIBE
 from digest.models import Subscriber
 from digest.subscribers import subscriber_for_token, unsubscribe
 from digest.web.public import public_router
+from digest.web.webhooks import add_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -75,4 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(public_router(settings, page))
 
+    add_webhooks(app, settings)
     return app

@@ -232,7 +232,7 @@ def test_scheduled_send_only_reaches_subscribers_whose_hour_has_come(settings, s
     assert [c.email for c in plan.copies] == ["due@example.org"]
 
 
-def test_temporary_smtp_failure_is_retried_and_permanent_one_reported(
+def test_temporary_smtp_failure_is_retried_and_a_refused_recipient_bounced(
     settings, samples, smtp
 ) -> None:  # type: ignore[no-untyped-def]
     sink, url = smtp
@@ -245,8 +245,8 @@ def test_temporary_smtp_failure_is_retried_and_permanent_one_reported(
     transport = SmtpTransport(url)
     report = pipeline.deliver_in_process(settings, plan.delivery_ids, transport)
     transport.close()
-    assert report.sent == 2 and len(report.failed) == 1 and report.deferred == {}
-    assert "550" in report.failed[0][1]
+    # A 550 to RCPT is a bounce: one attempt, the subscriber suppressed, nothing failed.
+    assert (report.sent, report.bounced, report.failed, report.deferred) == (2, 1, [], {})
     assert sorted(r for _, rcpts in sink.envelopes for r in rcpts) == [
         "later@example.org",
         "ok@example.org",
@@ -255,6 +255,11 @@ def test_temporary_smtp_failure_is_retried_and_permanent_one_reported(
         later = find_subscriber(session, "later@example.org")
         row = session.scalar(select(Delivery).where(Delivery.subscriber_id == later.id))
         assert row is not None and row.attempts == 3 and row.status == DeliveryStatus.SENT
+        gone = find_subscriber(session, "gone@example.org")
+        assert gone.status == "bounced"
+        row = session.scalar(select(Delivery).where(Delivery.subscriber_id == gone.id))
+        assert row is not None and (row.status, row.attempts) == (DeliveryStatus.BOUNCED, 1)
+        assert "550 5.1.1 no such user" in (row.last_error or "")
 
 
 def test_preview_renders_without_writing(settings, samples) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,154 @@
+"""Bounces: what a refusal does to the copy and to its subscriber.
+
+One path for every source of bounces: an SMTP 5xx at RCPT or DATA, a 4xx that outlasted
+the retry window, and DSNs read from a file, a pipe or the webhook. A hard bounce counts
+towards `DIGEST_BOUNCE_LIMIT` (default 1), soft ones towards `DIGEST_SOFT_BOUNCE_LIMIT`
+in a row (default 3; a copy accepted starts the row again). A subscriber over either
+limit is suppressed (status `bounced`): planning only ever picks confirmed subscribers.
+A copy accepted by the server starts the row of soft bounces again (the sending path
+writes `soft_bounces = 0` with the subscriber's other columns).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import InvalidInput, NotFound
+from digest.mail.dsn import Dsn, RecipientReport, parse_dsn
+from digest.mail.verp import delivery_in_headers
+from digest.models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus, utcnow
+
+_OUR_MESSAGE_ID = re.compile(r"<digest\.e(\d+)\.s(\d+)@[^>]+>")
+
+
+@dataclass(frozen=True)
+class Bounce:
+    subscriber_id: int
+    hard: bool
+    reason: str
+
+
+def count_bounces(
+    session: Session, settings: Settings, found: list[Bounce], now: datetime | None = None
+) -> set[int]:
+    """Count bounces against their subscribers and suppress those past a limit.
+
+    The copies themselves are marked by the caller (the sending path writes its rows in
+    bulk). Returns the ids of the subscribers suppressed now.
+    """
+    if not found:
+        return set()
+    now = now or utcnow()
+    for b in found:
+        counter = Subscriber.hard_bounces if b.hard else Subscriber.soft_bounces
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id == b.subscriber_id)
+            .values({counter: counter + 1, Subscriber.last_bounce: b.reason[:2000]})
+            .execution_options(synchronize_session=False)
+        )
+    ids = sorted({b.subscriber_id for b in found})
+    over = or_(
+        Subscriber.hard_bounces >= settings.bounce_limit,
+        Subscriber.soft_bounces >= settings.soft_bounce_limit,
+    )
+    active = Subscriber.status.in_([SubscriberStatus.CONFIRMED, SubscriberStatus.PENDING])
+    suppressed = set(
+        session.scalars(select(Subscriber.id).where(Subscriber.id.in_(ids), over, active))
+    )
+    if suppressed:
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id.in_(suppressed))
+            .values(status=SubscriberStatus.BOUNCED, bounced_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return suppressed
+
+
+def _delivery_by_message_id(session: Session, message_id: str) -> Delivery | None:
+    match = _OUR_MESSAGE_ID.fullmatch(message_id.strip())
+    if match:
+        edition_id, subscriber_id = int(match.group(1)), int(match.group(2))
+        return session.scalars(
+            select(Delivery).where(
+                Delivery.edition_id == edition_id, Delivery.subscriber_id == subscriber_id
+            )
+        ).first()
+    return session.scalars(select(Delivery).where(Delivery.message_id == message_id)).first()
+
+
+def _find_delivery(session: Session, settings: Settings, dsn: Dsn) -> tuple[Delivery, str]:
+    if settings.bounce_address:
+        delivery_id = delivery_in_headers(
+            settings.bounce_address, settings.secret_key, list(dsn.addressed_to)
+        )
+        if delivery_id is not None:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is not None:
+                return delivery, "return path"
+    if dsn.original_message_id:
+        delivery = _delivery_by_message_id(session, dsn.original_message_id)
+        # The Message-ID can be guessed: it only counts when the DSN names the same person.
+        if delivery is not None and any(
+            r.recipient.lower() == delivery.subscriber.email.lower() for r in dsn.recipients
+        ):
+            return delivery, "Message-ID"
+    raise NotFound(
+        "no delivery found for this DSN: neither a signed return path "
+        "(DIGEST_BOUNCE_ADDRESS) nor a Message-ID of ours sent to the address it reports on"
+    )
+
+
+def _report_for(dsn: Dsn, email: str) -> RecipientReport | None:
+    bounces = [r for r in dsn.recipients if r.is_bounce]
+    mine = [r for r in bounces if r.recipient.lower() == email.lower()]
+    # A VERP DSN is about one copy with one recipient, whatever the MTA rewrote it to.
+    return (mine or bounces or [None])[0]
+
+
+def process_dsn(settings: Settings, data: bytes) -> dict[str, object]:
+    """Apply one DSN; returns what it did. Not a DSN: InvalidInput; not ours: NotFound."""
+    dsn = parse_dsn(data)
+    with session_scope(settings.database_url) as session:
+        delivery, found_by = _find_delivery(session, settings, dsn)
+        email = delivery.subscriber.email
+        report = _report_for(dsn, email)
+        base = {"delivery_id": delivery.id, "email": email, "found_by": found_by}
+        if report is None:
+            actions = ", ".join(sorted({r.action or "none" for r in dsn.recipients}))
+            return {**base, "result": f"not a bounce ({actions})", "suppressed": False}
+        if delivery.status == DeliveryStatus.BOUNCED:
+            return {**base, "result": "already recorded", "suppressed": False}
+        reason = f"DSN {report.status}" + (f": {report.diagnostic}" if report.diagnostic else "")
+        delivery.status = DeliveryStatus.BOUNCED
+        delivery.last_error = reason
+        session.flush()
+        count_bounces(session, settings, [Bounce(delivery.subscriber_id, report.hard, reason)])
+        status = session.scalar(
+            select(Subscriber.status).where(Subscriber.id == delivery.subscriber_id)
+        )
+        return {
+            **base,
+            "result": "hard bounce" if report.hard else "soft bounce",
+            "status": report.status,
+            "suppressed": status == SubscriberStatus.BOUNCED,
+        }
+
+
+def read_message(source: str, stdin: bytes | None = None) -> bytes:
+    """The bytes of FILE.eml, or of standard input for '-'; a clear error otherwise."""
+    if source == "-":
+        return stdin or b""
+    try:
+        with open(source, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {source}: {exc.strerror or exc}") from None
