@@ -67,11 +67,8 @@ class ErrorBudget:
                 .execution_options(synchronize_session=False)
             )
             return
-        send_of = dict(
-            session.execute(select(Delivery.id, Delivery.send_id).where(Delivery.id.in_(ids)))
-            .tuples()
-            .all()
-        )
+        rows = session.execute(select(Delivery.id, Delivery.send_id).where(Delivery.id.in_(ids)))
+        send_of: dict[int, int] = {delivery_id: send_id for delivery_id, send_id in rows}
         per_send: dict[int, list[tuple[bool, str]]] = {}
         for delivery_id, ok, error in self.outcomes:
             per_send.setdefault(send_of[delivery_id], []).append((ok, error))

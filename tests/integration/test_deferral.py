@@ -165,13 +165,13 @@ def test_a_deferred_copy_goes_with_the_next_send_and_only_sent_ones_count_delive
     second = send_now(settings)
     assert second.plan.send_id is None and second.plan.in_flight == 10
     assert second.picked_up == 10
-    assert second.status == {DeliveryStatus.SENT: 9, DeliveryStatus.FAILED: 1}
-    (failure,) = pipeline.failed_deliveries(settings, first.plan.send_id or 0)
-    assert failure[0] == addresses[0] and "550" in failure[1]
-    # Planning again: the nine who were sent it have nothing new; the failed one would get
-    # the same edition, is not counted as delivered, and is not sent it again by itself.
+    # A 550 to RCPT is a hard bounce: that copy is bounced, its subscriber suppressed.
+    assert second.status == {DeliveryStatus.SENT: 9, DeliveryStatus.BOUNCED: 1}
+    assert pipeline.failed_deliveries(settings, first.plan.send_id or 0) == []
+    # Planning again: the nine who were sent it have nothing new, and nobody counts as
+    # delivered; the bounced address is no longer a recipient at all.
     again = pipeline.plan_send(settings, kind="now")
-    assert (again.nothing_new, again.already_delivered, again.already_failed) == (9, 0, 1)
+    assert (again.nothing_new, again.already_delivered, again.already_failed) == (9, 0, 0)
     assert again.planned == 0
     assert again.send_id is None
     assert server.received() == Counter(addresses[1:])
