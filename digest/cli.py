@@ -92,6 +92,17 @@ def _progress_bar() -> Iterator[dispatch.OnProgress]:
         yield on_progress
 
 
+def _workers(settings: Settings, on_warning: Callable[[str], None] | None) -> dispatch.Dispatcher:
+    # Imported only with a broker configured: Celery costs every command time to import.
+    from workers.dispatch import CeleryDispatcher
+
+    return CeleryDispatcher(settings, on_warning)
+
+
+def _dispatcher(settings: Settings) -> dispatch.Dispatcher:
+    return dispatch.dispatcher_for(settings, workers=_workers, on_warning=_warn)
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
@@ -297,7 +308,7 @@ def subscribers_import(
 
 def _send_confirmations(settings: Settings, subscriber_ids: Sequence[int]) -> int:
     mail_ids = queue_confirmations(settings, subscriber_ids)
-    dispatcher = dispatch.dispatcher_for(settings, on_warning=_warn)
+    dispatcher = _dispatcher(settings)
     with _progress_bar() as on_progress:
         for done, mail_id in enumerate(mail_ids, 1):
             dispatcher.send_transactional(mail_id)
@@ -328,7 +339,7 @@ GATHER_COLUMNS = (
 
 def _gather(settings: Settings) -> list[dict[str, Any]]:
     with _progress_bar() as on_progress:
-        results = dispatch.dispatcher_for(settings, on_warning=_warn).gather(on_progress)
+        results = _dispatcher(settings).gather(on_progress)
     return [asdict(r) for r in results]
 
 
@@ -367,7 +378,7 @@ def preview(
 def _send(
     settings: Settings, *, kind: SendKind, email: str | None, dry_run: bool, wait: bool
 ) -> dispatch.SendOutcome:
-    dispatcher = dispatch.dispatcher_for(settings, on_warning=_warn)
+    dispatcher = _dispatcher(settings)
     with _progress_bar() as on_progress:
         return dispatch.send(
             settings,
@@ -539,7 +550,7 @@ def sends_resume(send_id: int, as_json: JsonOption = False) -> None:
     settings = _settings()
     _check_signing(settings)
     ids = sends.resume(settings, send_id)
-    dispatcher = dispatch.dispatcher_for(settings, on_warning=_warn)
+    dispatcher = _dispatcher(settings)
     status = None
     if ids:
         with _progress_bar() as on_progress:

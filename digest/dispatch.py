@@ -2,7 +2,8 @@
 
 `InProcess` runs gathering and delivery in the calling process; the Celery dispatcher in
 `workers.dispatch` enqueues the same calls as tasks and watches them finish. Which one is
-picked from the settings (`DIGEST_BROKER_URL`), here and nowhere else. Both report
+picked from the settings (`DIGEST_BROKER_URL`), here and nowhere else; the faces hand in
+how to build the workers' dispatcher, so this module never imports a queue. Both report
 progress through the same callback, so a progress bar or a web page needs no branch.
 """
 
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from digest import pipeline
 from digest.config import Settings
+from digest.errors import DigestError
 from digest.mail import Transport, transport_from_url
 from digest.models import DeliveryStatus, SendKind
 from digest.pipeline.transactional import send_mail_in_process
@@ -140,14 +142,22 @@ class InProcess:
             transport.close()
 
 
-def dispatcher_for(
-    settings: Settings, *, on_warning: Callable[[str], None] | None = None
-) -> Dispatcher:
-    """The Celery dispatcher when a broker is configured, else this process."""
-    if settings.broker_url:
-        from workers.dispatch import CeleryDispatcher
+# Builds the Celery dispatcher. Only the faces (digest/cli.py, digest/web/) know the
+# workers package, so they hand this in; the core never imports a queue.
+WorkersFactory = Callable[[Settings, Callable[[str], None] | None], Dispatcher]
 
-        return CeleryDispatcher(settings, on_warning=on_warning)
+
+def dispatcher_for(
+    settings: Settings,
+    *,
+    workers: WorkersFactory | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> Dispatcher:
+    """The workers' dispatcher when a broker is configured, else this process."""
+    if settings.broker_url:
+        if workers is None:
+            raise DigestError("DIGEST_BROKER_URL is set, but this program cannot reach workers")
+        return workers(settings, on_warning)
     return InProcess(settings)
 
 

@@ -19,9 +19,7 @@ POLL_SECONDS = 0.2
 class CeleryDispatcher:
     where = "on the workers"
 
-    def __init__(
-        self, settings: Settings, *, on_warning: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, on_warning: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.on_warning = on_warning or (lambda message: None)
 

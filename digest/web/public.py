@@ -49,9 +49,15 @@ TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
 FREQUENCIES = [f.value for f in Frequency]
 
 
+def _workers(settings: Settings, on_warning: Callable[[str], None] | None) -> dispatch.Dispatcher:
+    from workers.dispatch import CeleryDispatcher  # only with a broker configured
+
+    return CeleryDispatcher(settings, on_warning)
+
+
 def public_router(settings: Settings, page: Page) -> APIRouter:
     router = APIRouter()
-    dispatcher = dispatch.dispatcher_for(settings)
+    dispatcher = dispatch.dispatcher_for(settings, workers=_workers)
     limiter = MovingWindowRateLimiter(MemoryStorage())
     rate = parse(settings.signup_rate)
 

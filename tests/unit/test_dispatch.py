@@ -1,0 +1,34 @@
+"""The seam picks where work runs from the settings; the faces hand in the workers' side."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest import dispatch
+from digest.config import Settings
+from digest.errors import DigestError
+
+
+def test_no_broker_runs_in_this_process_and_never_builds_the_workers_side() -> None:
+    def refuse(settings, on_warning):  # type: ignore[no-untyped-def]
+        raise AssertionError("built without a broker")
+
+    chosen = dispatch.dispatcher_for(Settings(broker_url=None), workers=refuse)
+    assert isinstance(chosen, dispatch.InProcess)
+
+
+def test_a_broker_hands_the_work_to_what_the_face_built() -> None:
+    built = []
+
+    def workers(settings, on_warning):  # type: ignore[no-untyped-def]
+        built.append((settings.broker_url, on_warning))
+        return dispatch.InProcess(settings)  # any Dispatcher will do here
+
+    settings = Settings(broker_url="redis://127.0.0.1:6379/3")
+    dispatch.dispatcher_for(settings, workers=workers, on_warning=print)
+    assert built == [("redis://127.0.0.1:6379/3", print)]
+
+
+def test_a_broker_with_no_way_to_the_workers_is_a_clear_error() -> None:
+    with pytest.raises(DigestError, match="DIGEST_BROKER_URL"):
+        dispatch.dispatcher_for(Settings(broker_url="redis://127.0.0.1:6379/3"))
