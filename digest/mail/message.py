@@ -53,15 +53,20 @@ def build_message(
 ) -> EmailMessage:
     msg = _addressed(sender, to_address, to_name, subject, message_id, date)
     msg["List-Id"] = _one_line(list_id)
-    # RFC 2369: the one-click HTTPS link first (RFC 8058 uses it), then the mailto: one.
-    entries = [f"<{unsubscribe_url}>"]
-    if unsubscribe_mailto:
-        entries.append(f"<mailto:{_one_line(unsubscribe_mailto)}?subject=unsubscribe>")
-    msg["List-Unsubscribe"] = ", ".join(entries)
+    msg["List-Unsubscribe"] = list_unsubscribe(unsubscribe_url, unsubscribe_mailto)
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg["Precedence"] = "list"
     return _with_bodies(msg, text, html)
+
+
+def list_unsubscribe(url: str, mailto: str | None) -> str:
+    """The List-Unsubscribe value (RFC 2369): the one-click HTTPS link first (RFC 8058 uses
+    it), then the mailto: one where the list has an address for it."""
+    entries = [f"<{url}>"]
+    if mailto:
+        entries.append(f"<mailto:{_one_line(mailto)}?subject=unsubscribe>")
+    return ", ".join(entries)
 
 
 def build_transactional_message(

@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from digest.errors import InvalidInput
-from digest.mail.message import HEADER_POLICY, _one_line, build_message
+from digest.mail.message import HEADER_POLICY, _one_line, build_message, list_unsubscribe
 from digest.render import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 
 # The longest line allowed in a message, CRLF excluded (RFC 5322 2.1.1).
@@ -233,21 +233,15 @@ class MessageTemplate:
         stuffed = self._fill(r, to) if self.eight_bit else None
         return OutgoingCopy(self.mail_from, r.address, r.message_id, stuffed, fallback)
 
-    def _list_unsubscribe(self, url: str) -> bytes:
-        # RFC 2369: the one-click HTTPS link first (RFC 8058 uses it), then the mailto: one.
-        value = b"<" + _header_value(url) + b">"
-        if self.unsubscribe_mailto:
-            mailto = f"mailto:{_one_line(self.unsubscribe_mailto)}?subject=unsubscribe"
-            value += b", <" + _header_value(mailto) + b">"
-        return value
-
     def _fill(self, r: Recipient, to: bytes) -> bytes | None:
         display = _one_line(r.name or "") or "there"
         values = {
             TO: to[4:-2],  # "To: " ... CRLF: the template has its own
             DATE: format_datetime(r.date).encode(),
             MESSAGE_ID: _header_value(r.message_id),
-            LIST_UNSUBSCRIBE: self._list_unsubscribe(r.unsubscribe_url),
+            LIST_UNSUBSCRIBE: _header_value(
+                list_unsubscribe(r.unsubscribe_url, self.unsubscribe_mailto)
+            ),
             "T_NAME": display.encode(),
             "T_UNSUBSCRIBE": _header_value(r.unsubscribe_url),
             "T_PREFERENCES": _header_value(r.preferences_url),
