@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -163,6 +164,14 @@ class Source(Base):
     # Seams for conditional GET.
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(200))
+    # "feed", "page" (one article page) or "section" (a page whose article links are followed).
+    kind: Mapped[str] = mapped_column(String(20), default="feed", server_default="feed")
+    # Fetch each entry's page for its full text: "auto" (teasers only), "always", "never".
+    full_text_mode: Mapped[str] = mapped_column(String(10), default="auto", server_default="auto")
+    # A source that keeps failing is left alone until then (exponential backoff).
+    retry_after: Mapped[datetime | None]
+    not_modified: Mapped[bool] = mapped_column(default=False, server_default=false())
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     articles: Mapped[list[Article]] = relationship(
         back_populates="source", cascade="all, delete-orphan", passive_deletes=True
@@ -191,6 +200,9 @@ class Article(Base):
     body_text: Mapped[str] = mapped_column(Text, default="")  # boilerplate stripped
     summary: Mapped[str] = mapped_column(Text, default="")
     is_teaser: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str | None] = mapped_column(String(35))  # BCP 47, e.g. "en", "zh-Hans"
+    image_url: Mapped[str | None] = mapped_column(String(2000))  # lead image, by URL
+    full_text: Mapped[bool] = mapped_column(default=False, server_default=false())  # from the page
 
     source: Mapped[Source] = relationship(back_populates="articles")
 
