@@ -14,6 +14,7 @@ worker left behind, so a sweep can hand it out again.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import OrderedDict
@@ -36,6 +37,8 @@ from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build
 from digest.mail.transports import Bounced, SoftBounce, TransportDown
 from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
 from digest.sends import ErrorBudget, active_send
+
+log = logging.getLogger(__name__)
 
 # Ids per IN list, under any database's limit on bound parameters.
 CHUNK = 1000
@@ -86,6 +89,15 @@ class DeliveryReport:
     deferred: dict[int, datetime] = field(default_factory=dict)  # id -> next attempt
     skipped: int = 0  # taken by another worker, not due yet, or the subscriber left
     bounced: int = 0
+    sent_ids: set[int] = field(default_factory=set)
+
+    def forget(self, ids: set[int]) -> None:
+        """Drop the outcomes of copies another sender took over (it reports them)."""
+        self.sent -= len(ids & self.sent_ids)
+        self.sent_ids -= ids
+        self.failed = [f for f in self.failed if f[0] not in ids]
+        for i in ids:
+            self.deferred.pop(i, None)
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
@@ -231,6 +243,55 @@ def _addressees(session: Session, ids: Sequence[int]) -> dict[int, Addressee]:
     return found
 
 
+class Lease:
+    """A batch's hold on the copies it claimed, fenced by the claim's stamp.
+
+    The claim writes `claimed_at`; a sender that seems dead (no renewal for the claim
+    timeout) may have its copies taken over by another, which writes its own stamp. So
+    every renewal and the final record only touch rows still carrying this lease's stamp:
+    a sender that stalled (a slow template, a hung connection) and lost its copies learns
+    it at its next renewal, sends none of them, and never overwrites the new owner's
+    outcome. Renewals come every third of the timeout, counted from the claim itself.
+    """
+
+    def __init__(self, settings: Settings, ids: Sequence[int], stamp: datetime) -> None:
+        self.settings = settings
+        self.held = set(ids)
+        self.stamp = stamp
+        self.renewed = time.monotonic()
+
+    def keep(self) -> None:
+        """Renew when a third of the claim timeout has passed since the last renewal."""
+        if time.monotonic() - self.renewed > self.settings.claim_timeout / 3:
+            with session_scope(self.settings.database_url) as session:
+                self.fence(session, utcnow())
+
+    def fence(self, session: Session, stamp: datetime) -> set[int]:
+        """Move the stamp on the rows still ours (locking them until the session commits);
+        forget the ones another sender took over."""
+        ids = sorted(self.held)
+        kept: set[int] = set()
+        for start in range(0, len(ids), CHUNK):
+            kept.update(
+                session.scalars(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_(ids[start : start + CHUNK]),
+                        Delivery.status == DeliveryStatus.SENDING,
+                        Delivery.claimed_at == self.stamp,
+                    )
+                    .values(claimed_at=stamp)
+                    .returning(Delivery.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        self.held, self.stamp, self.renewed = kept, stamp, time.monotonic()
+        return kept
+
+    def holds(self, delivery_id: int) -> bool:
+        return delivery_id in self.held
+
+
 def deliver_batch(
     settings: Settings,
     delivery_ids: Sequence[int],
@@ -250,6 +311,7 @@ def deliver_batch(
     now = utcnow()
     with session_scope(settings.database_url) as session:
         claimed = claim_batch(session, delivery_ids, settings.claim_timeout, now)
+    lease = Lease(settings, [c.id for c in claimed], now)
     report.skipped = len(set(delivery_ids)) - len(claimed)
     if not claimed:
         if on_settled and report.skipped:
@@ -267,13 +329,8 @@ def deliver_batch(
     finisher = Finisher(settings)  # VERP return path and DKIM, when configured
     budget = ErrorBudget(settings)
     bounced: list[bounces.Bounce] = []
-    touched = time.monotonic()
+    lost = 0  # copies another sender took over while this one stalled
     for c in claimed:
-        if time.monotonic() - touched > settings.claim_timeout / 3:
-            # A slow batch renews its claim on its copies (all unrecorded until the batch's
-            # commit), so only a dead sender's copies ever look abandoned.
-            _renew_claims(settings, [x.id for x in claimed])
-            touched = time.monotonic()
         if budget.exhausted:  # this batch used up the error budget: the rest goes back
             rows.append(_row(c, DeliveryStatus.PENDING))
             report.skipped += 1
@@ -291,6 +348,12 @@ def deliver_batch(
             if down is not None:
                 raise TemporaryError(down)
             copy = compose(settings, template, sub, message_id, sent_at)
+            # Renew the claim (all copies stay unrecorded until the batch's commit) right
+            # before handing a copy over, and never hand over one that is no longer ours.
+            lease.keep()
+            if not lease.holds(c.id):
+                lost += 1
+                continue
             transport.send_copy(finisher.finish(copy, c.id))
         except Bounced as exc:  # 5xx to RCPT or DATA: one attempt, no retry
             rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=str(exc)))
@@ -338,30 +401,32 @@ def deliver_batch(
         mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
         mark["last_sent_at"] = sent_at
         report.sent += 1
+        report.sent_ids.add(c.id)
     with session_scope(settings.database_url) as session:
-        session.execute(update(Delivery), rows)
+        ours = lease.fence(session, utcnow())  # record only the copies still ours
+        gone = [r for r in rows if r["id"] not in ours]
+        if gone:
+            rows = [r for r in rows if r["id"] in ours]
+            lost += len(gone)
+            report.forget({int(r["id"]) for r in gone})  # type: ignore[call-overload]
+            log.warning(
+                "%d copies were taken over by another sender before this batch recorded "
+                "them (it stalled past the claim timeout of %g s); %d had been sent",
+                len(gone),
+                settings.claim_timeout,
+                sum(r["status"] == DeliveryStatus.SENT for r in gone),
+            )
+        if rows:
+            session.execute(update(Delivery), rows)
         if subscribers:
             session.execute(update(Subscriber), list(subscribers.values()))
         bounces.count_bounces(session, settings, bounced)
         budget.record(session)
+    report.skipped += lost
     settled = len(set(delivery_ids)) - len(report.deferred)
     if on_settled and settled:
         on_settled(settled)
     return report
-
-
-def _renew_claims(settings: Settings, ids: Sequence[int]) -> None:
-    with session_scope(settings.database_url) as session:
-        for start in range(0, len(ids), CHUNK):
-            session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id.in_(ids[start : start + CHUNK]),
-                    Delivery.status == DeliveryStatus.SENDING,
-                )
-                .values(claimed_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
 
 
 def _row(c: Claimed, status: DeliveryStatus, **values: object) -> dict[str, object]:
