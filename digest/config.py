@@ -138,6 +138,13 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @property
+    def limits_url(self) -> str | None:
+        """Where SMTP rate limits are counted so that every sender shares them: the broker
+        when it is Redis; else None (counted in the process, enough for in-process sends)."""
+        url = self.broker_url or ""
+        return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
     @field_validator("broker_url")
     @classmethod
     def _check_broker_url(cls, value: str | None) -> str | None:
@@ -151,14 +158,12 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp_url(cls, value: str | None) -> str | None:
-        from digest.mail.transports import smtp_url_problem
+        from digest.mail.servers import parse_servers
 
-        if not value:
+        if not value or not value.strip():
             return None
-        problem = smtp_url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        parse_servers(value)  # each server's URL and options; ValueError says which
+        return value.strip()
 
     @field_validator("signup_rate")
     @classmethod

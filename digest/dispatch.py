@@ -78,7 +78,7 @@ class InProcess:
     ) -> None:
         self.settings = settings
         self.transport = transport or (
-            lambda: transport_from_url(settings.smtp_url, settings.outbox_dir)
+            lambda: transport_from_url(settings.smtp_url, settings.outbox_dir, settings.limits_url)
         )
 
     def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:

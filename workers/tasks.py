@@ -25,7 +25,7 @@ _transport: Transport | None = None
 def transport() -> Transport:
     global _transport
     if _transport is None:
-        _transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
+        _transport = transport_from_url(settings.smtp_url, settings.outbox_dir, settings.limits_url)
     return _transport
 
 
@@ -78,7 +78,7 @@ def enqueue_deliveries(delivery_ids: list[int]) -> int:
 
 @app.task(name="digest.send_transactional", bind=True, max_retries=MAX_ATTEMPTS)
 def send_transactional(self: Task, mail_id: int) -> str | None:
-    transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
+    transport = transport_from_url(settings.smtp_url, settings.outbox_dir, settings.limits_url)
     try:
         status = send_mail(settings, mail_id, transport, POLICY)
     finally:

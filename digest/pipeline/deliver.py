@@ -33,6 +33,7 @@ from digest.links import subscriber_links
 from digest.mail import PermanentError, TemporaryError, Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.outgoing import Finisher
+from digest.mail.servers import RateLimited
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
 from digest.mail.transports import Bounced, SoftBounce, TransportDown
 from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
@@ -67,6 +68,11 @@ class RetryPolicy:
         """Seconds to wait after the `attempt`-th try (1-based) failed."""
         ceiling = min(self.base_delay * 2 ** min(attempt - 1, 40), self.max_delay)
         return ceiling * (0.5 + rand() / 2)
+
+    def after(self, when: datetime, planned_at: datetime) -> datetime | None:
+        """`when`, unless it falls after the window (None: the window is over)."""
+        deadline = planned_at + timedelta(seconds=self.window)
+        return when if when < deadline else None
 
     def next_attempt(
         self,
@@ -326,6 +332,7 @@ def deliver_batch(
             e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
         }
     down: str | None = None  # the server cannot be reached: defer the rest without trying
+    limited: RateLimited | None = None  # every server at its limit: the rest waits too
     finisher = Finisher(settings)  # VERP return path and DKIM, when configured
     budget = ErrorBudget(settings)
     bounced: list[bounces.Bounce] = []
@@ -347,6 +354,8 @@ def deliver_batch(
         try:
             if down is not None:
                 raise TemporaryError(down)
+            if limited is not None:
+                raise limited
             copy = compose(settings, template, sub, message_id, sent_at)
             # Renew the claim (all copies stay unrecorded until the batch's commit) right
             # before handing a copy over, and never hand over one that is no longer ours.
@@ -364,6 +373,9 @@ def deliver_batch(
             if isinstance(exc, TransportDown):
                 down = str(exc)
             next_at = policy.next_attempt(c.attempts, c.created_at, sent_at)
+            if isinstance(exc, RateLimited):  # not a failure: come back when there is room
+                limited = exc
+                next_at = policy.after(exc.until, c.created_at)
             if next_at is None and isinstance(exc, SoftBounce):  # refused to the end: soft
                 error = f"refused for {policy.window:g} s: {exc}"
                 rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=error))

@@ -1,0 +1,215 @@
+"""Several SMTP servers, each with its own rate limits, behind the one Transport interface.
+
+`DIGEST_SMTP_URL` may name several servers separated by spaces, each with optional limits
+in its query string: `smtp://relay-a:25?rate=100/second,20000/hour smtp://relay-b:587`.
+A copy goes to the next server in turn that has room under its limits; a server that
+cannot be reached is left alone for a while and its copies go to the others. When every
+server is at its limit, the copy waits for the first free slot if that comes within
+`max_wait` seconds, else it is deferred (`RateLimited`) to when a slot frees up, so a
+batch never sits on its claims for an hour.
+
+The limits count every sender at once: with a Redis URL (the broker's, when it is Redis)
+the counters live in Redis and every worker process on every machine shares them; with
+none they live in this process (the in-process default has only this one sender).
+Counting uses the moving window of the `limits` library (exact: never more than the
+rate in any window, where a fixed or sliding-counter window lets twice the rate through
+across a boundary): one round trip a copy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from digest.config import mask_url
+from digest.mail.transports import (
+    SmtpTransport,
+    SoftBounce,
+    TemporaryError,
+    Transport,
+    TransportDown,
+    smtp_url_problem,
+)
+
+if TYPE_CHECKING:
+    from digest.mail.template import OutgoingCopy
+
+# How long a server that could not be reached is skipped before it is tried again.
+DOWN_FOR = 30.0
+# Options a server URL may carry in its query string.
+OPTIONS = ("rate",)
+
+
+class RateLimited(TemporaryError):
+    """Every server is at its limit for longer than a batch should wait."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    url: str  # as given, options included
+    rates: tuple[RateLimitItem, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The server's identity in the shared counters: host, port and user."""
+        parts = urlsplit(self.url)
+        return f"{parts.username or ''}@{parts.hostname}:{parts.port or ''}"
+
+    @property
+    def shown(self) -> str:
+        parts = urlsplit(self.url)
+        return mask_url(parts._replace(query="").geturl())
+
+
+def parse_servers(value: str) -> list[ServerSpec]:
+    """The servers of a DIGEST_SMTP_URL value; ValueError says what is wrong and where."""
+    urls = value.split()
+    if not urls:
+        raise ValueError("no SMTP URL given")
+    specs: list[ServerSpec] = []
+    for url in urls:
+        problem = smtp_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        options = parse_qs(urlsplit(url).query, keep_blank_values=True)
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"{mask_url(url)!r}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})"
+            )
+        rates: list[RateLimitItem] = []
+        for rate in options.get("rate", []):
+            try:
+                rates += parse_many(rate)
+            except ValueError:
+                raise ValueError(
+                    f"{mask_url(url)!r}: rate {rate!r} is not a rate; write counts per period, "
+                    "e.g. rate=100/second,20000/hour"
+                ) from None
+        specs.append(ServerSpec(url, tuple(rates)))
+    return specs
+
+
+def needs_pool(value: str) -> bool:
+    """Whether a DIGEST_SMTP_URL value needs the pool (several servers, or limits)."""
+    specs = parse_servers(value)
+    return len(specs) > 1 or any(s.rates for s in specs)
+
+
+class Limiter:
+    """Counts copies per server against its rates, in Redis or in this process."""
+
+    def __init__(self, storage_url: str | None) -> None:
+        self.storage = storage_from_string(storage_url or "memory://")
+        self.strategy = MovingWindowRateLimiter(self.storage)
+
+    def take(self, spec: ServerSpec) -> float:
+        """Count one copy for this server and return 0, or return how many seconds until
+        it has room. Each hit is atomic (a Lua script in Redis), so senders racing for the
+        last slot cannot both take it; a copy refused by a later rate has used a slot of
+        the earlier ones, which errs on the side of sending slower."""
+        for rate in spec.rates:
+            if not self.strategy.hit(rate, "digest-smtp", spec.key):
+                stats = self.strategy.get_window_stats(rate, "digest-smtp", spec.key)
+                return max(0.01, min(stats.reset_time - time.time(), rate.get_expiry()))
+        return 0.0
+
+
+@dataclass
+class _Server:
+    spec: ServerSpec
+    transport: Transport
+    down_until: float = 0.0
+    down_reason: str = ""
+    sent: int = field(default=0)
+
+
+class ServerPool:
+    """A Transport over several SMTP servers with rate limits (see the module notes)."""
+
+    def __init__(
+        self,
+        specs: list[ServerSpec],
+        *,
+        limiter: Limiter,
+        max_wait: float = 1.0,
+        connect: Callable[[str], Transport] = SmtpTransport,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.servers = [_Server(s, connect(s.url)) for s in specs]
+        self.limiter = limiter
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def send(self, msg: EmailMessage) -> None:
+        self._route(lambda t: t.send(msg))
+
+    def send_copy(self, copy: OutgoingCopy) -> None:
+        self._route(lambda t: t.send_copy(copy))
+
+    def _route(self, send: Callable[[Transport], Any]) -> None:
+        waited = 0.0
+        while True:
+            with self._lock:
+                start, self._next = self._next, (self._next + 1) % len(self.servers)
+            order = self.servers[start:] + self.servers[:start]
+            now = time.monotonic()
+            room_in: list[float] = []
+            errors: list[str] = []
+            last: TemporaryError | None = None
+            for server in order:
+                if server.down_until > now:
+                    errors.append(server.down_reason)
+                    continue
+                wait = self.limiter.take(server.spec)
+                if wait:
+                    room_in.append(wait)
+                    continue
+                try:
+                    send(server.transport)
+                except SoftBounce:
+                    raise  # the recipient's server said no: another relay will not help
+                except TransportDown as exc:
+                    # Unreachable: leave it alone for a while, the next server may take it.
+                    server.down_until = time.monotonic() + DOWN_FOR
+                    server.down_reason = f"{server.spec.shown}: {exc}"
+                    errors.append(server.down_reason)
+                    continue
+                except TemporaryError as exc:  # refusing us for now: try the next one
+                    last = exc
+                    errors.append(f"{server.spec.shown}: {exc}")
+                    continue
+                server.sent += 1
+                return
+            if not room_in:
+                if last is not None:
+                    raise TemporaryError("; ".join(errors)) from last
+                raise TransportDown("; ".join(errors) or "no SMTP server to send with")
+            pause = min(room_in)
+            if waited + pause > self.max_wait:
+                raise RateLimited(
+                    f"every SMTP server is at its rate limit for {pause:.1f} s more",
+                    datetime.now(UTC) + timedelta(seconds=pause),
+                )
+            self.sleep(pause)
+            waited += pause
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.transport.close()
