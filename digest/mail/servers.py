@@ -1,7 +1,10 @@
 """Several SMTP servers, each with its own rate limits, behind the one Transport interface.
 
-`DIGEST_SMTP_URL` may name several servers separated by spaces, each with optional limits
-in its query string: `smtp://relay-a:25?rate=100/second,20000/hour smtp://relay-b:587`.
+`DIGEST_SMTP_URL` may name several servers separated by spaces, each with options in its
+query string: `smtp://relay-a:25?rate=100/second,20000/hour&pool=4 smtp://relay-b:587`.
+`pool` is how many connections one sending process keeps to that server and sends over
+at once (the sender hands copies over from as many threads): over a network where each
+reply takes a round trip, one connection waits most of the time.
 A copy goes to the next server in turn that has room under its limits; a server that
 cannot be reached is left alone for a while and its copies go to the others. When every
 server is at its limit, the copy waits for the first free slot if that comes within
@@ -21,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
@@ -47,7 +50,8 @@ if TYPE_CHECKING:
 # How long a server that could not be reached is skipped before it is tried again.
 DOWN_FOR = 30.0
 # Options a server URL may carry in its query string.
-OPTIONS = ("rate",)
+OPTIONS = ("rate", "pool")
+MAX_POOL = 50
 
 
 class RateLimited(TemporaryError):
@@ -62,6 +66,7 @@ class RateLimited(TemporaryError):
 class ServerSpec:
     url: str  # as given, options included
     rates: tuple[RateLimitItem, ...] = ()
+    pool: int = 1  # connections one sending process may hold open to it at once
 
     @property
     def key(self) -> str:
@@ -100,14 +105,22 @@ def parse_servers(value: str) -> list[ServerSpec]:
                     f"{mask_url(url)!r}: rate {rate!r} is not a rate; write counts per period, "
                     "e.g. rate=100/second,20000/hour"
                 ) from None
-        specs.append(ServerSpec(url, tuple(rates)))
+        pool = 1
+        for value in options.get("pool", []):
+            if not value.isdigit() or not 1 <= int(value) <= MAX_POOL:
+                raise ValueError(
+                    f"{mask_url(url)!r}: pool {value!r} is not a number of connections "
+                    f"from 1 to {MAX_POOL}"
+                )
+            pool = int(value)
+        specs.append(ServerSpec(url, tuple(rates), pool))
     return specs
 
 
 def needs_pool(value: str) -> bool:
     """Whether a DIGEST_SMTP_URL value needs the pool (several servers, or limits)."""
     specs = parse_servers(value)
-    return len(specs) > 1 or any(s.rates for s in specs)
+    return len(specs) > 1 or any(s.rates or s.pool > 1 for s in specs)
 
 
 class Limiter:
@@ -129,17 +142,42 @@ class Limiter:
         return 0.0
 
 
-@dataclass
 class _Server:
-    spec: ServerSpec
-    transport: Transport
-    down_until: float = 0.0
-    down_reason: str = ""
-    sent: int = field(default=0)
+    """One server: its idle connections, and a slot for each connection it may have."""
+
+    def __init__(self, spec: ServerSpec, connect: Callable[[str], Transport]) -> None:
+        self.spec = spec
+        self.connect = connect
+        self.idle: list[Transport] = []
+        self.slots = threading.BoundedSemaphore(spec.pool)
+        self.lock = threading.Lock()
+        self.down_until = 0.0
+        self.down_reason = ""
+        self.sent = 0
+
+    def checkout(self) -> Transport | None:
+        """An idle connection (or a new one), None when all `pool` are in use."""
+        if not self.slots.acquire(blocking=False):
+            return None
+        with self.lock:
+            return self.idle.pop() if self.idle else self.connect(self.spec.url)
+
+    def checkin(self, transport: Transport) -> None:
+        with self.lock:
+            self.idle.append(transport)
+        self.slots.release()
+
+    def close(self) -> None:
+        with self.lock:
+            for transport in self.idle:
+                transport.close()
+            self.idle.clear()
 
 
 class ServerPool:
-    """A Transport over several SMTP servers with rate limits (see the module notes)."""
+    """A Transport over several SMTP servers with rate limits and several connections each
+    (see the module notes). `width` tells the sender how many copies it may hand over at
+    once from as many threads (digest.pipeline.deliver does)."""
 
     def __init__(
         self,
@@ -150,7 +188,8 @@ class ServerPool:
         connect: Callable[[str], Transport] = SmtpTransport,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.servers = [_Server(s, connect(s.url)) for s in specs]
+        self.servers = [_Server(s, connect) for s in specs]
+        self.width = sum(s.pool for s in specs)
         self.limiter = limiter
         self.max_wait = max_wait
         self.sleep = sleep
@@ -172,17 +211,22 @@ class ServerPool:
             now = time.monotonic()
             room_in: list[float] = []
             errors: list[str] = []
+            busy = False
             last: TemporaryError | None = None
             for server in order:
                 if server.down_until > now:
                     errors.append(server.down_reason)
                     continue
-                wait = self.limiter.take(server.spec)
-                if wait:
-                    room_in.append(wait)
+                conn = server.checkout()
+                if conn is None:  # every connection to it is busy with another copy
+                    busy = True
                     continue
                 try:
-                    send(server.transport)
+                    wait = self.limiter.take(server.spec)
+                    if wait:
+                        room_in.append(wait)
+                        continue
+                    send(conn)
                 except SoftBounce:
                     raise  # the recipient's server said no: another relay will not help
                 except TransportDown as exc:
@@ -195,8 +239,14 @@ class ServerPool:
                     last = exc
                     errors.append(f"{server.spec.shown}: {exc}")
                     continue
-                server.sent += 1
+                finally:
+                    server.checkin(conn)
+                with server.lock:
+                    server.sent += 1
                 return
+            if busy:  # more senders than connections: wait for one to come back
+                self.sleep(0.001)
+                continue
             if not room_in:
                 if last is not None:
                     raise TemporaryError("; ".join(errors)) from last
@@ -212,4 +262,4 @@ class ServerPool:
 
     def close(self) -> None:
         for server in self.servers:
-            server.transport.close()
+            server.close()

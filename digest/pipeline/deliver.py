@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -265,12 +267,16 @@ class Lease:
         self.held = set(ids)
         self.stamp = stamp
         self.renewed = time.monotonic()
+        self._lock = threading.Lock()  # senders on several connections share the lease
 
     def keep(self) -> None:
         """Renew when a third of the claim timeout has passed since the last renewal."""
-        if time.monotonic() - self.renewed > self.settings.claim_timeout / 3:
-            with session_scope(self.settings.database_url) as session:
-                self.fence(session, utcnow())
+        if time.monotonic() - self.renewed <= self.settings.claim_timeout / 3:
+            return
+        with self._lock:
+            if time.monotonic() - self.renewed > self.settings.claim_timeout / 3:
+                with session_scope(self.settings.database_url) as session:
+                    self.fence(session, utcnow())
 
     def fence(self, session: Session, stamp: datetime) -> set[int]:
         """Move the stamp on the rows still ours (locking them until the session commits);
@@ -296,6 +302,27 @@ class Lease:
 
     def holds(self, delivery_id: int) -> bool:
         return delivery_id in self.held
+
+
+@dataclass
+class _BatchState:
+    down: str | None = None  # the server cannot be reached: defer the rest without trying
+    limited: RateLimited | None = None  # every server at its limit: the rest waits too
+    lost: int = 0  # copies another sender took over while this one stalled
+
+
+@dataclass
+class _Try:
+    """One claimed copy's attempt: sent (no error), refused (error), or not tried."""
+
+    claimed: Claimed
+    sub: Addressee | None
+    message_id: str | None = None
+    sent_at: datetime | None = None
+    error: Exception | None = None
+    back: bool = False  # the error budget ran out: back to pending
+    skipped: str | None = None  # why it was not sent (the subscriber left)
+    lost: bool = False  # another sender holds it now
 
 
 def deliver_batch(
@@ -331,50 +358,62 @@ def deliver_batch(
         templates = {
             e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
         }
-    down: str | None = None  # the server cannot be reached: defer the rest without trying
-    limited: RateLimited | None = None  # every server at its limit: the rest waits too
+    state = _BatchState()
     finisher = Finisher(settings)  # VERP return path and DKIM, when configured
     budget = ErrorBudget(settings)
     bounced: list[bounces.Bounce] = []
-    lost = 0  # copies another sender took over while this one stalled
-    for c in claimed:
+
+    def attempt(c: Claimed) -> _Try:
+        """Make and send one copy; may run on several threads (a transport with several
+        connections), so it only reads the batch's state and returns what happened."""
         if budget.exhausted:  # this batch used up the error budget: the rest goes back
-            rows.append(_row(c, DeliveryStatus.PENDING))
-            report.skipped += 1
-            continue
+            return _Try(c, None, back=True)
         sub = addressees.get(c.subscriber_id)
         if sub is None or sub.status != SubscriberStatus.CONFIRMED:
             why = f"subscriber is {sub.status}" if sub else "subscriber is gone"
-            rows.append(_row(c, DeliveryStatus.SKIPPED, last_error=why))
-            report.skipped += 1
-            continue
-        template, newest = templates[c.edition_id]
+            return _Try(c, sub, skipped=why)
+        template, _ = templates[c.edition_id]
         message_id = message_id_for(c.edition_id, sub.id, domain)
         sent_at = utcnow()
         try:
-            if down is not None:
-                raise TemporaryError(down)
-            if limited is not None:
-                raise limited
+            if state.down is not None:
+                raise TemporaryError(state.down)
+            if state.limited is not None:
+                raise state.limited
             copy = compose(settings, template, sub, message_id, sent_at)
             # Renew the claim (all copies stay unrecorded until the batch's commit) right
             # before handing a copy over, and never hand over one that is no longer ours.
             lease.keep()
             if not lease.holds(c.id):
-                lost += 1
-                continue
+                return _Try(c, sub, lost=True)
             transport.send_copy(finisher.finish(copy, c.id))
-        except Bounced as exc:  # 5xx to RCPT or DATA: one attempt, no retry
+        except Exception as exc:  # classified by `note`, in the batch's thread
+            return _Try(c, sub, message_id, sent_at, error=exc)
+        return _Try(c, sub, message_id, sent_at)
+
+    def note(t: _Try) -> None:
+        """Record one attempt's outcome in the batch's rows and report."""
+        c, sub, exc = t.claimed, t.sub, t.error
+        if t.back:
+            rows.append(_row(c, DeliveryStatus.PENDING))
+            report.skipped += 1
+        elif t.skipped is not None:
+            rows.append(_row(c, DeliveryStatus.SKIPPED, last_error=t.skipped))
+            report.skipped += 1
+        elif t.lost:
+            state.lost += 1
+        elif sub is None or t.sent_at is None:
+            raise AssertionError("an attempt without its subscriber")
+        elif isinstance(exc, Bounced):  # 5xx to RCPT or DATA: one attempt, no retry
             rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=str(exc)))
             bounced.append(bounces.Bounce(sub.id, True, str(exc)))
             report.bounced += 1
-            continue
-        except TemporaryError as exc:
+        elif isinstance(exc, TemporaryError):
             if isinstance(exc, TransportDown):
-                down = str(exc)
-            next_at = policy.next_attempt(c.attempts, c.created_at, sent_at)
+                state.down = str(exc)
+            next_at = policy.next_attempt(c.attempts, c.created_at, t.sent_at)
             if isinstance(exc, RateLimited):  # not a failure: come back when there is room
-                limited = exc
+                state.limited = exc
                 next_at = policy.after(exc.until, c.created_at)
             if next_at is None and isinstance(exc, SoftBounce):  # refused to the end: soft
                 error = f"refused for {policy.window:g} s: {exc}"
@@ -391,8 +430,7 @@ def deliver_batch(
                     _row(c, DeliveryStatus.DEFERRED, last_error=str(exc), next_attempt_at=next_at)
                 )
                 report.deferred[c.id] = next_at
-            continue
-        except Exception as exc:  # permanent refusals, and bugs: this copy only
+        elif exc is not None:  # permanent refusals, and bugs: this copy only
             error = (
                 str(exc)
                 if isinstance(exc, (PermanentError, InvalidInput))
@@ -401,19 +439,36 @@ def deliver_batch(
             rows.append(_row(c, DeliveryStatus.FAILED, last_error=error))
             report.failed.append((c.id, error))
             budget.outcome(c.id, False, error)
-            continue
-        budget.outcome(c.id, True)
-        rows.append(
-            _row(c, DeliveryStatus.SENT, sent_at=sent_at, message_id=message_id, last_error=None)
-        )
-        # An accepted copy starts the row of soft bounces again (digest.bounces).
-        mark = subscribers.setdefault(
-            sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
-        )
-        mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
-        mark["last_sent_at"] = sent_at
-        report.sent += 1
-        report.sent_ids.add(c.id)
+        else:
+            budget.outcome(c.id, True)
+            rows.append(
+                _row(
+                    c,
+                    DeliveryStatus.SENT,
+                    sent_at=t.sent_at,
+                    message_id=t.message_id,
+                    last_error=None,
+                )
+            )
+            # An accepted copy starts the row of soft bounces again (digest.bounces).
+            newest = templates[c.edition_id][1]
+            mark = subscribers.setdefault(
+                sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
+            )
+            mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
+            mark["last_sent_at"] = t.sent_at
+            report.sent += 1
+            report.sent_ids.add(c.id)
+
+    width = min(max(1, getattr(transport, "width", 1)), len(claimed))
+    if width == 1:
+        for c in claimed:
+            note(attempt(c))
+    else:  # one thread per connection the transport keeps; outcomes noted in order
+        with ThreadPoolExecutor(width, thread_name_prefix="digest-send") as pool:
+            for t in pool.map(attempt, claimed):
+                note(t)
+    lost = state.lost
     with session_scope(settings.database_url) as session:
         ours = lease.fence(session, utcnow())  # record only the copies still ours
         gone = [r for r in rows if r["id"] not in ours]

@@ -34,6 +34,7 @@ class Proxy:
         self.silent = False
         self.cut = 0
         self.cut_after = 2000
+        self.latency = 0.0  # seconds added to each answer of the server
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"smtp://127.0.0.1:{self.listener.getsockname()[1]}"
@@ -54,7 +55,9 @@ class Proxy:
             cut = self.cut > 0
             self.cut -= 1
             upstream = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(upstream, client, None, self.latency), daemon=True
+            ).start()
             threading.Thread(
                 target=self._pipe,
                 args=(client, upstream, self.cut_after if cut else None),
@@ -62,7 +65,9 @@ class Proxy:
             ).start()
 
     @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+    def _pipe(
+        src: socket.socket, dst: socket.socket, limit: int | None, latency: float = 0.0
+    ) -> None:
         seen = 0
         data_started = False
         with contextlib.suppress(OSError):
@@ -74,6 +79,8 @@ class Proxy:
                         if seen > limit:  # cut in the middle of the message
                             dst.sendall(chunk[: len(chunk) // 2])
                             break
+                if latency:
+                    time.sleep(latency)
                 dst.sendall(chunk)
         for s in (src, dst):
             with contextlib.suppress(OSError):

@@ -6,6 +6,7 @@ right; and Celery worker processes keep to one rate counted in Redis."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from email.policy import default
@@ -17,6 +18,7 @@ from smtp_sink import Sink, free_port
 from sqlalchemy import select, update
 from test_deferral import make_settings, seed, send_now
 from test_send_faults import add_readers
+from test_smtp_faults import Proxy, received
 
 from digest import db
 from digest.config import Settings
@@ -54,7 +56,8 @@ def test_two_servers_take_turns(database_url: str, servers: list[Server], tmp_pa
     outcome = send_now(settings)
     assert outcome.status == {DeliveryStatus.SENT: 20}
     assert a.received() + b.received() == Counter(addresses)
-    assert (a.received().total(), b.received().total()) == (10, 10)
+    # Copies go out two at a time (one connection each): both servers carry a share.
+    assert min(a.received().total(), b.received().total()) >= 5
 
 
 def test_a_server_that_is_down_sends_its_share_through_the_other(
@@ -78,9 +81,7 @@ def test_every_server_down_defers_and_loses_nothing(database_url: str, tmp_path:
     assert outcome.status == {DeliveryStatus.DEFERRED: 5}
     with db.session_scope(settings.database_url) as session:
         errors = set(session.scalars(select(Delivery.last_error)))
-    assert len(errors) == 1
-    error = errors.pop()
-    assert all(u.split("//")[1] in error for u in urls.split()), error
+    assert errors and all(u.split("//")[1] in e for e in errors for u in urls.split()), errors
 
 
 def test_a_rate_spreads_the_send(database_url: str, servers: list[Server], tmp_path: Path) -> None:
@@ -152,8 +153,10 @@ def test_a_server_without_8bitmime_gets_each_copy_encoded_on_its_own(
 def test_server_options_are_checked_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rate 'lots' is not a rate"):
         parse_servers("smtp://a.example.org?rate=lots")
-    with pytest.raises(ValueError, match="unknown option 'pool'"):
-        parse_servers("smtp://a.example.org?pool=2")
+    with pytest.raises(ValueError, match="unknown option 'poll'"):
+        parse_servers("smtp://a.example.org?poll=2")
+    with pytest.raises(ValueError, match="pool '0' is not a number of connections"):
+        parse_servers("smtp://a.example.org?pool=0")
     with pytest.raises(ValueError, match="smtp://"):
         parse_servers("smtp://a.example.org ftp://b.example.org")
     specs = parse_servers("smtp://u:secret@a.example.org:2525?rate=5/second,100/hour")
@@ -197,3 +200,30 @@ def test_worker_processes_share_one_rate_through_redis(  # type: ignore[no-untyp
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     assert busiest <= 33, busiest
     assert times[-1] - times[0] >= 2.5  # 120 copies at 30 a second
+
+
+def test_a_pool_of_connections_sends_at_once_over_a_slow_network(
+    database_url: str, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    # Each reply of the server crosses a link that adds 15 ms (a relay in another data
+    # centre): one connection waits most of the time; four send four copies at once.
+    sink, smtp_url = smtp
+    proxy = Proxy(int(smtp_url.rsplit(":", 1)[1]))
+    proxy.latency = 0.015
+    try:
+        times = {}
+        for pool in (1, 4):
+            settings = make_settings(database_url, f"{proxy.url}?pool={pool}", tmp_path)
+            if not times:
+                addresses = seed(settings, 40)
+            with db.session_scope(settings.database_url) as session:  # the same send again
+                session.execute(Delivery.__table__.delete())
+                session.execute(update(Subscriber).values(last_article_id=0))
+            started = time.monotonic()
+            outcome = send_now(settings)
+            times[pool] = time.monotonic() - started
+            assert outcome.status == {DeliveryStatus.SENT: 40}
+        assert received(sink) == Counter(addresses * 2)  # each once per send
+        assert times[4] < times[1] / 2, times
+    finally:
+        proxy.close()
