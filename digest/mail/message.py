@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -21,9 +23,17 @@ def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
-def message_id_for(edition_id: int, subscriber_id: int, domain: str) -> str:
-    """Stable per (edition, subscriber): a retried send carries the same Message-ID."""
-    return f"<digest.e{edition_id}.s{subscriber_id}@{domain}>"
+def message_id_for(
+    edition_id: int, subscriber_id: int, domain: str, secret: str | None = None
+) -> str:
+    """Stable per (edition, subscriber): a retried send carries the same Message-ID. With
+    the secret it ends in a keyed tag, so nobody can guess the Message-ID of a copy sent
+    to someone else (a forged DSN quoting one cannot suppress that subscriber)."""
+    if secret is None:
+        return f"<digest.e{edition_id}.s{subscriber_id}@{domain}>"
+    mac = hmac.new(secret.encode(), f"message-id:{edition_id}:{subscriber_id}".encode(), "sha256")
+    tag = base64.b32encode(mac.digest()[:10]).decode().lower()
+    return f"<digest.e{edition_id}.s{subscriber_id}.{tag}@{domain}>"
 
 
 def list_id_for(list_name: str, base_url: str) -> str:

@@ -373,7 +373,7 @@ def deliver_batch(
             why = f"subscriber is {sub.status}" if sub else "subscriber is gone"
             return _Try(c, sub, skipped=why)
         template, _ = templates[c.edition_id]
-        message_id = message_id_for(c.edition_id, sub.id, domain)
+        message_id = message_id_for(c.edition_id, sub.id, domain, settings.secret_key)
         sent_at = utcnow()
         try:
             if state.down is not None:
