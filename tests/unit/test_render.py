@@ -103,7 +103,7 @@ def test_html_is_kept_under_the_clipping_limit() -> None:
     assert len(edition.html.encode()) <= render.MAX_HTML_BYTES
     assert "Story 0" in edition.html and "Story 199" not in edition.html
     assert "articles were left out" in edition.html and "articles were left out" in edition.text
-    assert edition.subject == "Big: Story 0 and 199 more"
+    assert edition.subject == "Big, 27 Nov 2026: Story 0"
 
 
 def test_subject_is_one_short_line() -> None:
