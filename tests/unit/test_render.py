@@ -110,5 +110,6 @@ def test_subject_is_one_short_line() -> None:
     long_title = "A very long headline " * 20
     content = DigestContent("L", FIXTURE.date, (DigestItem(long_title, None, "S", None, None, ""),))
     subject = render.subject_for(content)
-    assert "\n" not in subject and len(subject) <= 110 and subject.endswith("…")
+    assert "\n" not in subject and subject.endswith("…")
+    assert subject.startswith("L, 27 Nov 2026: A very long") and len(subject) <= 16 + 100
     assert render.subject_for(DigestContent("L", FIXTURE.date, ())) == "L: no new articles"
