@@ -25,6 +25,7 @@ _TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 # Arabic strings are phrased so that one form reads right for every number).
 CATALOGUES: dict[str, dict[str, str]] = {
     "en": {
+        "inside": "In this edition: {headlines}",
         "greeting": "Hello {name}, here is what is new.",
         "count_one": "{count} new article",
         "count_other": "{count} new articles",
@@ -45,6 +46,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "no_articles": "no new articles",
     },
     "de": {
+        "inside": "In dieser Ausgabe: {headlines}",
         "greeting": "Hallo {name}, hier ist das Neueste.",
         "count_one": "{count} neuer Artikel",
         "count_other": "{count} neue Artikel",
@@ -65,6 +67,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "no_articles": "keine neuen Artikel",
     },
     "ar": {
+        "inside": "في هذا العدد: {headlines}",
         "greeting": "مرحبًا {name}، إليك الجديد.",
         "count_one": "عدد المقالات الجديدة: {count}",
         "count_other": "عدد المقالات الجديدة: {count}",

@@ -266,7 +266,10 @@ def _context(content: DigestContent, mailing: Mailing) -> dict[str, Any]:
         "content": content,
         "items": _views(content, mailing),
         "subject": subject_for(content, mailing),
-        "preheader": " · ".join(_shorten(i.title, 80) for i in content.items[:PREHEADER_HEADLINES]),
+        # Each headline isolated (FSI ... PDI): one in Arabic does not reorder its neighbours.
+        "preheader": " · ".join(
+            f"\u2068{_shorten(i.title, 80)}\u2069" for i in content.items[:PREHEADER_HEADLINES]
+        ),
         "total": total,
         "lang": mailing.language,
         "dir": direction(mailing.language),
