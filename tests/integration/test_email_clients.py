@@ -224,7 +224,8 @@ def test_every_client_supports_what_the_style_free_html_uses(
         f"import {{ doIUseEmail }} from {json.dumps(DOIUSE.as_uri())};"
         "import fs from 'node:fs';"
         "const html = fs.readFileSync(process.argv[1], 'utf8');"
-        f"console.log(JSON.stringify(doIUseEmail(html, {{ emailClients: {json.dumps(CLIENTS)} }})));"
+        f"const options = {{ emailClients: {json.dumps(CLIENTS)} }};"
+        "console.log(JSON.stringify(doIUseEmail(html, options)));"
     )
     result = subprocess.run(
         [node, "--input-type=module", "-e", script, str(page)],
