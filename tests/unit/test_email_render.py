@@ -501,3 +501,23 @@ def test_the_showcase_digest_is_as_pinned(showcase) -> None:  # type: ignore[no-
     for name, content in actual.items():
         expected = (GOLDEN / name).read_text(encoding="utf-8")
         assert content == expected, f"{name} differs (UPDATE_GOLDEN=1 rewrites it)"
+
+
+def test_an_admins_folder_overrides_a_web_page_too(database_url: str, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from digest import db
+    from digest.web import create_app
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "message.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1 class="own">{{ title }}</h1>'
+        "{% endblock %}",
+        "utf-8",
+    )
+    settings = Settings(_env_file=None, database_url=database_url, templates_dir=tmp_path)  # type: ignore[call-arg]
+    db.upgrade(database_url)
+    response = TestClient(create_app(settings)).get("/unsubscribe/MQ.forged")
+    assert response.status_code == 400
+    assert '<h1 class="own">Invalid link</h1>' in response.text
+    assert "<html" in response.text  # base.html, from the installed pages
