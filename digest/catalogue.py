@@ -27,6 +27,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
     "en": {
         "inside": "In this edition: {headlines}",
         "greeting": "Hello {name}, here is what is new.",
+        "anonymous": "there",
         "count_one": "{count} new article",
         "count_other": "{count} new articles",
         "read_at": "Read the article at {source}",
@@ -48,6 +49,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
     "de": {
         "inside": "In dieser Ausgabe: {headlines}",
         "greeting": "Hallo {name}, hier ist das Neueste.",
+        "anonymous": "zusammen",
         "count_one": "{count} neuer Artikel",
         "count_other": "{count} neue Artikel",
         "read_at": "Den Artikel bei {source} lesen",
@@ -69,6 +71,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
     "ar": {
         "inside": "في هذا العدد: {headlines}",
         "greeting": "مرحبًا {name}، إليك الجديد.",
+        "anonymous": "بك",
         "count_one": "عدد المقالات الجديدة: {count}",
         "count_other": "عدد المقالات الجديدة: {count}",
         "read_at": "اقرأ المقال على {source}",

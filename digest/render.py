@@ -112,6 +112,11 @@ class Mailing:
         )
 
     @property
+    def anonymous(self) -> str:
+        """What the greeting calls a subscriber with no name ("Hello there")."""
+        return messages(self.language)("anonymous")
+
+    @property
     def sender_shown(self) -> str:
         name, address = parseaddr(self.sender)
         if name and address:
@@ -315,10 +320,16 @@ def render_edition(
 
 
 def personalize(
-    rendered: RenderedEdition, *, name: str | None, unsubscribe_url: str, preferences_url: str
+    rendered: RenderedEdition,
+    *,
+    name: str | None,
+    unsubscribe_url: str,
+    preferences_url: str,
+    anonymous: str = "there",
 ) -> tuple[str, str]:
-    """The HTML and text of one subscriber's copy."""
-    display = name or "there"
+    """The HTML and text of one subscriber's copy; `anonymous` greets one with no name
+    (in the list's language: `Mailing.anonymous`)."""
+    display = name or anonymous
     html_values = {
         NAME: html.escape(display),
         UNSUBSCRIBE_URL: html.escape(unsubscribe_url),

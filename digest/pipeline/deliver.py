@@ -35,6 +35,7 @@ from digest.mail.outgoing import Finisher
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
 from digest.mail.transports import Bounced, SoftBounce, TransportDown
 from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
+from digest.render import Mailing
 from digest.sends import ErrorBudget, active_send
 
 # Ids per IN list, under any database's limit on bound parameters.
@@ -148,6 +149,7 @@ def edition_template(
         text=edition.text,
         list_id=list_id_for(settings.list_name, settings.base_url),
         unsubscribe_mailto=settings.unsubscribe_mailto,
+        anonymous=Mailing.from_settings(settings).anonymous,
     )
     _templates[key] = (template, max(edition.article_ids, default=0))
     while len(_templates) > TEMPLATES_KEPT:

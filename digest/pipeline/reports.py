@@ -152,6 +152,10 @@ def preview(
         )
     links = subscriber_links(settings.base_url, settings.secret_key, subscriber_id)
     html, text = personalize(
-        rendered, name=name, unsubscribe_url=links.unsubscribe, preferences_url=links.preferences
+        rendered,
+        name=name,
+        unsubscribe_url=links.unsubscribe,
+        preferences_url=links.preferences,
+        anonymous=Mailing.from_settings(settings).anonymous,
     )
     return rendered.subject, html, text
