@@ -521,3 +521,41 @@ def test_an_admins_folder_overrides_a_web_page_too(database_url: str, tmp_path: 
     assert response.status_code == 400
     assert '<h1 class="own">Invalid link</h1>' in response.text
     assert "<html" in response.text  # base.html, from the installed pages
+
+
+@pytest.mark.parametrize(
+    ("language", "greeting"),
+    [("en", "Hello there, here is"), ("de", "Hallo zusammen, hier"), ("ar", "مرحبًا بك، إليك")],
+)
+def test_a_subscriber_without_a_name_is_greeted_in_the_lists_language(
+    language: str, greeting: str
+) -> None:
+    from digest.mail.template import Recipient, build_template
+
+    mailing = Mailing(language=language)
+    edition = render_edition(SHOWCASE, TEMPLATES, mailing=mailing)
+    html, text = personalize(
+        edition, name=None, unsubscribe_url="u", preferences_url="p", anonymous=mailing.anonymous
+    )
+    assert greeting in html and greeting in text
+    template = build_template(
+        sender="L <d@news.lakeside.example>",
+        subject=edition.subject,
+        html=edition.html,
+        text=edition.text,
+        list_id="<l.news.lakeside.example>",
+        anonymous=mailing.anonymous,
+    )
+    copy = template.copy_for(
+        Recipient(
+            address="ann@example.org",
+            name=None,
+            message_id="<1@news.lakeside.example>",
+            unsubscribe_url="https://news.lakeside.example/u",
+            preferences_url="https://news.lakeside.example/p",
+            date=SHOWCASE.date,
+        )
+    )
+    message = email.message_from_bytes(copy.plain(), policy=email.policy.default)
+    assert greeting in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert greeting in copy.fallback().get_body(("html",)).get_content()  # type: ignore[union-attr]
