@@ -118,6 +118,21 @@ def test_the_layout_holds_without_style_with_images_blocked(
         assert {"Unsubscribe", "Change your preferences", "Read the full edition on the web"} <= (
             links
         )
+        # Right-to-left items read right to left, and start at the right edge, the others
+        # at the left, whatever the list's direction.
+        directions = page.evaluate(
+            """() => [...document.querySelectorAll('h2.headline')].map((h) => {
+                const cell = h.closest('td').getBoundingClientRect();
+                const text = document.createRange();
+                text.selectNodeContents(h);
+                const r = text.getBoundingClientRect();
+                return [getComputedStyle(h).direction, r.left - cell.left, cell.right - r.right];
+            })"""
+        )
+        for story, (way, from_left, from_right) in zip(SHOWCASE.items, directions, strict=True):
+            rtl = story.language in ("ar", "he")
+            assert way == ("rtl" if rtl else "ltr"), story.title
+            assert (from_right if rtl else from_left) < (from_left if rtl else from_right)
         # The column is at most 600 px wide, centred, on the desktop.
         sheet = page.evaluate(BOXES, ".sheet")[0]
         assert sheet["width"] <= 600 and (width < 600 or sheet["left"] > 0)
