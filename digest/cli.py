@@ -28,6 +28,7 @@ from digest.config import Settings, get_settings, mask_url
 from digest.errors import DigestError, InvalidInput
 from digest.models import DeliveryStatus, Frequency, SendKind
 from digest.pipeline.transactional import queue_confirmations
+from digest.render import Mailing, check_templates
 from digest.sources import add_source, remove_source
 from digest.subscribers import add_subscriber, remove_subscriber
 
@@ -58,12 +59,16 @@ def _warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}")
 
 
-def _settings(*, migrate: bool = False) -> Settings:
+def _settings(*, migrate: bool = False, templates: bool = False) -> Settings:
     """The settings, with their warnings printed; the schema created or upgraded with
-    `migrate` (init and run), else checked: an old schema asks for `digest init`."""
+    `migrate` (init and run), else checked: an old schema asks for `digest init`. With
+    `templates` (the commands that start something), a broken template is named here
+    rather than when a digest is sent."""
     settings = get_settings()
     for warning in settings.warnings():
         _warn(warning)
+    if templates:
+        check_templates(settings.templates_dir, Mailing.from_settings(settings))
     if migrate:
         db.upgrade(settings.database_url)
     else:
@@ -143,7 +148,7 @@ def _key_values(title: str, pairs: Sequence[tuple[str, str]]) -> None:
 @app.command()
 def init() -> None:
     """Create the database, or upgrade it to the newest schema."""
-    settings = _settings(migrate=True)
+    settings = _settings(migrate=True, templates=True)
     console.print(f"Database ready: [bold]{mask_url(settings.database_url)}[/]")
 
 
@@ -616,7 +621,7 @@ def run(
     ] = Path("outbox/preview.html"),
 ) -> None:
     """The main job: create the database if needed, gather, send to whoever is due."""
-    settings = _settings(migrate=True)
+    settings = _settings(migrate=True, templates=True)
     with _samples(settings) if samples else nullcontext():
         gathered = _gather(settings)
     kind = SendKind.NOW if samples else SendKind.DUE
@@ -660,13 +665,13 @@ def serve(
 
     from digest.web import create_app
 
-    uvicorn.run(create_app(_settings()), host=host, port=port)
+    uvicorn.run(create_app(_settings(templates=True)), host=host, port=port)
 
 
 def _exec_celery(args: list[str]) -> None:
     if not get_settings().broker_url:
         raise InvalidInput("set DIGEST_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run workers")
-    _settings()  # an old schema is named here, not in every task
+    _settings(templates=True)  # an old schema or a broken template is named here, not in every task
     os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers", *args])
 
 

@@ -82,7 +82,16 @@ class Settings(BaseSettings):
     from_address: str = Field("Digest <digest@localhost>", alias="DIGEST_FROM")
     admin_token: str | None = None
     list_name: str = "Digest"
+    # Folder whose email/ and web/ templates override the installed ones, file by file.
     templates_dir: Path = Field(default_factory=default_templates_dir)
+    # The list's language (BCP 47): the digest's masthead, footer and dates are written in it.
+    language: str = "en"
+    # The sender's postal address, printed in every digest's footer (bulk-mail law in
+    # several countries asks for one).
+    postal_address: str | None = None
+    # The digest's subject: a format string over {list_name}, {date}, {headline}, {count}
+    # and {more}.
+    subject: str = "{list_name}, {date}: {headline}"
 
     # Gathering limits: every source is fetched with these.
     fetch_timeout: float = 20.0
@@ -146,6 +155,31 @@ class Settings(BaseSettings):
         when it is Redis; else None (counted in the process, enough for in-process sends)."""
         url = self.broker_url or ""
         return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        from digest.catalogue import language_problem, normalize_tag
+
+        problem = language_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return normalize_tag(value) or value
+
+    @field_validator("subject")
+    @classmethod
+    def _check_subject(cls, value: str) -> str:
+        from digest.render import subject_template_problem
+
+        problem = subject_template_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("postal_address")
+    @classmethod
+    def _check_postal_address(cls, value: str | None) -> str | None:
+        return " ".join(value.split()) or None if value else None
 
     @field_validator("broker_url")
     @classmethod

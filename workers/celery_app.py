@@ -50,10 +50,13 @@ app.conf.update(
 
 @worker_init.connect
 def _check_database(**_: object) -> None:
-    """A worker that cannot open the database says so in one line and does not start,
-    rather than failing every task it takes."""
+    """A worker that cannot open the database, or whose templates are broken, says so in
+    one line and does not start, rather than failing every task it takes."""
+    from digest.render import Mailing, check_templates
+
     try:
         db.check_connection(settings.database_url)
+        check_templates(settings.templates_dir, Mailing.from_settings(settings))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

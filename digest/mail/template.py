@@ -204,6 +204,7 @@ class MessageTemplate:
     text: str
     list_id: str
     unsubscribe_mailto: str | None = None  # the second List-Unsubscribe entry, if set
+    anonymous: str = "there"  # the name in the greeting of a subscriber who gave none
 
     def copy_for(self, r: Recipient) -> OutgoingCopy:
         def fallback() -> EmailMessage:
@@ -214,6 +215,7 @@ class MessageTemplate:
                 name=_one_line(r.name or "") or None,
                 unsubscribe_url=r.unsubscribe_url,
                 preferences_url=r.preferences_url,
+                anonymous=self.anonymous,
             )
             return build_message(
                 sender=self.sender,
@@ -234,7 +236,7 @@ class MessageTemplate:
         return OutgoingCopy(self.mail_from, r.address, r.message_id, stuffed, fallback)
 
     def _fill(self, r: Recipient, to: bytes) -> bytes | None:
-        display = _one_line(r.name or "") or "there"
+        display = _one_line(r.name or "") or self.anonymous
         values = {
             TO: to[4:-2],  # "To: " ... CRLF: the template has its own
             DATE: format_datetime(r.date).encode(),
@@ -278,6 +280,7 @@ def build_template(
     text: str,
     list_id: str,
     unsubscribe_mailto: str | None = None,
+    anonymous: str = "there",
 ) -> MessageTemplate:
     """Serialise an edition once: headers, text and HTML parts, 8bit, with slots."""
     limit = MAX_LINE - VALUE_ROOM
@@ -327,4 +330,5 @@ def build_template(
         text=text,
         list_id=list_id,
         unsubscribe_mailto=unsubscribe_mailto,
+        anonymous=anonymous,
     )

@@ -39,6 +39,7 @@ from digest.mail.servers import RateLimited
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
 from digest.mail.transports import Bounced, SoftBounce, TransportDown
 from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
+from digest.render import Mailing
 from digest.sends import ErrorBudget, active_send
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ def edition_template(
         text=edition.text,
         list_id=list_id_for(settings.list_name, settings.base_url),
         unsubscribe_mailto=settings.unsubscribe_mailto,
+        anonymous=Mailing.from_settings(settings).anonymous,
     )
     _templates[key] = (template, max(edition.article_ids, default=0))
     while len(_templates) > TEMPLATES_KEPT:

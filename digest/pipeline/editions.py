@@ -13,7 +13,7 @@ from digest.config import Settings
 from digest.content import Doc, related_for_all
 from digest.db import insert_ignore
 from digest.models import Article, Edition, EditionArticle, Source
-from digest.render import DigestContent, DigestItem, Link, render_edition, subject_for
+from digest.render import DigestContent, DigestItem, Link, Mailing, render_edition, subject_for
 
 READ_ALSO = 3
 # On the bundled samples, 0.1 keeps every same-story link (tram, harbour, library, jazz)
@@ -78,6 +78,8 @@ def edition_content(
             published=a.published_at,
             author=a.author,
             summary=a.summary,
+            language=a.language,
+            image_url=a.image_url,
             read_also=tuple(
                 Link(by_id[r].title, by_id[r].link, sources.get(by_id[r].source_id))
                 for r in related.get(a.id, [])
@@ -108,7 +110,9 @@ def get_or_create_edition(
     if edition is not None:
         return edition
     content = edition_content(session, article_ids, settings, now)
-    rendered = render_edition(content, settings.templates_dir)
+    rendered = render_edition(
+        content, settings.templates_dir, mailing=Mailing.from_settings(settings)
+    )
     values = {
         "content_key": key,
         "created_at": now,
@@ -136,4 +140,5 @@ def render_subject(
     """The subject alone: no "Read also" scoring or rendering, which a dry run needs not."""
     titles = [a.title for a in _newest_first(session, article_ids)]
     items = tuple(DigestItem(t, None, "", None, None, "") for t in titles)
-    return subject_for(DigestContent(list_name=settings.list_name, date=now, items=items))
+    content = DigestContent(list_name=settings.list_name, date=now, items=items)
+    return subject_for(content, Mailing.from_settings(settings))

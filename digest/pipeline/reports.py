@@ -16,7 +16,7 @@ from digest.links import subscriber_links
 from digest.models import Article, Delivery, DeliveryStatus, Source, Subscriber, utcnow
 from digest.pipeline.editions import edition_content
 from digest.pipeline.plan import new_articles
-from digest.render import personalize, render_edition
+from digest.render import Mailing, personalize, render_edition
 from digest.schedule import WEEKDAYS
 from digest.subscribers import day_of_month_text, find_subscriber
 
@@ -146,10 +146,16 @@ def preview(
         if not ids:
             return None
         rendered = render_edition(
-            edition_content(session, ids, settings, now), settings.templates_dir
+            edition_content(session, ids, settings, now),
+            settings.templates_dir,
+            mailing=Mailing.from_settings(settings),
         )
     links = subscriber_links(settings.base_url, settings.secret_key, subscriber_id)
     html, text = personalize(
-        rendered, name=name, unsubscribe_url=links.unsubscribe, preferences_url=links.preferences
+        rendered,
+        name=name,
+        unsubscribe_url=links.unsubscribe,
+        preferences_url=links.preferences,
+        anonymous=Mailing.from_settings(settings).anonymous,
     )
     return rendered.subject, html, text

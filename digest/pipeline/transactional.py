@@ -48,7 +48,7 @@ def render_mail(
     settings: Settings, kind: MailKind, context: dict[str, Any]
 ) -> tuple[str, str, str]:
     """Subject, HTML and text of one transactional mail."""
-    env = environment(settings.templates_dir / "email")
+    env = environment(settings.templates_dir, "email")
     context = {"list_name": settings.list_name, **context}
     html = env.get_template(f"{kind.value}.html").render(context)
     text = env.get_template(f"{kind.value}.txt").render(context)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from digest import db
-from digest.config import Settings, get_settings
+from digest.config import Settings, default_templates_dir, get_settings
 from digest.errors import DigestError
 from digest.links import UNSUBSCRIBE
 from digest.models import Subscriber
@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="Digest", docs_url=None, redoc_url=None)
-    templates = Jinja2Templates(directory=settings.templates_dir / "web")
+    # An admin's DIGEST_TEMPLATES_DIR overrides the installed pages file by file.
+    templates = Jinja2Templates(
+        directory=[settings.templates_dir / "web", default_templates_dir() / "web"]
+    )
 
     def page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
         context.setdefault("list_name", settings.list_name)

@@ -93,7 +93,7 @@ def test_main_job_on_the_samples_writes_the_outbox_and_a_preview(run: Run, tmp_p
     preview = tmp_path / "outbox" / "preview.html"
     assert preview.stat().st_size > 0 and str(preview) in result.stdout.replace("\n", "")
     msg = message_from_bytes(emls[0].read_bytes(), policy=default)
-    assert msg["Subject"].startswith("Test Digest: ")
+    assert msg["Subject"].startswith("Test Digest, ")
     # The second run finds nothing new and mails nobody again.
     second = run("run", "--samples")
     assert second.returncode == 0 and "nothing new for" in second.stdout

@@ -69,7 +69,7 @@ def test_gather_and_send_through_celery_to_smtp(cli, smtp, samples_url, worker) 
         assert msg.get_content_type() == "multipart/alternative"
         assert msg["From"] == "Harwick Digest <digest@news.example.org>"
         assert msg["To"].addresses[0].addr_spec in SUBSCRIBERS
-        assert msg["Subject"].startswith("Harwick Digest: ")
+        assert msg["Subject"].startswith("Harwick Digest, ")
         assert msg["Date"].datetime is not None
         assert re.fullmatch(r"<digest\.e\d+\.s\d+@news\.example\.org>", msg["Message-ID"])
         message_ids.add(msg["Message-ID"])

@@ -266,7 +266,7 @@ def test_preview_renders_without_writing(settings, samples) -> None:  # type: ig
     assert pipeline.preview(settings) is None
     pipeline.gather_all(settings)
     subject, html, text = pipeline.preview(settings) or ("", "", "")
-    assert subject.startswith("Digest: ") and "Read also" in html and "Read also:" in text
+    assert subject.startswith("Digest, ") and "Read also" in html and "Read also:" in text
     assert len(html.encode()) < 102 * 1024
     with db.session_scope(settings.database_url) as session:
         assert session.scalar(select(func.count()).select_from(Edition)) == 0

@@ -103,12 +103,13 @@ def test_html_is_kept_under_the_clipping_limit() -> None:
     assert len(edition.html.encode()) <= render.MAX_HTML_BYTES
     assert "Story 0" in edition.html and "Story 199" not in edition.html
     assert "articles were left out" in edition.html and "articles were left out" in edition.text
-    assert edition.subject == "Big: Story 0 and 199 more"
+    assert edition.subject == "Big, 27 Nov 2026: Story 0"
 
 
 def test_subject_is_one_short_line() -> None:
     long_title = "A very long headline " * 20
     content = DigestContent("L", FIXTURE.date, (DigestItem(long_title, None, "S", None, None, ""),))
     subject = render.subject_for(content)
-    assert "\n" not in subject and len(subject) <= 110 and subject.endswith("…")
+    assert "\n" not in subject and subject.endswith("…")
+    assert subject.startswith("L, 27 Nov 2026: A very long") and len(subject) <= 16 + 100
     assert render.subject_for(DigestContent("L", FIXTURE.date, ())) == "L: no new articles"
