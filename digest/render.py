@@ -43,6 +43,8 @@ class DigestItem:
     author: str | None
     summary: str
     read_also: tuple[Link, ...] = ()
+    language: str | None = None  # BCP 47; digest.content.is_rtl tells its direction
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class DigestContent:
     items: tuple[DigestItem, ...]
     latest: tuple[Link, ...] = ()
     omitted: int = 0  # items left out to stay under the size limit
+    more: int = 0  # new articles not chosen for the digest (see digest.pipeline.editions)
+    more_url: str | None = None  # where the whole edition can be read, if anywhere
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def subject_for(content: DigestContent) -> str:
     first = " ".join(content.items[0].title.split())
     if len(first) > 100:
         first = first[:99].rstrip() + "…"
-    more = len(content.items) + content.omitted - 1
+    more = len(content.items) + content.omitted + content.more - 1
     return f"{content.list_name}: {first}" + (f" and {more} more" if more else "")
 
 

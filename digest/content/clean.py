@@ -9,6 +9,7 @@ extractors and feeds leave around the actual article.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import nh3
 from lxml import etree
@@ -303,12 +304,16 @@ def _is_link_like(line: str) -> bool:
     return len(line) <= _MAX_LINK_LINE and not _SENTENCE_END.search(line.rstrip())
 
 
-def strip_boilerplate(text: str, *, title: str | None = None) -> str:
-    """Remove page furniture from plain text as produced by :func:`html_to_text`."""
+def strip_boilerplate(
+    text: str, *, title: str | None = None, drop: Sequence[str] = ()
+) -> str:
+    """Remove page furniture from plain text as produced by :func:`html_to_text`, and
+    the lines given in *drop* (captions)."""
     paragraphs = [p.split("\n") for p in text.split("\n\n")]
     lines = [(n, line.strip()) for n, p in enumerate(paragraphs) for line in p if line.strip()]
     keys = [_key(line) for _, line in lines]
     title_key = _key(title) if title else None
+    dropped = {_key(line) for text in drop for line in text.splitlines() if line.strip()}
 
     # Pages often show the headline twice: in the page header (with the dek and teasers)
     # and again where the article starts. What comes before its last showing near the
@@ -346,6 +351,7 @@ def strip_boilerplate(text: str, *, title: str | None = None) -> str:
             or _NAV_LINE.fullmatch(key)
             or _LINK_PREFIX.match(key)
             or key == title_key
+            or key in dropped
             or key in seen
             or i in twins
         ):
@@ -365,8 +371,9 @@ def article_body(html: str, *, title: str | None = None) -> str:
     link blocks, trailing "Latest"/"Most read" lists and duplicated lines are removed; the
     dek (standfirst) stays.
     """
-    # Captions describe the picture, not the story.
-    return strip_boilerplate(html_to_text(html, skip=_CAPTIONS), title=title)
+    # Captions describe the picture, not the story, wherever the page repeats them.
+    captions = [html_to_text(c) for c in _FIGCAPTION.findall(html)]
+    return strip_boilerplate(html_to_text(html), title=title, drop=captions)
 
 
-_CAPTIONS = frozenset({"figcaption"})
+_FIGCAPTION = re.compile(r"<figcaption\b[^>]*>(.*?)</figcaption>", re.IGNORECASE | re.DOTALL)
