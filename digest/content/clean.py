@@ -264,7 +264,8 @@ _BOILERPLATE_SENTENCE = re.compile(
             r"originally (?:appeared|published)|first (?:appeared|published) (?:on|in|at)|"
             r"this (?:article|story) (?:was|is) (?:republished|reproduced)|"
             r"(?:erschien|erschienen) (?:zuerst|ursprünglich)|zuerst erschienen|"
-            r"本文(?:首发|首發|原载|原載|转载|轉載)|原文(?:链接|連結|刊载)|이 기사는 .{0,30}(?:처음|먼저) 실렸|"
+            r"本文(?:首发|首發|原载|原載|转载|轉載)|原文(?:链接|連結|刊载)|"
+            r"이 기사는 .{0,30}(?:처음|먼저) 실렸|"
             r"نشر(?:ت)? (?:هذه المادة|هذا المقال) (?:أولا|أصلا)",
             # bylines, credits and rights
             r"^(?:by|von|par|por|di)\s+\w+(?:\s+\w+){0,3}(?:\s*[,|–—-]\s*\w+)*\s*$|"
@@ -290,8 +291,8 @@ _KEY_TRIM_END = re.compile(r"[\s:：»›>|•·–—-]+$")
 _KEY_TRIM_START = re.compile(r"^[\s»›>|•·*–—-]+")
 _SENTENCE_END = re.compile(r"[.。;；။۔][\"'”’»)\]]*$")
 _MAX_LINK_LINE = 120  # chars; longer lines are prose, not a linked headline
-_MAX_TWIN_LINE = 160
-_HEADER_LINES = 12  # lines from the top where a repeated headline marks the article start  # chars; a short line shown twice in a row is a caption/credit
+_MAX_TWIN_LINE = 160  # chars; a short line shown twice in a row is a caption/credit
+_HEADER_LINES = 12  # lines from the top where a repeated headline marks the article start
 
 
 def _key(line: str) -> str:
@@ -304,9 +305,7 @@ def _is_link_like(line: str) -> bool:
     return len(line) <= _MAX_LINK_LINE and not _SENTENCE_END.search(line.rstrip())
 
 
-def strip_boilerplate(
-    text: str, *, title: str | None = None, drop: Sequence[str] = ()
-) -> str:
+def strip_boilerplate(text: str, *, title: str | None = None, drop: Sequence[str] = ()) -> str:
     """Remove page furniture from plain text as produced by :func:`html_to_text`, and
     the lines given in *drop* (captions)."""
     paragraphs = [p.split("\n") for p in text.split("\n\n")]
@@ -319,7 +318,7 @@ def strip_boilerplate(
     # and again where the article starts. What comes before its last showing near the
     # top is header, not body.
     if title_key:
-        head = [i for i, k in enumerate(keys[: _HEADER_LINES]) if k == title_key]
+        head = [i for i, k in enumerate(keys[:_HEADER_LINES]) if k == title_key]
         if head:
             lines, keys = lines[head[-1] :], keys[head[-1] :]
 

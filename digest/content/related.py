@@ -46,8 +46,7 @@ _DISTINCTIVE_DOCS = 5
 # Terms kept per article; the weakest barely move a cosine but cost index walks.
 _MAX_TERMS = 80
 
-_STOPWORDS = frozenset(
-    """
+_STOPWORD_TEXT = """
     a about above after again against all almost also am an and any are as at be because
     been before being below between both but by can could did do does doing down during each
     even few for from further had has have having he her here hers herself him himself his
@@ -69,8 +68,8 @@ _STOPWORDS = frozenset(
     nos para pero por se sin su sus también una uno ya
     في من على إلى الى عن مع أن ان إن هذا هذه ذلك التي الذي التى كان كانت وقال قال قد لم
     ما لا أو او ثم بعد قبل حتى كل بين عند منذ خلال يوم عام
-    """.split()
-)
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORD = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)?")
 # Figures tell stories apart ("48-hour", "4.25 per cent", "1,200 buses"); years and
 # single digits do not.

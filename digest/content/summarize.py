@@ -165,21 +165,28 @@ def summarize(
     for sentence in sentences[start + 1 :]:
         if not _is_prose(sentence) or _repeats(sentence, known):
             break  # a heading or a caption: the lead ends here
-        needs_next = _needs_next(chosen[-1])
+        needs_next = _needs_next(chosen[-1], chosen[-2] if len(chosen) > 1 else "")
         if not needs_next and (
             len(chosen) >= max_sentences or words + word_count(sentence) > max_words
         ):
             break
         chosen.append(sentence)
         words += word_count(sentence)
-    while len(chosen) > 1 and _needs_next(chosen[-1]):
+    while len(chosen) > 1 and _needs_next(chosen[-1], chosen[-2]):
         chosen.pop()
     return _join(chosen)
 
 
-def _needs_next(sentence: str) -> bool:
-    stripped = sentence.rstrip()
-    return stripped.endswith((":", "：")) or bool(_BARE_QUOTE.match(stripped))
+def _ends_with_colon(sentence: str) -> bool:
+    return sentence.rstrip().endswith((":", "："))
+
+
+def _needs_next(sentence: str, before: str) -> bool:
+    """Whether *sentence* cannot end a summary: it announces what follows, or it is a
+    quotation whose speaker was not named just before it (so is named just after)."""
+    if _ends_with_colon(sentence):
+        return True
+    return bool(_BARE_QUOTE.match(sentence.strip())) and not _ends_with_colon(before)
 
 
 def _join(sentences: list[str]) -> str:

@@ -90,9 +90,9 @@ def published_or_seen():  # type: ignore[no-untyped-def]
 
 def _candidates(session: Session, article_ids: Sequence[int]) -> list[Candidate]:
     rows = session.execute(
-        select(
-            Article.id, Article.source_id, Article.published_at, Article.first_seen_at
-        ).where(Article.id.in_(article_ids))
+        select(Article.id, Article.source_id, Article.published_at, Article.first_seen_at).where(
+            Article.id.in_(article_ids)
+        )
     )
     return [Candidate(*row) for row in rows]
 
@@ -107,13 +107,16 @@ def digest_order(
 def _summary(article: Article, settings: Settings) -> str:
     if not article.body_text:
         return article.summary
-    return summarize(
-        article.body_text,
-        title=article.title,
-        language=article.language,
-        max_sentences=settings.summary_sentences,
-        max_words=settings.summary_words,
-    ) or article.summary
+    return (
+        summarize(
+            article.body_text,
+            title=article.title,
+            language=article.language,
+            max_sentences=settings.summary_sentences,
+            max_words=settings.summary_words,
+        )
+        or article.summary
+    )
 
 
 def edition_content(
@@ -159,8 +162,7 @@ def edition_content(
         for a in articles
     ]
     archive = [
-        Doc(id=r[0], title=r[1], text=r[2] or "", published=r[3], language=r[4])
-        for r in pool_rows
+        Doc(id=r[0], title=r[1], text=r[2] or "", published=r[3], language=r[4]) for r in pool_rows
     ]
     related = related_for_all(targets, archive, k=READ_ALSO)
     pool = {r[0]: r for r in pool_rows}

@@ -18,9 +18,7 @@ from digest.content import Doc, related_for_all
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "content" / "stories.json"
 ARTICLES = json.loads(FIXTURE.read_text(encoding="utf-8"))["articles"]
 DOCS = {
-    a["id"]: Doc(
-        a["id"], a["title"], a["text"], datetime.fromisoformat(a["published"]), a["lang"]
-    )
+    a["id"]: Doc(a["id"], a["title"], a["text"], datetime.fromisoformat(a["published"]), a["lang"])
     for a in ARTICLES
 }
 STORY = {a["id"]: a["story"] for a in ARTICLES}
@@ -109,7 +107,18 @@ def test_undated_target_may_link_any_dated_article() -> None:
 
 def test_ten_thousand_article_archive_is_fast_enough() -> None:
     # The edition scores ~20 items against the archive; the bench measures the full cost.
-    words = "harbour quay ferry council budget tram depot library river bridge".split()
+    words = [
+        "harbour",
+        "quay",
+        "ferry",
+        "council",
+        "budget",
+        "tram",
+        "depot",
+        "library",
+        "river",
+        "bridge",
+    ]
     archive = [
         Doc(
             1000 + i,
