@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.content import Doc, related_for_all, summarize
+from digest.content.related import LEAD_CHARS
 from digest.db import insert_ignore
 from digest.models import Article, Edition, EditionArticle, Source, UTCDateTime
 from digest.render import DigestContent, DigestItem, Link, render_edition, subject_for
@@ -30,8 +31,6 @@ READ_ALSO = 3
 LATEST = 5
 # Earlier articles considered for "Read also", newest first: about a year of a busy list.
 RELATED_POOL = 10_000
-# Body characters each earlier article is compared on: the lead tells the story.
-RELATED_TEXT_CHARS = 1500
 # New articles an edition is chosen from; more than this many since the last digest are
 # not counted in "and N more" (they were never candidates).
 CANDIDATES = 1000
@@ -132,14 +131,14 @@ def edition_content(
     shown_ids, left_out = digest_order(session, article_ids, settings)
     by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown_ids)))}
     articles = [by_id[i] for i in shown_ids]
-    everything_new = set(article_ids)
+    shown = set(shown_ids)
 
-    # Earlier articles only: never another item of this email, nor one of those left out.
+    # Never another item of this email; those left out of it are fair game (earlier ones).
     pool_query = (
         select(
             Article.id,
             Article.title,
-            func.substr(Article.body_text, 1, RELATED_TEXT_CHARS),
+            func.substr(Article.body_text, 1, LEAD_CHARS),
             published_or_seen(),
             Article.language,
             Article.link,
@@ -148,14 +147,14 @@ def edition_content(
         .order_by(Article.id.desc())
         .limit(RELATED_POOL)
     )
-    if everything_new:
-        pool_query = pool_query.where(Article.id.not_in(everything_new))
+    if shown:
+        pool_query = pool_query.where(Article.id.not_in(shown))
     pool_rows = session.execute(pool_query).all()
     targets = [
         Doc(
             id=a.id,
             title=a.title,
-            text=a.body_text[:RELATED_TEXT_CHARS],
+            text=a.body_text[:LEAD_CHARS],
             published=a.published_at or a.first_seen_at,
             language=a.language,
         )
@@ -194,7 +193,7 @@ def edition_content(
             .where(
                 Article.published_at.is_not(None),
                 Article.link.is_not(None),
-                Article.id.not_in(everything_new | linked),
+                Article.id.not_in(shown | linked),
             )
             .order_by(Article.published_at.desc(), Article.id.desc())
             .limit(LATEST)
@@ -270,7 +269,8 @@ def render_subject(
 ) -> str:
     """The subject alone: no "Read also" scoring or rendering, which a dry run needs not."""
     shown, left_out = digest_order(session, article_ids, settings)
-    titles = dict(session.execute(select(Article.id, Article.title).where(Article.id.in_(shown))))
+    rows = session.execute(select(Article.id, Article.title).where(Article.id.in_(shown)))
+    titles: dict[int, str] = {article_id: title for article_id, title in rows}
     items = tuple(DigestItem(titles[i], None, "", None, None, "") for i in shown)
     return subject_for(
         DigestContent(list_name=settings.list_name, date=now, items=items, more=len(left_out))

@@ -25,6 +25,13 @@ from digest.samples_server import serve_samples
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _first_digest_reaches_the_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bundled samples have fixed publication dates, and a first digest holds what was
+    # published in the last DIGEST_FIRST_DIGEST_DAYS: reach back far enough for all of them.
+    monkeypatch.setenv("DIGEST_FIRST_DIGEST_DAYS", "100000")
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     binary = shutil.which("redis-server")
