@@ -292,6 +292,9 @@ _KEY_TRIM_START = re.compile(r"^[\s»›>|•·*–—-]+")
 _SENTENCE_END = re.compile(r"[.。;；။۔][\"'”’»)\]]*$")
 _MAX_LINK_LINE = 120  # chars; longer lines are prose, not a linked headline
 _MAX_TWIN_LINE = 160  # chars; a short line shown twice in a row is a caption/credit
+# chars; a short line that is a consent notice, prompt, byline or credit goes whole (in a
+# longer one, only such sentences go, when summarising)
+_MAX_CLUTTER_LINE = 240
 _HEADER_LINES = 12  # lines from the top where a repeated headline marks the article start
 
 
@@ -351,6 +354,7 @@ def strip_boilerplate(text: str, *, title: str | None = None, drop: Sequence[str
             or _LINK_PREFIX.match(key)
             or key == title_key
             or key in dropped
+            or (len(line) <= _MAX_CLUTTER_LINE and is_boilerplate_sentence(line))
             or key in seen
             or i in twins
         ):
