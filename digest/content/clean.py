@@ -287,14 +287,22 @@ def is_boilerplate_sentence(sentence: str) -> bool:
     return bool(_BOILERPLATE_SENTENCE.search(sentence.strip().casefold()))
 
 
+def _without_clutter(line: str) -> str:
+    """*line* without its consent notices, prompts, bylines and credits ("" if all)."""
+    if not is_boilerplate_sentence(line):
+        return line
+    pieces = _ROUGH_SENTENCE.split(line)
+    return " ".join(p for p in pieces if not is_boilerplate_sentence(p))
+
+
 _KEY_TRIM_END = re.compile(r"[\s:：»›>|•·–—-]+$")
 _KEY_TRIM_START = re.compile(r"^[\s»›>|•·*–—-]+")
 _SENTENCE_END = re.compile(r"[.。;；။۔][\"'”’»)\]]*$")
 _MAX_LINK_LINE = 120  # chars; longer lines are prose, not a linked headline
 _MAX_TWIN_LINE = 160  # chars; a short line shown twice in a row is a caption/credit
-# chars; a short line that is a consent notice, prompt, byline or credit goes whole (in a
-# longer one, only such sentences go, when summarising)
-_MAX_CLUTTER_LINE = 240
+# Where a line is cut to look for clutter sentences in it: after a full stop and a space.
+# It may cut after an abbreviation too; only pieces that are clutter are taken out.
+_ROUGH_SENTENCE = re.compile(r"(?<=[.!?。！？။؟])\s+")
 _HEADER_LINES = 12  # lines from the top where a repeated headline marks the article start
 
 
@@ -348,13 +356,14 @@ def strip_boilerplate(text: str, *, title: str | None = None, drop: Sequence[str
         if _LINKS_HEADING.fullmatch(key) and _is_link_like(line):
             in_link_run = True
             continue
+        line = _without_clutter(line)
         if (
-            not key
+            not line
+            or not key
             or _NAV_LINE.fullmatch(key)
             or _LINK_PREFIX.match(key)
             or key == title_key
             or key in dropped
-            or (len(line) <= _MAX_CLUTTER_LINE and is_boilerplate_sentence(line))
             or key in seen
             or i in twins
         ):
