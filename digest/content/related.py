@@ -22,6 +22,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from datetime import datetime
 
 __all__ = ["LEAD_CHARS", "MIN_SCORE", "Doc", "related_for_all", "similarity"]
@@ -133,7 +134,10 @@ def _terms(text: str, cache: dict[str, str]) -> list[str]:
 
 
 class _Index:
-    def __init__(self, docs: Sequence[Doc]) -> None:
+    """TF-IDF vectors of the first *queries* docs, and of those among the others that
+    could share *min_shared* distinctive terms with one of them; IDF over all docs."""
+
+    def __init__(self, docs: Sequence[Doc], queries: int, min_shared: int) -> None:
         cache: dict[str, str] = {}
         counts: list[Counter[str]] = []
         for doc in docs:
@@ -149,18 +153,27 @@ class _Index:
         # A distinctive term is in a handful of articles (one story's), not in one in fifty.
         most = max(_DISTINCTIVE_DOCS, n // 50)
         self.distinctive = math.log((1 + n) / (1 + most)) + 1
-        self.vectors: list[Vector] = []
+        self.vectors: dict[int, Vector] = {i: self._vector(counts[i]) for i in range(queries)}
+        wanted = {
+            t for i in range(queries) for t in self.vectors[i] if self.idf[t] >= self.distinctive
+        }
         self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for i, tf in enumerate(counts):
-            weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in tf.items()}
-            if len(weights) > _MAX_TERMS:
-                strongest = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
-                weights = dict(strongest[:_MAX_TERMS])
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            vector = {t: w / norm for t, w in weights.items()}
-            self.vectors.append(vector)
+        for i in range(queries, n):
+            # Most of the archive cannot reach min_shared with any query: no vector for it.
+            if len(wanted.intersection(counts[i])) < min_shared:
+                continue
+            vector = self.vectors[i] = self._vector(counts[i])
             for term, weight in vector.items():
                 self.postings[term].append((i, weight))
+
+    def _vector(self, tf: Counter[str]) -> Vector:
+        weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in tf.items()}
+        if len(weights) > _MAX_TERMS:
+            # A stable sort keeps ties in text order, so the cut is deterministic.
+            strongest = sorted(weights.items(), key=itemgetter(1), reverse=True)
+            weights = dict(strongest[:_MAX_TERMS])
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        return {t: w / norm for t, w in weights.items()}
 
     def scores(self, target: int) -> dict[int, tuple[float, int]]:
         """Cosine and number of shared distinctive terms, for every doc sharing a term."""
@@ -202,7 +215,7 @@ def related_for_all(
     docs = [*targets, *archive]
     if k <= 0 or not targets:
         return {t.id: [] for t in targets}
-    index = _Index(docs)
+    index = _Index(docs, len(targets), min_shared)
     first_archive = len(targets)
     result: dict[int, list[int]] = {}
     for i, doc in enumerate(targets):
@@ -227,5 +240,5 @@ def similarity(a: Doc, b: Doc, corpus: Sequence[Doc]) -> tuple[float, int]:
     """Cosine and shared distinctive terms of *a* and *b*, IDF taken over *corpus* (for
     measuring and tuning)."""
     docs = [a, b, *corpus]
-    index = _Index(docs)
+    index = _Index(docs, 1, 0)
     return index.scores(0).get(1, (0.0, 0))
