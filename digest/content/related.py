@@ -22,8 +22,8 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from datetime import datetime
+from operator import itemgetter
 
 __all__ = ["LEAD_CHARS", "MIN_SCORE", "Doc", "related_for_all", "similarity"]
 
