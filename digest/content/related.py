@@ -1,9 +1,9 @@
 """Pick "Read also" links: earlier articles about the same story.
 
 Each article becomes a TF-IDF vector (sublinear term frequency, title terms counted
-twice) over terms that suit its script: words with a light suffix folding and word
-bigrams for scripts with spaces, character bigrams for Chinese, Japanese and Korean, and
-character trigrams for Thai, Lao, Burmese and Khmer. Two articles are related when their
+twice) over terms that suit its script: words with a light suffix folding (Korean words
+without their particles), word bigrams and figures for scripts with spaces, character
+bigrams for Chinese and Japanese, and character trigrams for Thai, Lao, Burmese and Khmer. Two articles are related when their
 cosine is at least ``MIN_SCORE`` *and* they share at least ``MIN_SHARED`` distinctive
 terms: one or two rare words in common ("actress", "award") are not a story in common.
 A near-copy (same title, or a cosine above ``SAME_ARTICLE``) is the same article under
@@ -79,7 +79,12 @@ _WORD = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)?")
 # Figures tell stories apart ("48-hour", "4.25 per cent", "1,200 buses"); years and
 # single digits do not.
 _YEAR = re.compile(r"(?:19|20)\d\d$")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Korean writes words with spaces and ends them with particles: "시장에서" is "시장" + "에서".
+_KOREAN_PARTICLE = re.compile(
+    r"(?<=[\uac00-\ud7af]{2})(?:에서는|에서|에게|으로|로는|과는|와는|이나|부터|까지|보다|"
+    r"은|는|이|가|을|를|에|의|로|와|과|도|만|들)$"
+)
 _SOUTHEAST = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]+")
 _ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")
 _ARABIC_PREFIX = re.compile(r"^(?:وال|بال|كال|فال|لل|ال|و)(?=\w{3,})")
@@ -89,6 +94,8 @@ Vector = dict[str, float]
 
 def _fold(word: str) -> str:
     """A light suffix folding for words of alphabetic scripts: plurals and inflections."""
+    if "\uac00" <= word[0] <= "\ud7af":
+        return _KOREAN_PARTICLE.sub("", word)
     if _ARABIC_MARKS.search(word) or "\u0600" <= word[0] <= "\u06ff":
         word = _ARABIC_MARKS.sub("", word).replace("أ", "ا").replace("إ", "ا").replace("آ", "ا")
         word = _ARABIC_PREFIX.sub("", word)

@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from digest.render import DigestContent, DigestItem, Link, render_edition, subje
 
 READ_ALSO = 3
 LATEST = 5
+FUTURE_SLACK = timedelta(days=1)
 # Earlier articles considered for "Read also", newest first: about a year of a busy list.
 RELATED_POOL = 10_000
 # New articles an edition is chosen from; more than this many since the last digest are
@@ -144,6 +145,7 @@ def edition_content(
             Article.link,
             Article.source_id,
         )
+        .where(Article.link.is_not(None))  # a link needs somewhere to go
         .order_by(Article.id.desc())
         .limit(RELATED_POOL)
     )
@@ -176,9 +178,7 @@ def edition_content(
             author=a.author,
             summary=_summary(a, settings),
             read_also=tuple(
-                Link(pool[r][1], pool[r][5], sources.get(pool[r][6]))
-                for r in related.get(a.id, [])
-                if pool[r][5]
+                Link(pool[r][1], pool[r][5], sources.get(pool[r][6])) for r in related.get(a.id, [])
             ),
             language=a.language,
             image_url=a.image_url,
@@ -191,7 +191,10 @@ def edition_content(
         for _, title, link, source_id in session.execute(
             select(Article.id, Article.title, Article.link, Article.source_id)
             .where(
+                # Dated articles only: an undated one is as likely a page about the site.
                 Article.published_at.is_not(None),
+                # A wrong date far ahead would keep an article at the top for ever.
+                Article.published_at <= now + FUTURE_SLACK,
                 Article.link.is_not(None),
                 Article.id.not_in(shown | linked),
             )

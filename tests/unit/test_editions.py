@@ -199,11 +199,13 @@ def test_latest_is_only_dated_articles_not_shown(settings: Settings) -> None:
             for i in range(3)
         ]
         add_article(session, source, "contact-page", published=None, seen=ago(1))
+        add_article(session, source, "wrong-date", published=NOW + timedelta(days=400))
         item = add_article(session, source, "today", published=ago(1))
         content = edition_content(session, [item.id], settings, NOW)
         titles = [link.title for link in content.latest]
         assert titles == [a.title for a in older]
         assert "Contact page" not in titles and "Today" not in titles
+        assert "Wrong date" not in titles
 
 
 def test_read_also_never_links_an_item_of_the_same_email(settings: Settings) -> None:

@@ -185,6 +185,17 @@ class TestSummarize:
         assert summary.count("။") == 3
         assert summary.startswith("မြို့တော်ခန်းမကို")
 
+    def test_thai_sentences_end_with_a_space(self) -> None:
+        text = "เทศบาลเปิดสะพานใหม่เมื่อวันจันทร์ สะพานยาว 600 เมตร ประชาชนมาร่วมงานจำนวนมาก"
+        assert split_sentences(text, "th") == [
+            "เทศบาลเปิดสะพานใหม่เมื่อวันจันทร์",
+            "สะพานยาว 600 เมตร",
+            "ประชาชนมาร่วมงานจำนวนมาก",
+        ]
+        assert summarize(text, language="th", max_sentences=2) == (
+            "เทศบาลเปิดสะพานใหม่เมื่อวันจันทร์ สะพานยาว 600 เมตร"
+        )
+
     def test_german_ordinals_and_legal_references(self) -> None:
         text = (
             "Das Feuer brach im 4. Stock aus. Die Feuerwehr rückte zum 10. Mal aus. "
