@@ -4,8 +4,9 @@ Each article becomes a TF-IDF vector (sublinear term frequency, title terms coun
 twice) over terms that suit its script: words with a light suffix folding (Korean words
 without their particles), word bigrams and figures for scripts with spaces, character
 bigrams for Chinese and Japanese, and character trigrams for Thai, Lao, Burmese and Khmer.
-Two articles are related when their cosine is at least ``MIN_SCORE`` *and* they share at least ``MIN_SHARED`` distinctive
-terms: one or two rare words in common ("actress", "award") are not a story in common.
+Two articles are related when their cosine is at least ``MIN_SCORE`` *and* they share at
+least ``MIN_SHARED`` distinctive terms: one or two rare words in common ("actress",
+"award") are not a story in common.
 A near-copy (same title, or a cosine above ``SAME_ARTICLE``) is the same article under
 another address and never a link.
 
