@@ -115,29 +115,31 @@ def _grams(run: str, n: int) -> list[str]:
     return [run[i : i + n] for i in range(len(run) - n + 1)]
 
 
+def _term(token: str) -> str:
+    if token[0].isdigit():
+        return "" if len(token) < 2 or _YEAR.match(token) else "#" + token.replace(",", "")
+    return "" if token in _STOPWORDS or len(token) < 2 else _fold(token)
+
+
 def _terms(text: str, cache: dict[str, str]) -> list[str]:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    terms: list[str] = []
-    for run in _CJK.findall(text):
-        terms += _grams(run, 2)
-    for run in _SOUTHEAST.findall(text):
-        terms += _grams(run, 3)
-    text = _SOUTHEAST.sub(" ", _CJK.sub(" ", text))
-    previous = ""
-    for token in _WORD.findall(text):
-        term = cache.get(token)
-        if term is None:
-            if token[0].isdigit():
-                dropped = len(token) < 2 or bool(_YEAR.match(token))
-                term = cache[token] = "" if dropped else "#" + token.replace(",", "")
-            else:
-                dropped = token in _STOPWORDS or len(token) < 2
-                term = cache[token] = "" if dropped else _fold(token)
-        if term:
-            terms.append(term)
-            if previous:
-                terms.append(f"{previous} {term}")
-        previous = term
+    """The terms of *text*: words and the pairs of neighbours (a dropped word breaks a
+    pair), character n-grams of scripts without spaces. *cache* maps tokens to terms."""
+    if text.isascii():
+        text = text.lower()
+        terms: list[str] = []
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        terms = [g for run in _CJK.findall(text) for g in _grams(run, 2)]
+        terms += [g for run in _SOUTHEAST.findall(text) for g in _grams(run, 3)]
+        if terms:
+            text = _SOUTHEAST.sub(" ", _CJK.sub(" ", text))
+    tokens = _WORD.findall(text)
+    for token in set(tokens).difference(cache):
+        cache[token] = _term(token)
+    # Mapping through the cache and pairing with zip keeps the per-token work in C.
+    mapped = list(map(cache.__getitem__, tokens))
+    terms += filter(None, mapped)
+    terms += [f"{a} {b}" for a, b in zip(mapped, mapped[1:]) if a and b]
     return terms
 
 
@@ -157,14 +159,11 @@ class _Index:
         for tf in counts:
             df.update(tf.keys())
         n = len(docs)
-        self.idf = {t: math.log((1 + n) / (1 + d)) + 1 for t, d in df.items()}
+        self.df, self.n = df, n
         # A distinctive term is in a handful of articles (one story's), not in one in fifty.
-        most = max(_DISTINCTIVE_DOCS, n // 50)
-        self.distinctive = math.log((1 + n) / (1 + most)) + 1
+        self.most = max(_DISTINCTIVE_DOCS, n // 50)
         self.vectors: dict[int, Vector] = {i: self._vector(counts[i]) for i in range(queries)}
-        wanted = {
-            t for i in range(queries) for t in self.vectors[i] if self.idf[t] >= self.distinctive
-        }
+        wanted = {t for i in range(queries) for t in self.vectors[i] if df[t] <= self.most}
         self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i in range(queries, n):
             # Most of the archive cannot reach min_shared with any query: no vector for it.
@@ -174,8 +173,12 @@ class _Index:
             for term, weight in vector.items():
                 self.postings[term].append((i, weight))
 
+    def idf(self, term: str) -> float:
+        # Smoothed: a term in every article still counts a little.
+        return math.log((1 + self.n) / (1 + self.df[term])) + 1
+
     def _vector(self, tf: Counter[str]) -> Vector:
-        weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in tf.items()}
+        weights = {t: (1 + math.log(c)) * self.idf(t) for t, c in tf.items()}
         if len(weights) > _MAX_TERMS:
             # A stable sort keeps ties in text order, so the cut is deterministic.
             strongest = sorted(weights.items(), key=itemgetter(1), reverse=True)
@@ -188,7 +191,7 @@ class _Index:
         cosine: dict[int, float] = defaultdict(float)
         shared: Counter[int] = Counter()
         for term, weight in self.vectors[target].items():
-            rare = self.idf[term] >= self.distinctive
+            rare = self.df[term] <= self.most
             for other, other_weight in self.postings[term]:
                 cosine[other] += weight * other_weight
                 if rare:
