@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from operator import itemgetter
 
 __all__ = ["LEAD_CHARS", "MIN_SCORE", "Doc", "related_for_all", "similarity"]
@@ -136,10 +137,10 @@ def _terms(text: str, cache: dict[str, str]) -> list[str]:
     tokens = _WORD.findall(text)
     for token in set(tokens).difference(cache):
         cache[token] = _term(token)
-    # Mapping through the cache and pairing with zip keeps the per-token work in C.
+    # Mapping through the cache keeps the per-token work in C.
     mapped = list(map(cache.__getitem__, tokens))
     terms += filter(None, mapped)
-    terms += [f"{a} {b}" for a, b in zip(mapped, mapped[1:]) if a and b]
+    terms += [f"{a} {b}" for a, b in pairwise(mapped) if a and b]
     return terms
 
 
