@@ -67,6 +67,8 @@ def test_precision_and_recall_on_the_story_clusters() -> None:
         (31, 30),  # Chinese: the new high-speed line
         (34, 33),  # Korean: the bus strike
         (37, 36),  # Burmese: the river flood
+        (59, 58),  # Korean: the market fire
+        (56, 55),  # Chinese: the typhoon
     ],
 )
 def test_same_story_pairs_in_each_language(target: int, expected: int) -> None:
@@ -78,6 +80,8 @@ def test_common_words_alone_make_no_link() -> None:
     assert links_for(14) == []
     # A charity award and a theatre award.
     assert 12 not in links_for(15) and 15 not in links_for(12)
+    # A fire in a market and the same market's renovation.
+    assert 60 not in links_for(58) and 60 not in links_for(59)
 
 
 def test_the_same_article_under_another_address_is_never_a_link() -> None:
