@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import db
-from digest.config import Settings
+from digest.config import Settings, load_settings
+from digest.errors import ConfigError
 from digest.models import Article, Edition, Source
 from digest.pipeline.editions import (
     Candidate,
@@ -228,9 +229,23 @@ def test_read_also_never_links_an_item_of_the_same_email(settings: Settings) -> 
             assert [link.title for link in item.read_also] == [earlier.title]
 
 
-def test_max_articles_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="max_articles"):
-        Settings(_env_file=None, max_articles=0)  # type: ignore[call-arg]
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DIGEST_MAX_ARTICLES", "0"),
+        ("DIGEST_FIRST_DIGEST_DAYS", "-1"),
+        ("DIGEST_SUMMARY_SENTENCES", "0"),
+        ("DIGEST_SUMMARY_WORDS", "5"),
+        ("DIGEST_SUMMARY_WORDS", "sixty"),
+    ],
+)
+def test_bad_content_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith(f"{variable}: ")
 
 
 def test_subscriber_last_article_covers_the_ones_left_out(settings: Settings) -> None:
