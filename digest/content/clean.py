@@ -92,12 +92,15 @@ _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pi
 _SPACES = re.compile(r"\s+")
 
 
-def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
+def html_to_text(
+    html: str, *, skip: frozenset[str] = frozenset(), skip_classes: frozenset[str] = frozenset()
+) -> str:
     """Flatten *html* to plain text.
 
     Block elements become paragraphs separated by one blank line, ``<br>`` and list items
     become single line breaks, whitespace is collapsed within lines and the contents of
-    script/style-like elements are dropped, as are those of the elements named in *skip*.
+    script/style-like elements are dropped, as are those of the elements named in *skip*
+    and of the elements with a class named in *skip_classes*.
     """
     if not html or not html.strip():
         return ""
@@ -114,7 +117,7 @@ def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
     for event, el in walker:
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if event == "start":
-            if tag in _SKIP_TAGS or tag in skip:
+            if tag in _SKIP_TAGS or tag in skip or _has_class(el, skip_classes):
                 walker.skip_subtree()
                 continue
             if tag == "pre":
@@ -131,6 +134,13 @@ def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
             if el.tail:
                 pieces.extend(_text_pieces(el.tail, pre_depth > 0))
     return _assemble(pieces)
+
+
+def _has_class(el: etree._Element, names: frozenset[str]) -> bool:
+    if not names:
+        return False
+    classes = el.get("class")
+    return bool(classes) and not names.isdisjoint(classes.lower().split())
 
 
 def _append_break(pieces: list[str | int], tag: str) -> None:
@@ -236,6 +246,14 @@ _END_HEADING = re.compile(
     r"နောက်ဆုံး(?:ရ)?သတင်း(?:များ)?"
 )
 
+# "By Ann Lee", "Von Lena Ostrowski, 5. März 2026, 07:45", "By Ann Lee | Harbour desk":
+# a name of up to four words, then perhaps a date or desk after a comma or a bar (with a
+# figure in it, so that "By Monday, the bridge will reopen." is not one).
+_BYLINE = (
+    r"^(?:by|von|par|por|di)\s+[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,3}"
+    r"(?:\s*[,|–—·-]\s*(?:[^.!?\d]{0,30}\d[^!?]{0,30}|[^\W\d_][\w ]{0,30}))?\s*$"
+)
+_BYLINE_LINE = re.compile(_BYLINE)
 # Sentences that are about the page, the site or the picture, not the story: consent
 # notices, prompts to share, subscribe or send material, "originally appeared", bylines,
 # photo credits and copyright lines. Searched (not matched whole) in a casefolded sentence.
@@ -268,7 +286,7 @@ _BOILERPLATE_SENTENCE = re.compile(
             r"이 기사는 .{0,30}(?:처음|먼저) 실렸|"
             r"نشر(?:ت)? (?:هذه المادة|هذا المقال) (?:أولا|أصلا)",
             # bylines, credits and rights
-            r"^(?:by|von|par|por|di)\s+\w+(?:\s+\w+){0,3}(?:\s*[,|–—-]\s*\w+)*\s*$|"
+            _BYLINE,
             r"^(?:reporting|reported|written|edited|additional reporting) by\b|"
             r"^(?:photo|photograph|picture|image|credit|foto|bild|quelle)s?\s*[:：/]|"
             r"\b(?:getty images|shutterstock|afp photo|ap photo|reuters/)|"
@@ -304,6 +322,7 @@ _MAX_TWIN_LINE = 160  # chars; a short line shown twice in a row is a caption/cr
 # It may cut after an abbreviation too; only pieces that are clutter are taken out.
 _ROUGH_SENTENCE = re.compile(r"(?<=[.!?。！？။؟])\s+")
 _HEADER_LINES = 12  # lines from the top where a repeated headline marks the article start
+_BYLINE_LINES = 4  # a byline this near the top (headline, dek, byline) ends the header
 
 
 def _key(line: str) -> str:
@@ -332,6 +351,12 @@ def strip_boilerplate(text: str, *, title: str | None = None, drop: Sequence[str
         head = [i for i, k in enumerate(keys[:_HEADER_LINES]) if k == title_key]
         if head:
             lines, keys = lines[head[-1] :], keys[head[-1] :]
+    # A byline just under the headline closes the header: a dek before it is the page's
+    # lead-in, not the story's first sentence.
+    for i, (_, line) in enumerate(lines[:_BYLINE_LINES]):
+        if _BYLINE_LINE.match(line.casefold()):
+            lines, keys = lines[i:], keys[i:]
+            break
 
     twins: set[int] = set()
     for i in range(len(lines) - 1):
@@ -379,13 +404,27 @@ def article_body(html: str, *, title: str | None = None) -> str:
     """Return the article's body paragraphs from page or feed *html*, joined by blank lines.
 
     The headline (when it equals *title*) and what precedes it near the top, captions,
-    navigation and share chrome, "Read also"-style
-    link blocks, trailing "Latest"/"Most read" lists and duplicated lines are removed; the
-    dek (standfirst) stays.
+    navigation and share chrome, "Read also"-style link blocks, trailing "Latest"/"Most
+    read" lists and duplicated lines are removed. Given the page's own HTML (not yet
+    sanitized, which drops classes), elements its classes mark as a dek, byline, caption
+    or promotion go too.
     """
     # Captions describe the picture, not the story, wherever the page repeats them.
     captions = [html_to_text(c) for c in _FIGCAPTION.findall(html)]
-    return strip_boilerplate(html_to_text(html), title=title, drop=captions)
+    text = html_to_text(html, skip_classes=_CLUTTER_CLASSES)
+    return strip_boilerplate(text, title=title, drop=captions)
+
+
+# Classes pages give to what is not the story: the lead-in under the headline, bylines,
+# captions and credits, sharing and sign-up boxes, advertising, related links.
+_CLUTTER_CLASSES = frozenset(
+    {
+        "dek", "standfirst", "subtitle", "subheadline", "strapline", "kicker", "byline",
+        "author", "caption", "credit", "credits", "share", "sharing", "social-share",
+        "newsletter", "promo", "ad", "ads", "advert", "advertisement", "sponsored",
+        "cookie-banner", "consent", "related", "related-articles", "read-also", "skip-link",
+    }
+)  # fmt: skip
 
 
 _FIGCAPTION = re.compile(r"<figcaption\b[^>]*>(.*?)</figcaption>", re.IGNORECASE | re.DOTALL)

@@ -33,6 +33,9 @@ _ORDINAL_LANGUAGES = {
     "pl", "sk", "sl", "sr", "tr",
 }  # fmt: skip
 _ORDINAL_END = re.compile(r"(?:^|[\s(])\d{1,3}\.$")
+# A short capitalised word without vowels before a full stop is an abbreviated title the
+# splitter may not know ("Cllr.", "Ms.", "Cdr."): no word of prose looks like that.
+_TITLE_END = re.compile(r"(?:^|\s)[A-Z][b-df-hj-np-tv-xz]{0,4}\.$")
 # Thai and Lao end sentences with a space, not a mark.
 _SPACE_STOP = re.compile(r"(?<=[\u0e00-\u0eff])\s+(?=[\u0e00-\u0eff])")
 _SPACE_STOP_SCRIPT = re.compile(r"[\u0e00-\u0eff]")
@@ -70,14 +73,16 @@ def _chunks(text: str) -> list[str]:
 
 def _segment(chunk: str, language: str) -> list[str]:
     pieces = [p.strip() for p in segment(language, chunk) if p.strip()]
-    if language in _ORDINAL_LANGUAGES:
-        merged: list[str] = []
-        for piece in pieces:
-            if merged and _ORDINAL_END.search(merged[-1]) and not piece[:1].islower():
-                merged[-1] = f"{merged[-1]} {piece}"
-            else:
-                merged.append(piece)
-        pieces = merged
+    ordinals = language in _ORDINAL_LANGUAGES
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and (
+            _TITLE_END.search(merged[-1]) or (ordinals and _ORDINAL_END.search(merged[-1]))
+        ):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    pieces = merged
     if _SPACE_STOP_SCRIPT.search(chunk):
         pieces = [s for p in pieces for s in _SPACE_STOP.split(p) if s]
     return pieces

@@ -36,7 +36,7 @@ class GatherResult:
 def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Article:
     """Sanitize, extract the body and summarize once, when the article is first seen."""
     content = sanitize_html(entry.content_html)
-    body = article_body(content, title=entry.title)
+    body = article_body(entry.content_html, title=entry.title)  # classes mark the clutter
     language = article_language(getattr(entry, "language", None), f"{entry.title}\n{body}")
     return Article(
         source_id=source_id,

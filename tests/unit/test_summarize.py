@@ -185,6 +185,13 @@ class TestSummarize:
         assert summary.count("။") == 3
         assert summary.startswith("မြို့တော်ခန်းမကို")
 
+    def test_titles_the_splitter_does_not_know_do_not_end_a_sentence(self) -> None:
+        text = "The plan was signed by Cllr. Tomasz Reyes on Monday. Ms. Ida Lund objected."
+        assert split_sentences(text) == [
+            "The plan was signed by Cllr. Tomasz Reyes on Monday.",
+            "Ms. Ida Lund objected.",
+        ]
+
     def test_thai_sentences_end_with_a_space(self) -> None:
         text = "เทศบาลเปิดสะพานใหม่เมื่อวันจันทร์ สะพานยาว 600 เมตร ประชาชนมาร่วมงานจำนวนมาก"
         assert split_sentences(text, "th") == [
