@@ -20,6 +20,9 @@ __all__ = ["split_sentences", "summarize", "word_count"]
 
 DEFAULT_SENTENCES = 3
 DEFAULT_WORDS = 60
+# A line without any full stop longer than this many times the word budget is not a
+# headline-like teaser but text whose punctuation was lost: it is shortened, with "…".
+_WALL = 3
 
 _CLOSERS = "\"'”’»)]」』）›"
 # Full stops of the scripts we meet: Latin, CJK, Burmese (။), Ethiopic (።), Arabic and
@@ -161,9 +164,9 @@ def summarize(
     )
     if start is None:
         # No prose at all (a teaser that is one headline-like line): the first line that
-        # does not repeat the title, as it is.
+        # does not repeat the title, as it is, unless it is a wall of words.
         rest = [s for s in sentences if not _repeats(s, known)]
-        return rest[0] if rest else ""
+        return _at_most(rest[0], _WALL * max_words) if rest else ""
 
     chosen = [sentences[start]]
     words = word_count(sentences[start])
@@ -180,6 +183,13 @@ def summarize(
     while len(chosen) > 1 and _needs_next(chosen[-1], chosen[-2]):
         chosen.pop()
     return _join(chosen)
+
+
+def _at_most(line: str, words: int) -> str:
+    if word_count(line) <= words:
+        return line
+    cut = " ".join(line.split()[:words]) if " " in line else line[: words * 2]
+    return cut.rstrip(" ,;:–—-") + "…"
 
 
 def _ends_with_colon(sentence: str) -> bool:

@@ -219,6 +219,12 @@ class TestSummarize:
         text = "Ferry timetable changes for the whole summer season on every route"
         assert summarize(text) == text
 
+    def test_a_wall_of_words_without_full_stops_is_shortened(self) -> None:
+        wall = " ".join(f"word{i}" for i in range(500))
+        summary = summarize(wall, max_words=20)
+        assert summary.endswith("…") and summary.startswith("word0 word1")
+        assert len(summary.split()) == 60
+
     def test_empty(self) -> None:
         assert summarize("") == ""
         assert summarize("   \n\n ") == ""
