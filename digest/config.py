@@ -98,8 +98,14 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = 5_000_000
 
     # Edition contents.
-    max_articles: int = 20
-    first_digest_days: int = 7
+    # At most this many articles are shown; the rest of what is new is "and N more".
+    max_articles: int = Field(20, ge=1)
+    # A first digest holds what was published (undated: first seen) in these last days.
+    first_digest_days: int = Field(7, ge=0)
+    # Summaries: the lead's first whole sentences, at most this many and about this many
+    # words (a first sentence is kept whole even when longer).
+    summary_sentences: int = Field(3, ge=1)
+    summary_words: int = Field(60, ge=10)
     delivery_batch_size: int = 100
     # A temporary SMTP failure defers the copy: tried again after about base, 2*base,
     # 4*base... seconds (at most retry_max_delay, with jitter), until retry_window seconds

@@ -9,12 +9,19 @@ extractors and feeds leave around the actual article.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import nh3
 from lxml import etree
 from lxml import html as lxml_html
 
-__all__ = ["article_body", "html_to_text", "sanitize_html", "strip_boilerplate"]
+__all__ = [
+    "article_body",
+    "html_to_text",
+    "is_boilerplate_sentence",
+    "sanitize_html",
+    "strip_boilerplate",
+]
 
 # --- sanitize_html -------------------------------------------------------------------------
 
@@ -85,12 +92,15 @@ _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pi
 _SPACES = re.compile(r"\s+")
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(
+    html: str, *, skip: frozenset[str] = frozenset(), skip_classes: frozenset[str] = frozenset()
+) -> str:
     """Flatten *html* to plain text.
 
     Block elements become paragraphs separated by one blank line, ``<br>`` and list items
     become single line breaks, whitespace is collapsed within lines and the contents of
-    script/style-like elements are dropped.
+    script/style-like elements are dropped, as are those of the elements named in *skip*
+    and of the elements with a class named in *skip_classes*.
     """
     if not html or not html.strip():
         return ""
@@ -107,7 +117,7 @@ def html_to_text(html: str) -> str:
     for event, el in walker:
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if event == "start":
-            if tag in _SKIP_TAGS:
+            if tag in _SKIP_TAGS or tag in skip or _has_class(el, skip_classes):
                 walker.skip_subtree()
                 continue
             if tag == "pre":
@@ -116,7 +126,7 @@ def html_to_text(html: str) -> str:
             if el.text:
                 pieces.extend(_text_pieces(el.text, pre_depth > 0))
         else:
-            if tag not in _SKIP_TAGS:
+            if tag not in _SKIP_TAGS and tag not in skip:
                 if tag == "pre":
                     pre_depth -= 1
                 if tag != "br":
@@ -124,6 +134,13 @@ def html_to_text(html: str) -> str:
             if el.tail:
                 pieces.extend(_text_pieces(el.tail, pre_depth > 0))
     return _assemble(pieces)
+
+
+def _has_class(el: etree._Element, names: frozenset[str]) -> bool:
+    if not names:
+        return False
+    classes = el.get("class")
+    return bool(classes) and not names.isdisjoint(classes.lower().split())
 
 
 def _append_break(pieces: list[str | int], tag: str) -> None:
@@ -182,33 +199,130 @@ def _assemble(pieces: list[str | int]) -> str:
 
 # --- article_body --------------------------------------------------------------------------
 
-# Lines that are page chrome wherever they appear.
+# Lines that are page chrome wherever they appear (English, German, Chinese, Korean,
+# Arabic, Burmese...): skip links, menus, share and sign-in buttons, advertising labels.
 _NAV_LINE = re.compile(
     r"skip to (?:main )?(?:content|navigation)|(?:main )?menu|home|search|close|"
     r"share(?: this(?: article| story| page)?| on \w+| via \w+)?|"
     r"advertisement|advertising|advert|sponsored(?: content)?|"
     r"subscribe(?: now| today| to our newsletter)?|sign (?:in|up|out)|log ?(?:in|out)|"
-    r"register|my account|print|comments?|back to top"
+    r"register|my account|print|comments?|back to top|"
+    r"zum (?:haupt)?inhalt(?: springen)?|direkt zum inhalt|springe zum inhalt|menü|suche|"
+    r"teilen|drucken|anmelden|abonnieren|werbung|anzeige|kommentare|startseite|"
+    r"跳(?:到|转到|至)(?:主要)?(?:内容|正文)|跳過導覽|首页|搜索|分享(?:到\w+)?|打印|登录|注册|"
+    r"广告|廣告|返回顶部|"
+    r"본문 ?바로 ?가기|주 ?메뉴 ?바로 ?가기|메뉴|검색|공유(?:하기)?|구독(?:하기)?|로그인|"
+    r"회원가입|광고|맨 위로|"
+    r"(?:تخط(?:ى|ي)|انتقل) إلى المحتوى(?: الرئيسي)?|الرئيسية|بحث|شارك|مشاركة|طباعة|اشترك|"
+    r"تسجيل الدخول|إعلان|القائمة|"
+    r"ပင်မစာမျက်နှာ|ရှာဖွေရန်|မျှဝေရန်"
 )
 # Headings that introduce a run of links to other articles.
 _LINKS_HEADING = re.compile(
     r"read (?:also|more|next)|also read|see also|related(?: articles| stories| content| "
     r"coverage| links| topics)?|more (?:from|on|in|about) .{1,60}|more stories|"
-    r"recommended(?: for you)?|you (?:may|might) also (?:like|be interested in)"
+    r"recommended(?: for you)?|you (?:may|might) also (?:like|be interested in)|"
+    r"lesen sie (?:auch|mehr)|auch interessant|mehr zum thema(?: .{1,60})?|weitere artikel|"
+    r"das könnte sie auch interessieren|"
+    r"相(?:关|關)(?:阅读|閱讀|新闻|新聞|文章|报道|報導)|延伸(?:阅读|閱讀)|推荐阅读|推薦閱讀|"
+    r"관련 ?(?:기사|뉴스)|함께 (?:보면 좋은|읽으면 좋은) 기사|추천 기사|"
+    r"اقرأ (?:أيضا|أيضاً|ايضا|ايضاً)|(?:مواضيع|أخبار|مقالات) ذات صلة|ذات صلة|"
+    r"ဆက်စပ်(?:သတင်း(?:များ)?|ဆောင်းပါး(?:များ)?)"
 )
 # "Read also: <headline>" on a single line.
-_LINK_PREFIX = re.compile(r"(?:read (?:also|more|next)|also read|see also|related)\s*:\s*\S")
+_LINK_PREFIX = re.compile(
+    r"(?:read (?:also|more|next)|also read|see also|related|lesen sie auch|mehr zum thema|"
+    r"相关阅读|延伸阅读|相關閱讀|관련 ?기사|اقرأ (?:أيضا|أيضاً|ايضا))\s*[:：]\s*\S"
+)
 # Headings of page-wide lists that follow the article: nothing after them is body text.
 _END_HEADING = re.compile(
     r"latest(?: news| stories| articles| headlines)?|most (?:read|popular|viewed|shared)|"
-    r"trending(?: now)?|top stories"
+    r"trending(?: now)?|top stories|"
+    r"neueste (?:artikel|nachrichten|beiträge)|meistgelesen(?:e (?:artikel|nachrichten))?|"
+    r"aktuelle nachrichten|"
+    r"最新(?:新闻|新聞|消息|文章|资讯|資訊)|热门(?:文章|新闻)?|熱門(?:文章|新聞)?|"
+    r"최신 ?(?:뉴스|기사)|많이 본 (?:뉴스|기사)|가장 많이 본 (?:뉴스|기사)|"
+    r"آخر الأخبار|أحدث الأخبار|الأكثر (?:قراءة|مشاهدة)|"
+    r"နောက်ဆုံး(?:ရ)?သတင်း(?:များ)?"
 )
+
+# "By Ann Lee", "Von Lena Ostrowski, 5. März 2026, 07:45", "By Ann Lee | Harbour desk":
+# a name of up to four words, then perhaps a date or desk after a comma or a bar (with a
+# figure in it, so that "By Monday, the bridge will reopen." is not one).
+_BYLINE = (
+    r"^(?:by|von|par|por|di)\s+[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,3}"
+    r"(?:\s*[,|–—·-]\s*(?:[^.!?\d]{0,30}\d[^!?]{0,30}|[^\W\d_][\w ]{0,30}))?\s*$"
+)
+_BYLINE_LINE = re.compile(_BYLINE)
+# Sentences that are about the page, the site or the picture, not the story: consent
+# notices, prompts to share, subscribe or send material, "originally appeared", bylines,
+# photo credits and copyright lines. Searched (not matched whole) in a casefolded sentence.
+_BOILERPLATE_SENTENCE = re.compile(
+    "|".join(
+        (
+            # cookies and consent
+            r"\bcookies?\b.{0,80}\b(?:use|accept|consent|settings|policy|enable)|"
+            r"\b(?:accept|allow|manage|use)\b.{0,40}\bcookies?\b|privacy (?:policy|settings)|"
+            r"cookie-?(?:einstellungen|richtlinie|hinweis)|(?:wir )?(?:verwenden|nutzen) cookies|"
+            r"datenschutz(?:erklärung|einstellungen|hinweis)|"
+            r"(?:使用|接受).{0,10}cookie|隐私(?:政策|设置)|隱私權?政策|쿠키|개인정보 ?처리 ?방침|"
+            r"ملفات (?:تعريف )?الارتباط|سياسة الخصوصية|ကွတ်ကီး",
+            # prompts: share, subscribe, follow, send us your photos, download the app
+            r"\b(?:share|send|email) (?:this|us your)\b|\bsubscribe\b|\bsign up\b|"
+            r"\bnewsletter\b|\bfollow us\b|\bdownload (?:our|the) app\b|"
+            r"\b(?:click|tap) here\b|\bsend (?:us )?your (?:photos|videos|pictures|tips|stories)|"
+            r"\bhave you got a story\b|\bget in touch\b.{0,40}\b(?:story|tip)|"
+            r"abonnieren sie|newsletter|folgen sie uns|schicken sie uns|teilen sie (?:diesen|den)|"
+            r"jetzt (?:abonnieren|registrieren|anmelden)|"
+            r"订阅|訂閱|关注我们|關注我們|扫码|掃碼|点击(?:这里|此处)|欢迎(?:投稿|分享)|"
+            r"구독|제보(?:하기|는)|좋아요|공유해 ?주세요|"
+            r"اشترك|تابعونا|تابعنا|أرسل(?:وا)? لنا|شارك(?:وا)? (?:هذا|المقال)|"
+            r"ဆက်သွယ်ရန်|Like နှိပ်",
+            # where it appeared first
+            r"originally (?:appeared|published)|first (?:appeared|published) (?:on|in|at)|"
+            r"this (?:article|story) (?:was|is) (?:republished|reproduced)|"
+            r"(?:erschien|erschienen) (?:zuerst|ursprünglich)|zuerst erschienen|"
+            r"本文(?:首发|首發|原载|原載|转载|轉載)|原文(?:链接|連結|刊载)|"
+            r"이 기사는 .{0,30}(?:처음|먼저) 실렸|"
+            r"نشر(?:ت)? (?:هذه المادة|هذا المقال) (?:أولا|أصلا)",
+            # bylines, credits and rights
+            _BYLINE,
+            r"^(?:reporting|reported|written|edited|additional reporting) by\b|"
+            r"^(?:photo|photograph|picture|image|credit|foto|bild|quelle)s?\s*[:：/]|"
+            r"\b(?:getty images|shutterstock|afp photo|ap photo|reuters/)|"
+            r"^\(?(?:©|\(c\)|copyright)|all rights reserved|alle rechte vorbehalten|"
+            r"版权所有|版權所有|未经授权|(?:（|\()?记者\s*\S{2,4}(?:）|\))|图片来源|圖片來源|"
+            r"무단 ?(?:전재|복제)|재배포 ?금지|^\S{2,4} ?기자\s*=|\S{2,4} 기자 [\w.]+@|사진 ?=|"
+            r"جميع الحقوق محفوظة|^بقلم|^كتب\s*[:：]|^تصوير|"
+            r"ဓာတ်ပုံ\s*[-:–]|မူပိုင်ခွင့်",
+        )
+    )
+)
+
+
+def is_boilerplate_sentence(sentence: str) -> bool:
+    """Whether *sentence* is about the page rather than the story (see above)."""
+    return bool(_BOILERPLATE_SENTENCE.search(sentence.strip().casefold()))
+
+
+def _without_clutter(line: str) -> str:
+    """*line* without its consent notices, prompts, bylines and credits ("" if all)."""
+    if not is_boilerplate_sentence(line):
+        return line
+    pieces = _ROUGH_SENTENCE.split(line)
+    return " ".join(p for p in pieces if not is_boilerplate_sentence(p))
+
 
 _KEY_TRIM_END = re.compile(r"[\s:：»›>|•·–—-]+$")
 _KEY_TRIM_START = re.compile(r"^[\s»›>|•·*–—-]+")
-_SENTENCE_END = re.compile(r"[.。;；][\"'”’»)\]]*$")
+_SENTENCE_END = re.compile(r"[.。;；။۔][\"'”’»)\]]*$")
 _MAX_LINK_LINE = 120  # chars; longer lines are prose, not a linked headline
 _MAX_TWIN_LINE = 160  # chars; a short line shown twice in a row is a caption/credit
+# Where a line is cut to look for clutter sentences in it: after a full stop and a space.
+# It may cut after an abbreviation too; only pieces that are clutter are taken out.
+_ROUGH_SENTENCE = re.compile(r"(?<=[.!?。！？။؟])\s+")
+_HEADER_LINES = 12  # lines from the top where a repeated headline marks the article start
+_BYLINE_LINES = 4  # a byline this near the top (headline, dek, byline) ends the header
 
 
 def _key(line: str) -> str:
@@ -221,12 +335,28 @@ def _is_link_like(line: str) -> bool:
     return len(line) <= _MAX_LINK_LINE and not _SENTENCE_END.search(line.rstrip())
 
 
-def strip_boilerplate(text: str, *, title: str | None = None) -> str:
-    """Remove page furniture from plain text as produced by :func:`html_to_text`."""
+def strip_boilerplate(text: str, *, title: str | None = None, drop: Sequence[str] = ()) -> str:
+    """Remove page furniture from plain text as produced by :func:`html_to_text`, and
+    the lines given in *drop* (captions)."""
     paragraphs = [p.split("\n") for p in text.split("\n\n")]
     lines = [(n, line.strip()) for n, p in enumerate(paragraphs) for line in p if line.strip()]
     keys = [_key(line) for _, line in lines]
     title_key = _key(title) if title else None
+    dropped = {_key(line) for text in drop for line in text.splitlines() if line.strip()}
+
+    # Pages often show the headline twice: in the page header (with the dek and teasers)
+    # and again where the article starts. What comes before its last showing near the
+    # top is header, not body.
+    if title_key:
+        head = [i for i, k in enumerate(keys[:_HEADER_LINES]) if k == title_key]
+        if head:
+            lines, keys = lines[head[-1] :], keys[head[-1] :]
+    # A byline just under the headline closes the header: a dek before it is the page's
+    # lead-in, not the story's first sentence.
+    for i, (_, line) in enumerate(lines[:_BYLINE_LINES]):
+        if _BYLINE_LINE.match(line.casefold()):
+            lines, keys = lines[i:], keys[i:]
+            break
 
     twins: set[int] = set()
     for i in range(len(lines) - 1):
@@ -251,11 +381,14 @@ def strip_boilerplate(text: str, *, title: str | None = None) -> str:
         if _LINKS_HEADING.fullmatch(key) and _is_link_like(line):
             in_link_run = True
             continue
+        line = _without_clutter(line)
         if (
-            not key
+            not line
+            or not key
             or _NAV_LINE.fullmatch(key)
             or _LINK_PREFIX.match(key)
             or key == title_key
+            or key in dropped
             or key in seen
             or i in twins
         ):
@@ -270,8 +403,28 @@ def strip_boilerplate(text: str, *, title: str | None = None) -> str:
 def article_body(html: str, *, title: str | None = None) -> str:
     """Return the article's body paragraphs from page or feed *html*, joined by blank lines.
 
-    The headline (when it equals *title*), navigation and share chrome, "Read also"-style
-    link blocks, trailing "Latest"/"Most read" lists and duplicated lines are removed; the
-    dek (standfirst) stays.
+    The headline (when it equals *title*) and what precedes it near the top, captions,
+    navigation and share chrome, "Read also"-style link blocks, trailing "Latest"/"Most
+    read" lists and duplicated lines are removed. Given the page's own HTML (not yet
+    sanitized, which drops classes), elements its classes mark as a dek, byline, caption
+    or promotion go too.
     """
-    return strip_boilerplate(html_to_text(html), title=title)
+    # Captions describe the picture, not the story, wherever the page repeats them.
+    captions = [html_to_text(c) for c in _FIGCAPTION.findall(html)]
+    text = html_to_text(html, skip_classes=_CLUTTER_CLASSES)
+    return strip_boilerplate(text, title=title, drop=captions)
+
+
+# Classes pages give to what is not the story: the lead-in under the headline, bylines,
+# captions and credits, sharing and sign-up boxes, advertising, related links.
+_CLUTTER_CLASSES = frozenset(
+    {
+        "dek", "standfirst", "subtitle", "subheadline", "strapline", "kicker", "byline",
+        "author", "caption", "credit", "credits", "share", "sharing", "social-share",
+        "newsletter", "promo", "ad", "ads", "advert", "advertisement", "sponsored",
+        "cookie-banner", "consent", "related", "related-articles", "read-also", "skip-link",
+    }
+)  # fmt: skip
+
+
+_FIGCAPTION = re.compile(r"<figcaption\b[^>]*>(.*?)</figcaption>", re.IGNORECASE | re.DOTALL)

@@ -1,7 +1,10 @@
 """Short extractive summaries for digest entries.
 
-News bodies put the point first, so the summary is the lead: the first informative
-sentences of the article body, within a sentence and character budget.
+News bodies put the point first, so the summary is the lead: the first sentences of the
+article body, one after another with none left out between them, whole sentences only,
+within a sentence and word budget. Sentences are found by ``sentencex`` (rule-based,
+about 300 languages, no model to download); page furniture and boilerplate sentences
+(cookie notices, share and subscribe prompts, bylines, credits...) never reach it.
 """
 
 from __future__ import annotations
@@ -9,75 +12,52 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from digest.content.clean import strip_boilerplate
+from sentencex import segment
 
-__all__ = ["split_sentences", "summarize"]
+from digest.content.clean import is_boilerplate_sentence, strip_boilerplate
 
-_CLOSERS = "\"'”’»)]」』）"
-_CLOSER_CLASS = "[" + re.escape(_CLOSERS) + "]"
-# A terminator run plus closing quotes/brackets. Latin punctuation needs following
-# whitespace (so 6.79 and example.com stay whole); CJK punctuation does not.
-_BOUNDARY = re.compile(rf"[。！？]+{_CLOSER_CLASS}*\s*|[.!?…]+{_CLOSER_CLASS}*(?:\s+|$)")
-_WORD_BEFORE = re.compile(r"(\S+)$")
-_NEXT_WORD = re.compile(r"\S+")
+__all__ = ["split_sentences", "summarize", "word_count"]
 
-# Lower-cased, without the final period.
-_ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "mt", "gen", "gov", "sen", "rep",
-    "col", "lt", "capt", "sgt", "rev", "hon", "vs", "approx", "ave", "blvd", "dept", "est",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "e.g", "i.e", "cf", "ca", "bzw", "vgl", "z.b", "hr", "fr", "sra", "srta", "dra", "av",
-    "mme", "mlle",
+DEFAULT_SENTENCES = 3
+DEFAULT_WORDS = 60
+# A line without any full stop longer than this many times the word budget is not a
+# headline-like teaser but text whose punctuation was lost: it is shortened, with "…".
+_WALL = 3
+
+_CLOSERS = "\"'”’»)]」』）›"
+# Full stops of the scripts we meet: Latin, CJK, Burmese (။), Ethiopic (።), Arabic and
+# Urdu question mark and full stop (؟ ۔), Devanagari danda (।), Armenian (։).
+_TERMINATORS = ".!?…。！？။።؟۔।॥։‼⁉"
+_SENTENCE_FINAL = re.compile(rf"[{re.escape(_TERMINATORS)}][{re.escape(_CLOSERS)}]*$")
+# German and its neighbours write ordinals as "4." ("im 4. Stock", "zum 10. Mal", "am
+# 3. März"): a one- to three-digit number before a full stop does not end a sentence there.
+_ORDINAL_LANGUAGES = {
+    "bs", "cs", "da", "de", "et", "fi", "fo", "hr", "hu", "is", "lv", "nb", "nn", "no",
+    "pl", "sk", "sl", "sr", "tr",
 }  # fmt: skip
-# Abbreviations only when a number follows ("No. 5", "Fig. 2", "p. 12").
-_NUMBER_ABBREVIATIONS = {"no", "nos", "nr", "fig", "vol", "p", "pp", "art", "ch"}
-# After a dotted acronym ("U.S.", "a.m.") these words signal that a new sentence started.
-_SENTENCE_STARTERS = {
-    "the", "a", "an", "it", "its", "he", "she", "they", "we", "i", "you", "his", "her",
-    "their", "our", "this", "that", "these", "those", "there", "but", "and", "so", "yet",
-    "however", "in", "on", "at", "after", "before", "when", "while", "if",
-}  # fmt: skip
-# German ordinal dates: "am 5. Mai".
-_GERMAN_MONTHS = {
-    "januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september",
-    "oktober", "november", "dezember",
-}  # fmt: skip
-_LETTER = r"[^\W\d_]"
-_INITIAL = re.compile(_LETTER)
-_DOTTED_ACRONYM = re.compile(rf"(?:{_LETTER}\.)+{_LETTER}")
-_OPENERS = "\"'“‘(¿¡«["
-
-# Shorter sentences are fragments ("It passed.") rather than information. A wide (CJK)
-# character carries about as much as a short word, so it counts as three.
-_MIN_INFORMATIVE = 25
-_SENTENCE_FINAL = re.compile(rf"[.!?…。！？]{_CLOSER_CLASS}*$")
+_ORDINAL_END = re.compile(r"(?:^|[\s(])\d{1,3}\.$")
+# A short capitalised word without vowels before a full stop is an abbreviated title the
+# splitter may not know ("Cllr.", "Ms.", "Cdr."): no word of prose looks like that.
+_TITLE_END = re.compile(r"(?:^|\s)[A-Z][b-df-hj-np-tv-xz]{0,4}\.$")
+# Thai and Lao end sentences with a space, not a mark.
+_SPACE_STOP = re.compile(r"(?<=[\u0e00-\u0eff])\s+(?=[\u0e00-\u0eff])")
+_SPACE_STOP_SCRIPT = re.compile(r"[\u0e00-\u0eff]")
+# A sentence that is a quotation and nothing else: who said it is in a sentence nearby.
+_BARE_QUOTE = re.compile(r"^[\"“„«‘'「『].*[\"”“»’'」』]$")
+_LATIN_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+# Scripts written without spaces between words; a word is about this many characters.
+_UNSPACED = (
+    (re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff]"), 1.7),  # Han, kana
+    (re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]"), 4.0),  # Thai, Lao, Burmese, Khmer
+)
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split *text* into sentences.
-
-    Paragraphs and lines are hard boundaries (a line starting in lower case is taken as a
-    wrapped continuation). Abbreviations, initials, decimals and dotted acronyms do not end
-    a sentence; CJK full stops and Spanish inverted marks are handled.
-    """
-    sentences: list[str] = []
-    for chunk in _chunks(text):
-        start = 0
-        for match in _BOUNDARY.finditer(chunk):
-            end = match.end()
-            if end < len(chunk) and not _is_boundary(chunk, start, match):
-                continue
-            sentence = chunk[start:end].strip()
-            if sentence:
-                sentences.append(sentence)
-            start = end
-        rest = chunk[start:].strip()
-        if rest:
-            sentences.append(rest)
-    return sentences
+def _language(tag: str | None) -> str:
+    return (tag or "en").split("-")[0].lower() or "en"
 
 
 def _chunks(text: str) -> list[str]:
+    """Paragraphs and lines, a line starting in lower case joined to the one before."""
     chunks: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         current: list[str] = []
@@ -94,66 +74,139 @@ def _chunks(text: str) -> list[str]:
     return chunks
 
 
-def _is_boundary(chunk: str, start: int, match: re.Match[str]) -> bool:
-    terminator = match.group().rstrip()
-    if terminator[0] in "。！？":
-        return True
-    following = chunk[match.end() :]
-    if following[0].islower():
-        return False  # '"Is it ready?" she asked', 'e.g. the depot'
-    if terminator.rstrip(_CLOSERS) != ".":
-        return True
-    word_match = _WORD_BEFORE.search(chunk, start, match.start())
-    if not word_match:
-        return True
-    word = word_match.group(1).lstrip(_OPENERS).lower()
-    if word in _ABBREVIATIONS:
-        return False
-    if word in _NUMBER_ABBREVIATIONS:
-        return not following[0].isdigit()
-    if _INITIAL.fullmatch(word):
-        return False
-    next_match = _NEXT_WORD.match(following)
-    next_word = next_match.group().strip(_OPENERS).lower() if next_match else ""
-    if _DOTTED_ACRONYM.fullmatch(word):
-        return next_word in _SENTENCE_STARTERS
-    return not (word.isdigit() and len(word) <= 2 and next_word in _GERMAN_MONTHS)
+def _segment(chunk: str, language: str) -> list[str]:
+    pieces = [p.strip() for p in segment(language, chunk) if p.strip()]
+    ordinals = language in _ORDINAL_LANGUAGES
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and (
+            _TITLE_END.search(merged[-1]) or (ordinals and _ORDINAL_END.search(merged[-1]))
+        ):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    pieces = merged
+    if _SPACE_STOP_SCRIPT.search(chunk):
+        pieces = [s for p in pieces for s in _SPACE_STOP.split(p) if s]
+    return pieces
 
 
-def _weight(text: str) -> int:
-    return sum(3 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+def split_sentences(text: str, language: str | None = None) -> list[str]:
+    """Split *text* into sentences.
 
-
-def summarize(text: str, *, max_sentences: int = 3, max_chars: int = 400) -> str:
-    """Return the lead of *text*: up to *max_sentences* informative sentences.
-
-    Sentences are added while the summary stays within *max_chars*; a first sentence that
-    alone is too long is cut at a word boundary and ends with "…". Boilerplate is stripped
-    first in case *text* did not come from ``article_body``.
+    Paragraphs and lines are hard boundaries (a line starting in lower case is taken as a
+    wrapped continuation). *language* is a BCP 47 tag; the rules of its primary language
+    are used (English when it is None).
     """
-    if not text or not text.strip() or max_sentences <= 0 or max_chars <= 0:
-        return ""
-    sentences = split_sentences(strip_boilerplate(text))
-    informative = [s for s in sentences if _weight(s) >= _MIN_INFORMATIVE]
-    # Headlines, deks and captions rarely end with a full stop; prose does.
-    chosen = [s for s in informative if _SENTENCE_FINAL.search(s)] or informative or sentences
-    if not chosen:
-        return ""
-    if len(chosen[0]) > max_chars:
-        return _truncate(chosen[0], max_chars)
+    lang = _language(language)
+    return [s for chunk in _chunks(text) for s in _segment(chunk, lang)]
 
-    summary = chosen[0]
-    for sentence in chosen[1:max_sentences]:
-        separator = "" if summary[-1] in "。！？」』）" else " "
-        candidate = summary + separator + sentence
-        if len(candidate) > max_chars:
+
+def word_count(text: str) -> float:
+    """Words in *text*; for scripts without spaces, characters over a typical word length."""
+    count = 0.0
+    rest = text
+    for pattern, chars_per_word in _UNSPACED:
+        found = len(pattern.findall(rest))
+        if found:
+            count += found / chars_per_word
+            rest = pattern.sub(" ", rest)
+    return count + len(_LATIN_WORD.findall(rest))
+
+
+def _key(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def _is_final(sentence: str) -> bool:
+    return bool(_SENTENCE_FINAL.search(sentence)) or bool(_SPACE_STOP_SCRIPT.search(sentence))
+
+
+def _is_prose(sentence: str) -> bool:
+    return _is_final(sentence) or sentence.rstrip().endswith((":", "："))
+
+
+def _repeats(sentence: str, known: list[str]) -> bool:
+    key = _key(sentence)
+    return bool(key) and any(key == k or (len(key) >= 12 and key in k) for k in known)
+
+
+def summarize(
+    text: str,
+    *,
+    title: str | None = None,
+    dek: str | None = None,
+    language: str | None = None,
+    max_sentences: int = DEFAULT_SENTENCES,
+    max_words: int = DEFAULT_WORDS,
+) -> str:
+    """Return the lead of *text*: its first whole sentences, none left out in between.
+
+    The lead starts at the first prose sentence (one that ends with a full stop of its
+    script and is neither the *title* nor the *dek* again) and takes the sentences that
+    follow it while there are at most *max_sentences* and about *max_words* words. The first
+    sentence is always whole, however long. A sentence ending in a colon, or a bare
+    quotation, is never the last one: the next sentence comes too, or it goes. Boilerplate
+    sentences are removed first, as is page furniture if *text* did not come from
+    ``article_body``.
+    """
+    if not text or not text.strip() or max_sentences <= 0:
+        return ""
+    known = [k for k in (_key(title or ""), _key(dek or "")) if k]
+    sentences = [
+        s
+        for s in split_sentences(strip_boilerplate(text, title=title), language)
+        if not is_boilerplate_sentence(s)
+    ]
+    start = next(
+        (i for i, s in enumerate(sentences) if _is_prose(s) and not _repeats(s, known)), None
+    )
+    if start is None:
+        # No prose at all (a teaser that is one headline-like line): the first line that
+        # does not repeat the title, as it is, unless it is a wall of words.
+        rest = [s for s in sentences if not _repeats(s, known)]
+        return _at_most(rest[0], _WALL * max_words) if rest else ""
+
+    chosen = [sentences[start]]
+    words = word_count(sentences[start])
+    for sentence in sentences[start + 1 :]:
+        if not _is_prose(sentence) or _repeats(sentence, known):
+            break  # a heading or a caption: the lead ends here
+        needs_next = _needs_next(chosen[-1], chosen[-2] if len(chosen) > 1 else "")
+        if not needs_next and (
+            len(chosen) >= max_sentences or words + word_count(sentence) > max_words
+        ):
             break
-        summary = candidate
-    return summary
+        chosen.append(sentence)
+        words += word_count(sentence)
+    while len(chosen) > 1 and _needs_next(chosen[-1], chosen[-2]):
+        chosen.pop()
+    return _join(chosen)
 
 
-def _truncate(sentence: str, max_chars: int) -> str:
-    cut = sentence[: max_chars - 1]
-    if not sentence[max_chars - 1].isspace() and " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
+def _at_most(line: str, words: int) -> str:
+    if word_count(line) <= words:
+        return line
+    cut = " ".join(line.split()[:words]) if " " in line else line[: words * 2]
     return cut.rstrip(" ,;:–—-") + "…"
+
+
+def _ends_with_colon(sentence: str) -> bool:
+    return sentence.rstrip().endswith((":", "："))
+
+
+def _needs_next(sentence: str, before: str) -> bool:
+    """Whether *sentence* cannot end a summary: it announces what follows, or it is a
+    quotation whose speaker was not named just before it (so is named just after)."""
+    if _ends_with_colon(sentence):
+        return True
+    return bool(_BARE_QUOTE.match(sentence.strip())) and not _ends_with_colon(before)
+
+
+def _join(sentences: list[str]) -> str:
+    out = sentences[0]
+    for sentence in sentences[1:]:
+        wide = unicodedata.east_asian_width(out[-1]) in "WF"
+        out += ("" if wide else " ") + sentence
+    return out

@@ -1,74 +1,173 @@
-"""Editions: one rendered digest per distinct set of articles, shared by all who get it."""
+"""Editions: one rendered digest per distinct set of articles, shared by all who get it.
+
+An edition is made of the articles new to its readers (its candidates). At most
+``max_articles`` of them are shown: the newest by publication date, undated ones after
+the dated ones, with every source given its share so one busy source cannot crowd out
+the others (`choose_items`). The rest are counted in an "and N more" line that links to
+the whole edition in the web archive; they are stored with the edition after the shown
+ones, so the archive lists them and nobody gets them again.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
-from digest.content import Doc, related_for_all
+from digest.content import Doc, related_for_all, summarize
+from digest.content.related import LEAD_CHARS
 from digest.db import insert_ignore
-from digest.models import Article, Edition, EditionArticle, Source
+from digest.models import Article, Edition, EditionArticle, Source, UTCDateTime
 from digest.render import DigestContent, DigestItem, Link, Mailing, render_edition, subject_for
 
 READ_ALSO = 3
-# On the bundled samples, 0.1 keeps every same-story link (tram, harbour, library, jazz)
-# and drops the ones that only share the town's vocabulary (ferry timetable -> tram test).
-RELATED_MIN_SCORE = 0.1
 LATEST = 5
-RELATED_POOL = 500  # earlier articles considered for "Read also"
+FUTURE_SLACK = timedelta(days=1)
+# Earlier articles considered for "Read also", newest first: about a year of a busy list.
+RELATED_POOL = 10_000
+# New articles an edition is chosen from; more than this many since the last digest are
+# not counted in "and N more" (they were never candidates).
+CANDIDATES = 1000
 
 
-def _when(article: Article) -> datetime:
-    return article.published_at or article.first_seen_at
+@dataclass(frozen=True)
+class Candidate:
+    """An article as item choice sees it."""
+
+    id: int
+    source_id: int
+    published: datetime | None
+    first_seen: datetime
 
 
-def _newest_first(session: Session, article_ids: Sequence[int]) -> list[Article]:
-    articles = list(session.scalars(select(Article).where(Article.id.in_(article_ids))))
-    return sorted(articles, key=lambda a: (_when(a), a.id), reverse=True)
+def newness(c: Candidate) -> tuple[int, datetime, int]:
+    """Sort key, newest first when reversed: dated before undated, then by date.
+
+    A publication date later than the moment the article was first seen is a feed's
+    mistake (or a time zone's): the article is taken as published when it was first seen.
+    """
+    if c.published is None:
+        return (0, c.first_seen, c.id)
+    return (1, min(c.published, c.first_seen), c.id)
 
 
-def digest_order(session: Session, article_ids: Sequence[int]) -> list[int]:
-    """The ids in the order the digest shows them (newest first), without loading bodies."""
+def choose_items(candidates: Sequence[Candidate], limit: int) -> tuple[list[int], list[int]]:
+    """The ids to show (newest first) and the ids left out (newest first).
+
+    Each source may fill at most its share (``limit`` over the number of sources, rounded
+    up) while others have articles to show; places left after that go to the newest of
+    what remains, whatever its source.
+    """
+    ranked = sorted(candidates, key=newness, reverse=True)
+    if limit <= 0:
+        return [], [c.id for c in ranked]
+    share = math.ceil(limit / max(1, len({c.source_id for c in ranked})))
+    taken: Counter[int] = Counter()
+    chosen: set[int] = set()
+    for c in ranked:
+        if len(chosen) < limit and taken[c.source_id] < share:
+            chosen.add(c.id)
+            taken[c.source_id] += 1
+    for c in ranked:
+        if len(chosen) >= limit:
+            break
+        chosen.add(c.id)
+    shown = [c.id for c in ranked if c.id in chosen]
+    return shown, [c.id for c in ranked if c.id not in chosen]
+
+
+def published_or_seen():  # type: ignore[no-untyped-def]
+    """SQL for an article's publication date, or when it was first seen if it has none."""
+    return func.coalesce(Article.published_at, Article.first_seen_at, type_=UTCDateTime())
+
+
+def _candidates(session: Session, article_ids: Sequence[int]) -> list[Candidate]:
     rows = session.execute(
-        select(Article.id, Article.published_at, Article.first_seen_at).where(
+        select(Article.id, Article.source_id, Article.published_at, Article.first_seen_at).where(
             Article.id.in_(article_ids)
         )
     )
-    when = {i: published or seen for i, published, seen in rows}
-    return sorted(when, key=lambda i: (when[i], i), reverse=True)
+    return [Candidate(*row) for row in rows]
+
+
+def digest_order(
+    session: Session, article_ids: Sequence[int], settings: Settings
+) -> tuple[list[int], list[int]]:
+    """The ids the digest shows, in its order, and the ids left out, without loading bodies."""
+    return choose_items(_candidates(session, article_ids), settings.max_articles)
+
+
+def _summary(article: Article, settings: Settings) -> str:
+    if not article.body_text:
+        return article.summary
+    return (
+        summarize(
+            article.body_text,
+            title=article.title,
+            language=article.language,
+            max_sentences=settings.summary_sentences,
+            max_words=settings.summary_words,
+        )
+        or article.summary
+    )
 
 
 def edition_content(
-    session: Session, article_ids: Sequence[int], settings: Settings, now: datetime
+    session: Session,
+    article_ids: Sequence[int],
+    settings: Settings,
+    now: datetime,
+    *,
+    more_url: str | None = None,
 ) -> DigestContent:
-    """The digest for these articles: summaries, "Read also" from earlier ones, "Latest"."""
-    articles = _newest_first(session, article_ids)
-    chosen = {a.id for a in articles}
-    pool = list(
-        session.scalars(
-            select(Article)
-            .where(Article.id.not_in(chosen))
-            .order_by(Article.id.desc())
-            .limit(RELATED_POOL)
+    """The digest for these articles: the chosen ones with summaries and "Read also" from
+    earlier articles, "Latest", and how many were left out."""
+    shown_ids, left_out = digest_order(session, article_ids, settings)
+    by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown_ids)))}
+    articles = [by_id[i] for i in shown_ids]
+    shown = set(shown_ids)
+
+    # Never another item of this email; those left out of it are fair game (earlier ones).
+    pool_query = (
+        select(
+            Article.id,
+            Article.title,
+            func.substr(Article.body_text, 1, LEAD_CHARS),
+            published_or_seen(),
+            Article.language,
+            Article.link,
+            Article.source_id,
         )
+        .where(Article.link.is_not(None))  # a link needs somewhere to go
+        .order_by(Article.id.desc())
+        .limit(RELATED_POOL)
     )
-    by_id = {a.id: a for a in [*articles, *pool]}
-    docs = [
+    if shown:
+        pool_query = pool_query.where(Article.id.not_in(shown))
+    pool_rows = session.execute(pool_query).all()
+    targets = [
         Doc(
             id=a.id,
             title=a.title,
-            text=a.body_text,
-            categories=tuple(a.categories),
-            published=_when(a),
+            text=a.body_text[:LEAD_CHARS],
+            published=a.published_at or a.first_seen_at,
+            language=a.language,
         )
-        for a in by_id.values()
+        for a in articles
     ]
-    related = related_for_all(docs, k=READ_ALSO, min_score=RELATED_MIN_SCORE)
+    archive = [
+        Doc(id=r[0], title=r[1], text=r[2] or "", published=r[3], language=r[4]) for r in pool_rows
+    ]
+    related = related_for_all(targets, archive, k=READ_ALSO)
+    pool = {r[0]: r for r in pool_rows}
+
     sources = {s.id: s.name for s in session.scalars(select(Source))}
     items = tuple(
         DigestItem(
@@ -77,24 +176,48 @@ def edition_content(
             source=sources.get(a.source_id, ""),
             published=a.published_at,
             author=a.author,
-            summary=a.summary,
+            summary=_summary(a, settings),
+            read_also=tuple(
+                Link(pool[r][1], pool[r][5], sources.get(pool[r][6])) for r in related.get(a.id, [])
+            ),
             language=a.language,
             image_url=a.image_url,
-            read_also=tuple(
-                Link(by_id[r].title, by_id[r].link, sources.get(by_id[r].source_id))
-                for r in related.get(a.id, [])
-                if by_id[r].link
-            ),
         )
         for a in articles
     )
-    shown = chosen | {r for a in articles for r in related.get(a.id, [])}
+    linked = {r for ids in related.values() for r in ids}
     latest = tuple(
-        Link(a.title, a.link, sources.get(a.source_id))
-        for a in sorted(pool, key=lambda a: (_when(a), a.id), reverse=True)
-        if a.id not in shown and a.link
-    )[:LATEST]
-    return DigestContent(list_name=settings.list_name, date=now, items=items, latest=latest)
+        Link(title, link, sources.get(source_id))
+        for _, title, link, source_id in session.execute(
+            select(Article.id, Article.title, Article.link, Article.source_id)
+            .where(
+                # Dated articles only: an undated one is as likely a page about the site.
+                Article.published_at.is_not(None),
+                # A wrong date far ahead would keep an article at the top for ever.
+                Article.published_at <= now + FUTURE_SLACK,
+                Article.link.is_not(None),
+                Article.id.not_in(shown | linked),
+            )
+            .order_by(Article.published_at.desc(), Article.id.desc())
+            .limit(LATEST)
+        )
+    )
+    return DigestContent(
+        list_name=settings.list_name,
+        date=now,
+        items=items,
+        latest=latest,
+        more=len(left_out),
+        more_url=more_url if left_out else None,
+    )
+
+
+def archive_url(settings: Settings, edition_id: int) -> str | None:
+    """Where the whole edition can be read on the web, or None with the archive turned off."""
+    # DIGEST_ARCHIVE is the web archive's setting; the archive is on unless it says no.
+    if not getattr(settings, "archive", True):
+        return None
+    return f"{settings.base_url.rstrip('/')}/archive/{edition_id}"
 
 
 def content_key(article_ids: Iterable[int]) -> str:
@@ -104,29 +227,41 @@ def content_key(article_ids: Iterable[int]) -> str:
 def get_or_create_edition(
     session: Session, article_ids: Sequence[int], settings: Settings, now: datetime
 ) -> Edition:
-    """One edition per distinct set of articles; rendered here, once, for all who get it."""
+    """One edition per distinct set of articles; rendered here, once, for all who get it.
+
+    The row is written first, so that its id gives the archive link of "and N more", and
+    filled in with the rendered digest in the same transaction.
+    """
     key = content_key(article_ids)
     edition = session.scalar(select(Edition).where(Edition.content_key == key))
     if edition is not None:
         return edition
-    content = edition_content(session, article_ids, settings, now)
-    rendered = render_edition(
-        content, settings.templates_dir, mailing=Mailing.from_settings(settings)
-    )
-    values = {
-        "content_key": key,
-        "created_at": now,
-        "subject": rendered.subject[:300],
-        "html": rendered.html,
-        "text": rendered.text,
-    }
     # Two planners may build the same edition at once; the unique keys decide who wins, and
-    # both write the same article rows.
-    session.execute(insert_ignore(session, Edition).values(**values))
+    # both write the same rows.
+    session.execute(
+        insert_ignore(session, Edition).values(
+            content_key=key, created_at=now, subject="", html="", text=""
+        )
+    )
     edition = session.scalars(select(Edition).where(Edition.content_key == key)).one()
+    if not edition.html:
+        content = edition_content(
+            session, article_ids, settings, now, more_url=archive_url(settings, edition.id)
+        )
+        rendered = render_edition(
+            content, settings.templates_dir, mailing=Mailing.from_settings(settings)
+        )
+        session.execute(
+            update(Edition)
+            .where(Edition.id == edition.id)
+            .values(subject=rendered.subject[:300], html=rendered.html, text=rendered.text)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(edition)
+    shown, left_out = digest_order(session, article_ids, settings)
     rows = [
         {"edition_id": edition.id, "article_id": article_id, "position": position}
-        for position, article_id in enumerate(digest_order(session, article_ids))
+        for position, article_id in enumerate([*shown, *left_out])
     ]
     if rows:
         session.execute(insert_ignore(session, EditionArticle), rows)
@@ -138,7 +273,9 @@ def render_subject(
     session: Session, article_ids: Sequence[int], settings: Settings, now: datetime
 ) -> str:
     """The subject alone: no "Read also" scoring or rendering, which a dry run needs not."""
-    titles = [a.title for a in _newest_first(session, article_ids)]
-    items = tuple(DigestItem(t, None, "", None, None, "") for t in titles)
-    content = DigestContent(list_name=settings.list_name, date=now, items=items)
+    shown, left_out = digest_order(session, article_ids, settings)
+    rows = session.execute(select(Article.id, Article.title).where(Article.id.in_(shown)))
+    titles: dict[int, str] = {article_id: title for article_id, title in rows}
+    items = tuple(DigestItem(titles[i], None, "", None, None, "") for i in shown)
+    content = DigestContent(list_name=settings.list_name, date=now, items=items, more=len(left_out))
     return subject_for(content, Mailing.from_settings(settings))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
-from digest.content import article_body, sanitize_html, summarize
+from digest.content import article_body, article_language, sanitize_html, summarize
 from digest.db import session_scope
 from digest.errors import NotFound
 from digest.gather import FeedEntry, FeedError, Fetched, FetchError, fetch, read_source
@@ -36,7 +36,8 @@ class GatherResult:
 def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Article:
     """Sanitize, extract the body and summarize once, when the article is first seen."""
     content = sanitize_html(entry.content_html)
-    body = article_body(content, title=entry.title)
+    body = article_body(entry.content_html, title=entry.title)  # classes mark the clutter
+    language = article_language(getattr(entry, "language", None), f"{entry.title}\n{body}")
     return Article(
         source_id=source_id,
         key=entry.key,
@@ -48,7 +49,8 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
         first_seen_at=now,
         content_html=content,
         body_text=body,
-        summary=summarize(body),
+        summary=summarize(body, title=entry.title, language=language),
+        language=language,
         is_teaser=entry.is_teaser,
     )
 

@@ -31,7 +31,12 @@ from digest.models import (
     subscriber_topics,
     utcnow,
 )
-from digest.pipeline.editions import get_or_create_edition, render_subject
+from digest.pipeline.editions import (
+    CANDIDATES,
+    get_or_create_edition,
+    published_or_seen,
+    render_subject,
+)
 from digest.schedule import ScheduleInfo, is_due, since
 from digest.subscribers import find_subscriber
 
@@ -202,9 +207,12 @@ def new_articles(
     settings: Settings,
     now: datetime,
 ) -> dict[int, tuple[int, ...]]:
-    """For each subscriber, the ids of the articles they have not had yet (newest first).
+    """For each subscriber, the ids of the articles they have not had yet (last stored
+    first); the edition chooses which of them it shows (digest.pipeline.editions).
 
-    Subscribers with the same sources and the same high-water mark share one query.
+    A first digest reaches back `first_digest_days` by publication date (by when an undated
+    article was first seen). Subscribers with the same sources and the same high-water mark
+    share one query.
     """
     allowed = allowed_sources(session, [sub.id for sub in subscribers])
     groups: dict[tuple[frozenset[int] | None, int], list[int]] = defaultdict(list)
@@ -219,8 +227,8 @@ def new_articles(
             if sources is not None:
                 query = query.where(Article.source_id.in_(sources))
             if last_id == 0:
-                query = query.where(Article.first_seen_at >= window_start)
-            query = query.order_by(Article.id.desc()).limit(settings.max_articles)
+                query = query.where(published_or_seen() >= window_start)
+            query = query.order_by(Article.id.desc()).limit(CANDIDATES)
             ids = tuple(session.scalars(query))
         for member in members:
             result[member] = ids

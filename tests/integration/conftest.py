@@ -25,6 +25,13 @@ from digest.samples_server import serve_samples
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _first_digest_reaches_the_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bundled samples have fixed publication dates, and a first digest holds what was
+    # published in the last DIGEST_FIRST_DIGEST_DAYS: reach back far enough for all of them.
+    monkeypatch.setenv("DIGEST_FIRST_DIGEST_DAYS", "100000")
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     binary = shutil.which("redis-server")
@@ -97,6 +104,7 @@ def env(
         DIGEST_VISIBILITY_TIMEOUT="3",
         DIGEST_CLAIM_TIMEOUT="2",
         DIGEST_OUTBOX_DIR=str(tmp_path / "outbox"),
+        DIGEST_FIRST_DIGEST_DAYS="100000",  # the samples' dates are fixed
     )
     # What `digest init` does when a deployment is set up; every other command expects it.
     upgrade(environ["DIGEST_DATABASE_URL"])

@@ -28,6 +28,8 @@ def run(tmp_path: Path, database_url: str) -> Run:
         COLUMNS="200",
         DIGEST_LIST_NAME="Test Digest",
         DIGEST_DATABASE_URL=database_url,
+        # The samples have fixed publication dates: a first digest reaches back to them.
+        DIGEST_FIRST_DIGEST_DAYS="100000",
     )
     upgrade(database_url)  # `digest init` of this deployment
 
@@ -118,8 +120,13 @@ def test_lists_gather_preview_and_dry_run(run: Run, tmp_path: Path) -> None:
 
     run("subscribers", "add", "sam@example.org", "--confirmed", "--frequency", "weekly")
     out = tmp_path / "p.html"
-    preview = run("preview", "--subscriber", "sam@example.org", "--output", str(out), "--text")
-    assert preview.returncode == 0 and "Read also:" in preview.stdout
+    # Two shown, newest first; the other three are counted.
+    preview = run(
+        "preview", "--subscriber", "sam@example.org", "--output", str(out), "--text",
+        DIGEST_MAX_ARTICLES="2",
+    )  # fmt: skip
+    assert preview.returncode == 0 and "and 3 more" in preview.stdout
+    assert "Subject: Test Digest: Survey vessel maps the channel" in preview.stdout
     assert "<html" in out.read_text()
     dry = run("send", "--now", "--dry-run")
     assert dry.returncode == 0 and "sam@example.org" in dry.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from digest.content import article_body, html_to_text, sanitize_html
+from digest.content.clean import strip_boilerplate
 
 TITLE = "Riverside tram line will open in March"
 CAPTION = "Tram 14 during a night-time test run near the Eastgate depot."
@@ -197,3 +198,28 @@ class TestArticleBody:
     def test_empty(self) -> None:
         assert article_body("") == ""
         assert article_body("<p>Skip to content</p><p>Menu</p>") == ""
+
+
+def test_classes_mark_the_dek_byline_and_promotions() -> None:
+    page = (
+        "<article><h1>Quay opens</h1>"
+        '<p class="dek">A long wait ends for the harbour town.</p>'
+        '<p class="byline">By Ann Lee, 3 May 2026</p>'
+        "<p>The new quay opened on Friday after four years of work.</p>"
+        '<div class="newsletter promo"><p>Get our daily briefing.</p></div>'
+        "<p>Ferries will dock there from June.</p></article>"
+    )
+    assert article_body(page, title="Quay opens") == (
+        "The new quay opened on Friday after four years of work.\n\n"
+        "Ferries will dock there from June."
+    )
+
+
+def test_a_byline_under_the_headline_ends_the_header() -> None:
+    text = (
+        "Quay opens\n\nA long wait ends for the harbour town.\n\nBy Ann Lee, 3 May 2026"
+        "\n\nThe new quay opened on Friday after four years of work."
+    )
+    assert strip_boilerplate(text, title="Quay opens") == (
+        "The new quay opened on Friday after four years of work."
+    )

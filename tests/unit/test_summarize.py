@@ -103,15 +103,20 @@ class TestSplitSentences:
 class TestSummarize:
     def test_lead_of_fixture_body(self) -> None:
         body = article_body(PAGE, title=TITLE)
-        assert summarize(body) == f"{S1} {S2} {S3}"
+        assert summarize(body) == f"{S1} {SHORT} {S2}"
 
-    def test_short_sentences_skipped(self) -> None:
-        assert SHORT not in summarize(article_body(PAGE, title=TITLE))
+    def test_a_short_sentence_between_is_never_skipped(self) -> None:
+        text = (
+            "The new ferry to Gull Island will take longer than the old one. "
+            "Ninety minutes. "
+            "The operator says the slower crossing saves a third of the fuel."
+        )
+        assert summarize(text) == " ".join(split_sentences(text))
 
     @pytest.mark.parametrize("source", ["body", "raw_text"])
     def test_no_boilerplate(self, source: str) -> None:
         text = article_body(PAGE, title=TITLE) if source == "body" else html_to_text(PAGE)
-        summary = summarize(text, max_sentences=10, max_chars=2000)
+        summary = summarize(text, title=TITLE, max_sentences=10, max_words=2000)
         for piece in ["Read also", "Skip to content", "Latest", "Ferry timetable", "Lighthouse"]:
             assert piece not in summary
         assert summary.startswith(S1)
@@ -119,37 +124,106 @@ class TestSummarize:
     def test_max_sentences(self) -> None:
         body = article_body(PAGE, title=TITLE)
         assert summarize(body, max_sentences=1) == S1
-        assert summarize(body, max_sentences=2) == f"{S1} {S2}"
+        assert summarize(body, max_sentences=2) == f"{S1} {SHORT}"
 
-    def test_max_chars_stops_before_exceeding(self) -> None:
+    def test_word_budget_stops_before_exceeding(self) -> None:
         body = article_body(PAGE, title=TITLE)
-        limit = len(S1) + 1 + len(S2) + 5  # room for two sentences, not three
-        summary = summarize(body, max_chars=limit)
-        assert summary == f"{S1} {S2}"
-        assert len(summary) <= limit
+        assert summarize(body, max_words=20) == f"{S1} {SHORT}"
+        assert summarize(body, max_words=10) == S1  # the first sentence is always whole
 
-    def test_long_first_sentence_cut_at_word_boundary(self) -> None:
+    def test_long_first_sentence_is_kept_whole(self) -> None:
         sentence = (
             "The harbour board, after a meeting that ran well past midnight and heard from "
             "fishermen, ferry operators, residents and two separate engineering firms, approved "
             "the plan."
         )
-        summary = summarize(sentence, max_chars=60)
-        assert summary.endswith("…")
-        assert len(summary) <= 60
-        assert sentence.startswith(summary[:-1])
-        assert sentence[len(summary) - 1] == " "
+        assert summarize(sentence + " It was late.", max_words=10) == sentence
+
+    def test_colon_and_bare_quote_are_never_left_hanging(self) -> None:
+        text = (
+            "The mayor opened the quay on Friday. She had one message for the crowd:\n"
+            '"This harbour is open for business."\n'
+            "Then the first ferry docked."
+        )
+        assert summarize(text, max_sentences=1) == "The mayor opened the quay on Friday."
+        assert summarize(text, max_sentences=2).endswith(
+            'crowd: "This harbour is open for business."'
+        )
+        quote_first = (
+            'The quay opened on Friday. "This harbour is open for business." '
+            "Those were the mayor's words to the crowd. The first ferry docked at noon."
+        )
+        assert summarize(quote_first, max_sentences=2).endswith("the mayor's words to the crowd.")
+
+    def test_headline_and_dek_are_not_repeated(self) -> None:
+        text = f"{TITLE}.\n\nThe board said yes to a bigger harbour.\n\n{S1} {S2}"
+        summary = summarize(text, title=TITLE, dek="The board said yes to a bigger harbour.")
+        assert summary == f"{S1} {S2}"
+
+    def test_boilerplate_sentences_are_dropped(self) -> None:
+        text = (
+            f"We use cookies to give you the best experience on our site. {S1}\n\n"
+            "Send us your photos and videos of the harbour.\n\n"
+            f"{S2}\n\nThis article originally appeared on the Harbour Gazette."
+        )
+        assert summarize(text, max_words=200) == f"{S1} {S2}"
 
     def test_cjk_summary(self) -> None:
         text = "新码头将于明年五月开工，预计耗资两亿欧元。市民表示欢迎！港务局称工期约为三年半。"
         assert (
-            summarize(text, max_sentences=2)
-            == "新码头将于明年五月开工，预计耗资两亿欧元。港务局称工期约为三年半。"
+            summarize(text, max_sentences=2, language="zh")
+            == "新码头将于明年五月开工，预计耗资两亿欧元。市民表示欢迎！"
         )
+
+    def test_burmese_full_stop(self) -> None:
+        text = (
+            "မြို့တော်ခန်းမကို ပြန်လည်ဖွင့်လှစ်ခဲ့သည်။ "
+            "ပြင်ဆင်မှုလုပ်ငန်း နှစ်နှစ်ကြာခဲ့သည်။ "
+            "ဒေသခံများ ဝမ်းသာကြသည်။ နောက်ထပ် စာကြောင်း ရှိသည်။"
+        )
+        summary = summarize(text, title="မြို့တော်ခန်းမ", language="my")
+        assert summary.count("။") == 3
+        assert summary.startswith("မြို့တော်ခန်းမကို")
+
+    def test_titles_the_splitter_does_not_know_do_not_end_a_sentence(self) -> None:
+        text = "The plan was signed by Cllr. Tomasz Reyes on Monday. Ms. Ida Lund objected."
+        assert split_sentences(text) == [
+            "The plan was signed by Cllr. Tomasz Reyes on Monday.",
+            "Ms. Ida Lund objected.",
+        ]
+
+    def test_thai_sentences_end_with_a_space(self) -> None:
+        text = "เทศบาลเปิดสะพานใหม่เมื่อวันจันทร์ สะพานยาว 600 เมตร ประชาชนมาร่วมงานจำนวนมาก"
+        assert split_sentences(text, "th") == [
+            "เทศบาลเปิดสะพานใหม่เมื่อวันจันทร์",
+            "สะพานยาว 600 เมตร",
+            "ประชาชนมาร่วมงานจำนวนมาก",
+        ]
+        assert summarize(text, language="th", max_sentences=2) == (
+            "เทศบาลเปิดสะพานใหม่เมื่อวันจันทร์ สะพานยาว 600 เมตร"
+        )
+
+    def test_german_ordinals_and_legal_references(self) -> None:
+        text = (
+            "Das Feuer brach im 4. Stock aus. Die Feuerwehr rückte zum 10. Mal aus. "
+            "Nach § 5 Abs. 2 der Hausordnung ist Grillen verboten."
+        )
+        assert split_sentences(text, "de") == [
+            "Das Feuer brach im 4. Stock aus.",
+            "Die Feuerwehr rückte zum 10. Mal aus.",
+            "Nach § 5 Abs. 2 der Hausordnung ist Grillen verboten.",
+        ]
+        assert summarize(text, language="de") == text
 
     def test_text_without_full_stops_still_summarised(self) -> None:
         text = "Ferry timetable changes for the whole summer season on every route"
         assert summarize(text) == text
+
+    def test_a_wall_of_words_without_full_stops_is_shortened(self) -> None:
+        wall = " ".join(f"word{i}" for i in range(500))
+        summary = summarize(wall, max_words=20)
+        assert summary.endswith("…") and summary.startswith("word0 word1")
+        assert len(summary.split()) == 60
 
     def test_empty(self) -> None:
         assert summarize("") == ""
