@@ -3,32 +3,69 @@
 Sources are URLs typed in by users, so every fetch is treated as untrusted: only http and https
 (also for each redirect hop), a byte ceiling enforced while streaming, and one deadline for the
 whole exchange rather than per socket operation.
+
+`Fetcher` adds what a whole gather needs on top of `fetch`: one HTTP client, a limit on
+requests at once per host, one User-Agent, and robots.txt for pages.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+import urllib.robotparser
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 MAX_REDIRECTS = 5
 _ALLOWED_SCHEMES = ("http", "https")
+USER_AGENT = "digest/0.1 (self-hosted newsletter digests)"
+# Answers that say "come back later" rather than "this is wrong".
+_BUSY_STATUSES = (429, 503)
 
 
 class FetchError(Exception):
-    """A source could not be fetched; the message names the URL and what went wrong."""
+    """A source could not be fetched; the message names the URL and what went wrong.
+
+    `retry_after` is set when the server said when to come back (429/503 Retry-After)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: datetime | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
 class Fetched:
     url: str  # final URL after redirects
-    status: int
+    status: int  # 304: not modified since the etag / date sent, and the body is empty
     body: bytes
     content_type: str  # lowercased media type without parameters, '' if absent
     etag: str | None
     last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def user_agent_for(base_url: str | None) -> str:
+    """One User-Agent naming the project and the instance's own URL, for site owners."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("digest")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        release = "0"
+    where = f"+{base_url}" if base_url else "self-hosted newsletter digests"
+    return f"digest/{release} ({where})"
 
 
 def _check_url(url: str, original: str) -> None:
@@ -44,40 +81,61 @@ def _media_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
 
 
+def retry_after_time(value: str | None, now: datetime | None = None) -> datetime | None:
+    """A Retry-After header (seconds, or an HTTP date) as an aware UTC time; None if unreadable."""
+    value = (value or "").strip()
+    now = now or datetime.now(UTC)
+    if value.isdigit():
+        return now + timedelta(seconds=min(int(value), 7 * 86400))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
 def fetch(
     url: str,
     *,
     timeout: float = 20.0,
     max_bytes: int = 5_000_000,
     client: httpx.Client | None = None,
-    user_agent: str = "digest/0.1 (+self-hosted newsletter digests)",
+    user_agent: str = USER_AGENT,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> Fetched:
-    """GET ``url`` and return its body, or raise FetchError with a message a user can act on."""
+    """GET ``url`` and return its body, or raise FetchError with a message a user can act on.
+
+    With ``etag`` / ``last_modified`` from an earlier fetch the request is conditional, and an
+    unchanged resource comes back as status 304 with an empty body."""
     url = url.strip()
     _check_url(url, url)
+    headers = {"User-Agent": user_agent}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     if client is None:
         with httpx.Client() as own_client:
-            return _fetch(url, timeout, max_bytes, own_client, user_agent)
-    return _fetch(url, timeout, max_bytes, client, user_agent)
+            return _fetch(url, timeout, max_bytes, own_client, headers)
+    return _fetch(url, timeout, max_bytes, client, headers)
 
 
 def _fetch(
-    url: str, timeout: float, max_bytes: int, client: httpx.Client, user_agent: str
+    url: str, timeout: float, max_bytes: int, client: httpx.Client, headers: dict[str, str]
 ) -> Fetched:
     deadline = time.monotonic() + timeout
     current = url
+    seen = {url}
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.TimeoutException("deadline passed")
             # Redirects are followed by hand so every hop's scheme is checked before connecting.
-            request = client.build_request(
-                "GET",
-                current,
-                headers={"User-Agent": user_agent},
-                timeout=remaining,
-            )
+            request = client.build_request("GET", current, headers=headers, timeout=remaining)
             response = client.send(request, stream=True, follow_redirects=False)
             try:
                 if response.is_redirect:
@@ -86,6 +144,9 @@ def _fetch(
                         raise FetchError(f"{url}: HTTP {response.status_code} without a Location")
                     target = urljoin(current, location.strip())
                     _check_url(target, url)
+                    if target in seen:
+                        raise FetchError(f"{url}: redirect loop ({current} leads back to {target})")
+                    seen.add(target)
                     current = target
                     continue
                 return _read(url, current, response, deadline, max_bytes)
@@ -108,8 +169,24 @@ def _read(
     url: str, current: str, response: httpx.Response, deadline: float, max_bytes: int
 ) -> Fetched:
     where = url if current == url else f"{url} (redirected to {current})"
+    if response.status_code == 304:
+        return Fetched(
+            url=str(response.url),
+            status=304,
+            body=b"",
+            content_type="",
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+        )
     if not response.is_success:
-        raise FetchError(f"{where}: HTTP {response.status_code} {response.reason_phrase}".rstrip())
+        status = response.status_code
+        message = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
+        retry_after = None
+        if status in _BUSY_STATUSES:
+            retry_after = retry_after_time(response.headers.get("retry-after"))
+            if retry_after is not None:
+                message += f", retry after {retry_after:%Y-%m-%d %H:%M:%S} UTC"
+        raise FetchError(message, status=status, retry_after=retry_after)
     too_large = FetchError(f"{where}: response larger than {max_bytes} bytes")
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
@@ -132,3 +209,69 @@ def _read(
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )
+
+
+@dataclass
+class Fetcher:
+    """Fetches for one gather: a shared client, at most `per_host` requests at once to any
+    one host, the same User-Agent everywhere, and robots.txt obeyed for article pages."""
+
+    client: httpx.Client
+    timeout: float = 20.0
+    max_bytes: int = 5_000_000
+    per_host: int = 4
+    user_agent: str = USER_AGENT
+    _hosts: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
+    _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def _slot(self, url: str) -> Iterator[None]:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            gate = self._hosts.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        with gate:
+            yield
+
+    def __call__(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
+        with self._slot(url):
+            return fetch(
+                url,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                client=self.client,
+                user_agent=self.user_agent,
+                etag=etag,
+                last_modified=last_modified,
+            )
+
+    def page(self, url: str) -> Fetched:
+        """Fetch an article or section page, if the site's robots.txt allows us."""
+        if not self.allowed(url):
+            raise FetchError(f"{url}: robots.txt of {urlsplit(url).netloc} disallows fetching it")
+        return self(url)
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            known = origin in self._robots
+            rules = self._robots.get(origin)
+        if not known:
+            rules = self._read_robots(origin)
+            with self._lock:
+                self._robots[origin] = rules
+        return rules is None or rules.can_fetch(self.user_agent, url)
+
+    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
+        # No robots.txt (or none readable) allows everything; 401/403 would mean "keep out",
+        # but sites answer so for robots.txt by misconfiguration far more often.
+        try:
+            fetched = self(f"{origin}/robots.txt")
+        except FetchError:
+            return None
+        rules = urllib.robotparser.RobotFileParser()
+        rules.parse(fetched.body.decode("utf-8", "replace").splitlines())
+        return rules
