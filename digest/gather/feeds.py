@@ -223,7 +223,9 @@ def _xml_image(entry: Any, url: str) -> str | None:
         if m.get("medium") == "image" or (m.get("type") or "").startswith("image/")
     ]
     candidates += [
-        e.get("href") for e in entry.get("enclosures") or [] if (e.get("type") or "").startswith("image/")
+        e.get("href")
+        for e in entry.get("enclosures") or []
+        if (e.get("type") or "").startswith("image/")
     ]
     image = entry.get("image")
     if isinstance(image, dict):
@@ -333,9 +335,7 @@ def _json_entry(
     item: dict[str, Any], url: str, feed_authors: str | None, language: str | None = None
 ) -> FeedEntry:
     title = clean_text(_str(item.get("title")))
-    link = entry_link(_str(item.get("url")), url) or entry_link(
-        _str(item.get("external_url")), url
-    )
+    link = entry_link(_str(item.get("url")), url) or entry_link(_str(item.get("external_url")), url)
     full = _str(item.get("content_html")) or ""
     if not full.strip() and (text := _str(item.get("content_text"))):
         full = text_to_html(text)

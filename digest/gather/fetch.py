@@ -225,6 +225,12 @@ class Fetcher:
     _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.client.close()
+
     @contextmanager
     def _slot(self, url: str) -> Iterator[None]:
         host = (urlsplit(url).hostname or "").lower()
@@ -247,11 +253,13 @@ class Fetcher:
                 last_modified=last_modified,
             )
 
-    def page(self, url: str) -> Fetched:
+    def page(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
         """Fetch an article or section page, if the site's robots.txt allows us."""
         if not self.allowed(url):
             raise FetchError(f"{url}: robots.txt of {urlsplit(url).netloc} disallows fetching it")
-        return self(url)
+        return self(url, etag=etag, last_modified=last_modified)
 
     def allowed(self, url: str) -> bool:
         parts = urlsplit(url)

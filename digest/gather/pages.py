@@ -96,7 +96,9 @@ def read_meta(tree: lxml.html.HtmlElement, url: str) -> PageMeta:
         h1=h1,
         html_title=html_title or None,
         site_names=tuple(
-            dict.fromkeys([*meta("og:site_name", "application-name"), host, host.removeprefix("www.")])
+            dict.fromkeys(
+                [*meta("og:site_name", "application-name"), host, host.removeprefix("www.")]
+            )
         ),
         language=next((tag for d in declared if (tag := language_tag(d))), None),
         image=next((i for image in images if (i := absolute_http_url(image, url))), None),
@@ -131,7 +133,8 @@ def _is_site_name(part: str, site_names: tuple[str, ...]) -> bool:
 
 
 def strip_site_name(title: str, site_names: tuple[str, ...]) -> str:
-    """``Headline | Example News`` → ``Headline`` (also ``--``, ``-``, ``—``, ``·``, and in front)."""
+    """``Headline | Example News`` → ``Headline``; also after ``--``, ``-``, ``—``, ``·``,
+    and with the site's name in front."""
     parts = _TITLE_SEPARATORS.split(title)
     while len(parts) > 1 and _is_site_name(parts[-1], site_names):
         parts.pop()

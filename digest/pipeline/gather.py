@@ -1,11 +1,17 @@
-"""Gather: fetch each source and store the entries it has not sent before."""
+"""Gather: fetch each source and store the entries it has not sent before.
+
+Sources are fetched at once on a pool of threads (at most `gather_per_host` requests to
+one host at a time); what they bring is written by the calling thread alone, one source
+at a time. A source that fails backs off exponentially (up to a day, or as long as the
+server asked with Retry-After); paused sources and those backing off are skipped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import select
@@ -15,13 +21,31 @@ from digest.config import Settings
 from digest.content import article_body, sanitize_html, summarize
 from digest.db import session_scope
 from digest.errors import NotFound
-from digest.gather import FeedEntry, FeedError, Fetched, FetchError, fetch, read_source
+from digest.gather import (
+    FeedEntry,
+    FeedError,
+    Fetched,
+    Fetcher,
+    FetchError,
+    SourceFetcher,
+    SourceRead,
+    as_source_fetcher,
+    needs_full_text,
+    read,
+    read_article,
+    with_full_text,
+)
+from digest.gather.fetch import user_agent_for
+from digest.gather.urls import link_variants, same_article_key
 from digest.models import Article, Source, utcnow
 from digest.sources import default_source_name
 
-Fetcher = Callable[[str], Fetched]
 # Turns a feed entry into the article row to store; raising leaves that entry out.
 EntryProcessor = Callable[[FeedEntry, int, datetime], Article]
+MAX_BACKOFF = timedelta(days=1)
+# A section page yields at most this many new articles per gather; the rest come next time.
+MAX_SECTION_ARTICLES = 20
+_QUERY_CHUNK = 400
 
 
 @dataclass(frozen=True)
@@ -31,6 +55,17 @@ class GatherResult:
     new: int = 0
     seen: int = 0
     error: str | None = None
+    # ok; not modified (the server answered 304); skipped (paused, or backing off until
+    # retry_after); failed (error says why).
+    status: str = "ok"
+    kind: str | None = None
+    note: str | None = None
+    retry_after: str | None = None  # ISO 8601 UTC: the source is left alone until then
+    full_text: int = 0  # new articles whose text came from their page
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Article:
@@ -44,13 +79,71 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
         title=entry.title,
         author=entry.author,
         categories=list(entry.categories),
-        published_at=entry.published,
+        published_at=entry.published,  # undated: first_seen_at stands in
         first_seen_at=now,
         content_html=content,
         body_text=body,
         summary=summarize(body),
         is_teaser=entry.is_teaser,
+        language=entry.language,
+        image_url=entry.image_url,
+        full_text=entry.full_text,
     )
+
+
+# --- what is new ------------------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _QUERY_CHUNK):
+        yield values[start : start + _QUERY_CHUNK]
+
+
+def known_links(session: Session, links: Iterable[str]) -> set[str]:
+    """Of ``links``, the `same_article_key`s of those stored under any of their forms, by
+    any source (``?utm_source=``, ``amp/``, ``m.`` and ``www.`` make no new article)."""
+    variants = sorted({v for link in links for v in link_variants(link)})
+    found: set[str] = set()
+    for chunk in _chunks(variants):
+        found.update(
+            same_article_key(link)
+            for link in session.scalars(select(Article.link).where(Article.link.in_(chunk)))
+            if link
+        )
+    return found
+
+
+def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        found.update(
+            session.scalars(
+                select(Article.key).where(Article.source_id == source_id, Article.key.in_(chunk))
+            )
+        )
+    return found
+
+
+def split_new(
+    session: Session, source_id: int, entries: Sequence[FeedEntry]
+) -> tuple[list[FeedEntry], int]:
+    """The entries not stored before (same key in this source, or same link anywhere),
+    and how many were."""
+    keys = known_keys(session, source_id, [e.key for e in entries])
+    links = known_links(session, [e.link for e in entries if e.link])
+    new: list[FeedEntry] = []
+    seen = 0
+    taken: set[str] = set()
+    for entry in entries:
+        link_key = same_article_key(entry.link) if entry.link else None
+        if entry.key in keys or entry.key in taken or (link_key and link_key in links):
+            seen += 1
+            continue
+        taken.add(entry.key)
+        if link_key:
+            links.add(link_key)
+        new.append(entry)
+    return new, seen
 
 
 @dataclass
@@ -72,90 +165,259 @@ def store_entries(
 
     An entry that cannot be processed is left out and reported; the others are stored.
     """
-    keys = [e.key for e in entries]
-    links = [e.link for e in entries if e.link]
-    known_keys = set(
-        session.scalars(
-            select(Article.key).where(Article.source_id == source.id, Article.key.in_(keys))
-        )
-    )
-    known_links = (
-        set(session.scalars(select(Article.link).where(Article.link.in_(links))))
-        if links
-        else set()
-    )
-    stored = Stored()
+    new, seen = split_new(session, source.id, entries)
+    stored = Stored(seen=seen)
     # Oldest first, so article ids grow with publication order.
-    for entry in sorted(entries, key=lambda e: e.published.timestamp() if e.published else 0):
-        if entry.key in known_keys or (entry.link and entry.link in known_links):
-            stored.seen += 1
-            continue
+    for entry in sorted(new, key=lambda e: e.published.timestamp() if e.published else 0):
         try:
             article = process(entry, source.id, now)
         except Exception as exc:  # one hostile entry must not keep out its neighbours
             stored.failed.append(f"{entry.title[:80]!r}: {type(exc).__name__}: {exc}")
             continue
         session.add(article)
-        known_keys.add(entry.key)
-        if entry.link:
-            known_links.add(entry.link)
         stored.new += 1
     return stored
+
+
+# --- one source -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What gathering needs to know of a source, read before fetching it."""
+
+    id: int
+    name: str
+    url: str
+    kind: str
+    full_text_mode: str
+    etag: str | None
+    last_modified: str | None
+    paused: bool
+    retry_after: datetime | None
+
+    @classmethod
+    def of(cls, source: Source) -> SourceState:
+        return cls(
+            source.id,
+            source.name,
+            source.url,
+            source.kind or "feed",
+            source.full_text_mode or "auto",
+            source.etag,
+            source.last_modified,
+            source.paused,
+            _aware(source.retry_after),
+        )
+
+    def skip_reason(self, now: datetime) -> str | None:
+        if self.paused:
+            return "paused"
+        if self.retry_after and self.retry_after > now:
+            return f"backing off until {self.retry_after:%Y-%m-%d %H:%M} UTC"
+        return None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite gives back naive datetimes; every stored time is UTC.
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+
+@dataclass
+class Collected:
+    """What one fetch of a source brought, before anything is written."""
+
+    state: SourceState
+    read: SourceRead | None = None
+    entries: list[FeedEntry] = field(default_factory=list)
+    seen: int = 0
+    full_text: int = 0
+    error: str | None = None
+    retry_after: datetime | None = None  # the server's Retry-After
+    problems: list[str] = field(default_factory=list)  # articles of a section left out
+
+
+def _each(function: Callable[[str], FeedEntry], urls: Sequence[str], workers: int) -> list:  # type: ignore[type-arg]
+    """``function`` over ``urls`` on a few threads; each outcome an entry or an exception."""
+    if len(urls) <= 1:
+        workers = 1
+
+    def attempt(url: str) -> FeedEntry | Exception:
+        try:
+            return function(url)
+        except Exception as exc:  # one bad page must not cost the others
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(attempt, urls))
+
+
+def collect(
+    db_url: str, state: SourceState, fetcher: SourceFetcher, *, per_host: int = 4
+) -> Collected:
+    """Fetch and read one source, follow its section links or fetch its entries' full
+    text, and keep what is new. Reads the database, writes nothing: safe on any thread."""
+    collected = Collected(state)
+    try:
+        got = read(
+            state.url,
+            kind=state.kind,
+            fetcher=fetcher,
+            etag=state.etag,
+            last_modified=state.last_modified,
+        )
+        collected.read = got
+        if got.not_modified:
+            return collected
+        if got.kind == "section":
+            with session_scope(db_url) as session:
+                stored = known_links(session, got.links)
+            fresh = [link for link in got.links if same_article_key(link) not in stored]
+            fresh = fresh[:MAX_SECTION_ARTICLES]
+            collected.seen = len(got.links) - len(fresh)
+            entries = []
+            for link, outcome in zip(
+                fresh, _each(lambda u: read_article(u, fetcher), fresh, per_host), strict=True
+            ):
+                if isinstance(outcome, Exception):
+                    collected.problems.append(f"{link}: {outcome}")
+                else:
+                    entries.append(outcome)
+            collected.entries = entries
+            return collected
+        with session_scope(db_url) as session:
+            new, collected.seen = split_new(session, state.id, got.entries)
+        wanted = [e for e in new if needs_full_text(e, state.full_text_mode)]
+        pages = _each(lambda u: read_article(u, fetcher), [e.link or "" for e in wanted], per_host)
+        fuller = {}
+        for entry, page in zip(wanted, pages, strict=True):
+            if not isinstance(page, Exception):
+                fuller[entry.key] = with_full_text(entry, page)
+        collected.entries = [fuller.get(e.key, e) for e in new]
+        collected.full_text = sum(1 for e in collected.entries if e.full_text)
+    except FetchError as exc:
+        collected.error, collected.retry_after = str(exc), exc.retry_after
+    except FeedError as exc:
+        collected.error = str(exc)
+    except Exception as exc:  # a bug met on one hostile source must not stop the others
+        collected.error = f"unexpected {type(exc).__name__}: {exc}"
+    return collected
+
+
+def backoff_until(
+    error_count: int, now: datetime, base: float, asked: datetime | None = None
+) -> datetime | None:
+    """When a source that failed ``error_count`` times in a row is tried again: at once
+    after the first failure, then base, 2*base, 4*base... seconds, at most a day; never
+    sooner than the server asked (Retry-After, itself at most a week)."""
+    until = None
+    if error_count >= 2:
+        until = now + min(timedelta(seconds=base * 2 ** (error_count - 2)), MAX_BACKOFF)
+    if asked is not None and asked > now:
+        asked = min(asked, now + timedelta(days=7))
+        until = max(until, asked) if until else asked
+    return until
+
+
+def store(
+    db_url: str,
+    collected: Collected,
+    now: datetime,
+    *,
+    process: EntryProcessor = article_from_entry,
+    backoff_base: float = 600.0,
+) -> GatherResult:
+    """Write what `collect` brought, and the outcome on the source's row."""
+    state = collected.state
+    with session_scope(db_url) as session:
+        source = session.get(Source, state.id)
+        if source is None:
+            raise NotFound(f"no source with id {state.id}")
+        source.last_fetched_at = now
+        if collected.error is not None or collected.read is None:
+            error = collected.error or "nothing was read"
+            source.last_error = error[:2000]
+            source.error_count += 1
+            source.not_modified = False
+            retry = backoff_until(source.error_count, now, backoff_base, collected.retry_after)
+            source.retry_after = retry
+            return GatherResult(
+                source.id,
+                source.name,
+                error=error,
+                status="failed",
+                kind=source.kind,
+                retry_after=retry.isoformat() if retry else None,
+            )
+        got = collected.read
+        source.last_ok_at = now
+        source.error_count = 0
+        source.retry_after = None
+        source.not_modified = got.not_modified
+        if got.not_modified:
+            source.last_error = None
+            return GatherResult(source.id, source.name, status="not modified", kind=source.kind)
+        note = got.note
+        if got.url != source.url:  # a feed found on the page: read it from now on
+            if session.scalar(select(Source.id).where(Source.url == got.url)) is None:
+                source.url = got.url
+            else:
+                note = f"{note}; another source already reads it"
+        source.kind = got.kind
+        source.etag = (got.etag or "")[:500] or None
+        source.last_modified = (got.last_modified or "")[:200] or None
+        stored = store_entries(session, source, collected.entries, now, process=process)
+        if got.title and source.name == default_source_name(state.url):
+            source.name = got.title[:200]  # nobody named it: the feed's title is better
+        problems = stored.failed + collected.problems
+        error = None
+        if problems:
+            count = len(problems)
+            error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(problems)
+        source.last_error = error[:2000] if error else None
+        return GatherResult(
+            source.id,
+            source.name,
+            stored.new,
+            stored.seen + collected.seen,
+            error,
+            kind=source.kind,
+            note=note,
+            full_text=sum(1 for e in collected.entries if e.full_text),
+        )
+
+
+def source_state(db_url: str, source_id: int) -> SourceState:
+    with session_scope(db_url) as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            raise NotFound(f"no source with id {source_id}")
+        return SourceState.of(source)
+
+
+def _skipped(state: SourceState, reason: str) -> GatherResult:
+    retry = state.retry_after.isoformat() if state.retry_after and not state.paused else None
+    return GatherResult(
+        state.id, state.name, status="skipped", kind=state.kind, note=reason, retry_after=retry
+    )
 
 
 def gather_source(
     db_url: str,
     source_id: int,
     *,
-    fetcher: Fetcher,
+    fetcher: Fetcher | Callable[[str], Fetched],
     now: datetime | None = None,
     process: EntryProcessor = article_from_entry,
+    backoff_base: float = 600.0,
 ) -> GatherResult:
     """Fetch one source and store its new articles; any failure is recorded on the source."""
     now = now or utcnow()
-    with session_scope(db_url) as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            raise NotFound(f"no source with id {source_id}")
-        name, url = source.name, source.url
-    try:
-        parsed = read_source(url, fetcher=fetcher)
-        with session_scope(db_url) as session:
-            source = session.get(Source, source_id)
-            if source is None:
-                raise NotFound(f"no source with id {source_id}")
-            stored = store_entries(session, source, parsed.entries, now, process=process)
-            if parsed.title and source.name == default_source_name(source.url):
-                source.name = parsed.title[:200]  # nobody named it: the feed's title is better
-            source.last_fetched_at = source.last_ok_at = now
-            error = None
-            if stored.failed:
-                count = len(stored.failed)
-                error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(
-                    stored.failed
-                )
-            source.last_error = error[:2000] if error else None
-            source.error_count = 1 if error else 0
-            return GatherResult(source_id, source.name, stored.new, stored.seen, error)
-    except (FetchError, FeedError) as exc:
-        return _record_failure(db_url, source_id, name, str(exc), now)
-    except NotFound:
-        raise
-    except Exception as exc:  # a bug met on one hostile source must not stop the others
-        error = f"unexpected {type(exc).__name__}: {exc}"
-        return _record_failure(db_url, source_id, name, error, now)
-
-
-def _record_failure(
-    db_url: str, source_id: int, name: str, error: str, now: datetime
-) -> GatherResult:
-    with session_scope(db_url) as session:
-        source = session.get(Source, source_id)
-        if source is not None:
-            source.last_fetched_at = now
-            source.last_error = error[:2000]
-            source.error_count += 1
-    return GatherResult(source_id, name, error=error)
+    state = source_state(db_url, source_id)
+    if reason := state.skip_reason(now):
+        return _skipped(state, reason)
+    collected = collect(db_url, state, as_source_fetcher(fetcher))
+    return store(db_url, collected, now, process=process, backoff_base=backoff_base)
 
 
 def source_ids(db_url: str) -> list[int]:
@@ -165,8 +427,12 @@ def source_ids(db_url: str) -> list[int]:
 
 def settings_fetcher(settings: Settings, client: httpx.Client | None = None) -> Fetcher:
     """The fetcher every source is read with: the limits come from the settings."""
-    return partial(
-        fetch, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes, client=client
+    return Fetcher(
+        client=client or httpx.Client(),
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.fetch_max_bytes,
+        per_host=settings.gather_per_host,
+        user_agent=user_agent_for(settings.base_url),
     )
 
 
@@ -176,16 +442,41 @@ def gather_all(
     on_result: Callable[[GatherResult], None] | None = None,
     fetcher: Fetcher | None = None,
     process: EntryProcessor = article_from_entry,
+    now: datetime | None = None,
 ) -> list[GatherResult]:
-    """Gather every source in turn over one HTTP client; one source's failure is its own."""
-    results = []
-    with httpx.Client() as client:
+    """Gather every source: fetched at once (a limit per host), stored one at a time here."""
+    now = now or utcnow()
+    db_url = settings.database_url
+    with session_scope(db_url) as session:
+        states = [SourceState.of(s) for s in session.scalars(select(Source).order_by(Source.id))]
+    results: list[GatherResult] = []
+
+    def done(result: GatherResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    due = []
+    for state in states:
+        if reason := state.skip_reason(now):
+            done(_skipped(state, reason))
+        else:
+            due.append(state)
+    limits = httpx.Limits(max_connections=settings.gather_concurrency * 2)
+    with httpx.Client(limits=limits) as client:
         fetcher = fetcher or settings_fetcher(settings, client)
-        for source_id in source_ids(settings.database_url):
-            result = gather_source(
-                settings.database_url, source_id, fetcher=fetcher, process=process
-            )
-            results.append(result)
-            if on_result:
-                on_result(result)
-    return results
+        per_host = settings.gather_per_host
+        with ThreadPoolExecutor(max_workers=settings.gather_concurrency) as pool:
+            futures = [pool.submit(collect, db_url, s, fetcher, per_host=per_host) for s in due]
+            for future in as_completed(futures):
+                done(
+                    store(
+                        db_url,
+                        future.result(),
+                        now,
+                        process=process,
+                        backoff_base=settings.gather_backoff_base,
+                    )
+                )
+    order = {state.id: i for i, state in enumerate(states)}
+    return sorted(results, key=lambda r: order.get(r.source_id, 0))
