@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from digest.config import Settings
 from digest.content import article_body, sanitize_html, summarize
 from digest.db import session_scope
-from digest.errors import NotFound
+from digest.errors import InvalidInput, NotFound
 from digest.gather import (
     FeedEntry,
     FeedError,
@@ -434,6 +434,35 @@ def settings_fetcher(settings: Settings, client: httpx.Client | None = None) -> 
         per_host=settings.gather_per_host,
         user_agent=user_agent_for(settings.base_url),
     )
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    url: str  # the URL to add: the one given, or the feed found on its page
+    kind: str
+    summary: str  # what was found, in a sentence
+
+
+def check_source(settings: Settings, url: str) -> SourceCheck:
+    """Fetch a URL about to be added and say what it is: a feed, an article page, a page
+    whose site has a feed (then the feed is added), or a section page."""
+    with settings_fetcher(settings) as fetcher:
+        try:
+            got = read(url, fetcher=fetcher)
+        except (FetchError, FeedError) as exc:
+            raise InvalidInput(f"{exc}") from None
+    if got.kind == "page":
+        title = got.entries[0].title if got.entries else ""
+        summary = f"{url} is an article page: {title!r}"
+    elif got.kind == "section":
+        summary = got.note or f"{url} is a section page"
+    else:
+        count = len(got.entries)
+        named = f" {got.title!r}" if got.title else ""
+        summary = f"{got.url} is a feed{named} with {count} entr{'y' if count == 1 else 'ies'}"
+        if got.note:
+            summary = f"{got.note}: a feed{named} with {count} entries"
+    return SourceCheck(got.url, got.kind, summary)
 
 
 def gather_all(
