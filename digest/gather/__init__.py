@@ -114,7 +114,7 @@ def read_source(url: str, *, fetcher: Callable[[str], Fetched] = fetch) -> Parse
     if looks_like_feed(fetched.body, fetched.content_type):
         return parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type)
     if _looks_like_html(fetched.body, fetched.content_type):
-        entry = parse_article_page(fetched.body, url=fetched.url)
+        entry = parse_article_page(fetched.html(), url=fetched.url)
         return ParsedFeed(title=entry.title, link=fetched.url, entries=[entry])
     kind = fetched.content_type or "no content type"
     raise FeedError(f"{url}: neither a feed nor an HTML page ({kind})")
@@ -155,19 +155,20 @@ def read(
     if not _looks_like_html(fetched.body, fetched.content_type):
         media = fetched.content_type or "no content type"
         raise FeedError(f"{url}: neither a feed nor an HTML page ({media})")
-    links = section_links(fetched.body, fetched.url)
+    html = fetched.html()
+    links = section_links(html, fetched.url)
     if kind == "section":
         return SourceRead("section", url, links=links, **cache)
     article_error = None
     if kind == "page" or not _is_listing(fetched.body, fetched.url, links):
         try:
-            entry = parse_article_page(fetched.body, url=fetched.url)
+            entry = parse_article_page(html, url=fetched.url)
             return SourceRead("page", url, entry.title, [entry], **cache)
         except FeedError as exc:
             if kind == "page":
                 raise
             article_error = exc
-    candidates = feed_links(fetched.body, fetched.url)[:_MAX_FEEDS_TRIED]
+    candidates = feed_links(html, fetched.url)[:_MAX_FEEDS_TRIED]
     if probe:
         candidates += [c for c in common_feed_urls(fetched.url) if c not in candidates]
     for candidate in candidates:
@@ -198,7 +199,7 @@ def read_article(url: str, fetcher: SourceFetcher) -> FeedEntry:
     fetched = fetcher.page(url)
     if not _looks_like_html(fetched.body, fetched.content_type):
         raise FeedError(f"{url}: not an HTML page ({fetched.content_type or 'no content type'})")
-    return parse_article_page(fetched.body, url=fetched.url)
+    return parse_article_page(fetched.html(), url=fetched.url)
 
 
 def needs_full_text(entry: FeedEntry, mode: str) -> bool:

@@ -185,6 +185,9 @@ def _parse_xml_feed(body: bytes, url: str, media_type: str) -> ParsedFeed:
                 problem = "no RSS, Atom or JSON Feed elements found"
             reason = f"could not parse XML or JSON ({problem})"
         raise FeedError(f"not a feed: {reason}")
+    if parsed.get("bozo") and _cut_short(body):
+        # What a loose parser makes of half a feed would be stored for good, cut short.
+        raise FeedError("the feed ends early (truncated XML: its root element is never closed)")
     channel = parsed.feed
     language = language_tag(channel.get("language")) or language_tag(
         (channel.get("title_detail") or {}).get("language")
@@ -195,6 +198,15 @@ def _parse_xml_feed(body: bytes, url: str, media_type: str) -> ParsedFeed:
         link=absolute_http_url(channel.get("link"), url),
         entries=entries,
     )
+
+
+_CLOSING_ROOT = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|rdf)\s*>\s*$", re.IGNORECASE)
+
+
+def _cut_short(body: bytes) -> bool:
+    tail = body[-256:].rstrip(b"\x00 \t\r\n")
+    tail = re.sub(rb"(?:<!--.*?-->\s*)+$", b"", tail, flags=re.DOTALL)
+    return not _CLOSING_ROOT.search(tail)
 
 
 def _detail_text(node: Any, field: str) -> str:

@@ -32,10 +32,10 @@ _BUSY_STATUSES = (429, 503)
 class FetchError(Exception):
     """A source could not be fetched; the message names the URL and what went wrong.
 
-    `retry_after` is set when the server said when to come back (429/503 Retry-After)."""
+    `retry_after` is the server's Retry-After header (429/503), if it sent one."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: datetime | None = None
+        self, message: str, *, status: int | None = None, retry_after: str | None = None
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -50,10 +50,21 @@ class Fetched:
     content_type: str  # lowercased media type without parameters, '' if absent
     etag: str | None
     last_modified: str | None
+    charset: str | None = None  # as the Content-Type header declared it
 
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+    def html(self) -> bytes | str:
+        """The body of an HTML page, decoded by the charset the server declared when that
+        works; else the bytes, for the page's own <meta charset> and sniffing to decide."""
+        if self.charset:
+            try:
+                return self.body.decode(self.charset)
+            except (LookupError, UnicodeDecodeError):
+                pass
+        return self.body
 
 
 def user_agent_for(base_url: str | None) -> str:
@@ -79,6 +90,14 @@ def _check_url(url: str, original: str) -> None:
 
 def _media_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
+
+
+def _charset(value: str | None) -> str | None:
+    for parameter in (value or "").split(";")[1:]:
+        name, _, charset = parameter.partition("=")
+        if name.strip().lower() == "charset" and charset.strip(" \"'"):
+            return charset.strip(" \"'").lower()
+    return None
 
 
 def retry_after_time(value: str | None, now: datetime | None = None) -> datetime | None:
@@ -138,7 +157,7 @@ def _fetch(
             request = client.build_request("GET", current, headers=headers, timeout=remaining)
             response = client.send(request, stream=True, follow_redirects=False)
             try:
-                if response.is_redirect:
+                if response.is_redirect and response.status_code != 304:
                     location = response.headers.get("location")
                     if not location:
                         raise FetchError(f"{url}: HTTP {response.status_code} without a Location")
@@ -159,6 +178,8 @@ def _fetch(
         if isinstance(exc.__cause__, ConnectionRefusedError) or "refused" in str(exc).lower():
             raise FetchError(f"{url}: connection refused") from None
         raise FetchError(f"{url}: could not connect ({exc})") from None
+    except httpx.RemoteProtocolError as exc:
+        raise FetchError(f"{url}: the server broke off the response ({exc})") from None
     except httpx.InvalidURL as exc:
         raise FetchError(f"{url}: invalid URL ({exc})") from None
     except httpx.HTTPError as exc:
@@ -182,10 +203,8 @@ def _read(
         status = response.status_code
         message = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
         retry_after = None
-        if status in _BUSY_STATUSES:
-            retry_after = retry_after_time(response.headers.get("retry-after"))
-            if retry_after is not None:
-                message += f", retry after {retry_after:%Y-%m-%d %H:%M:%S} UTC"
+        if status in _BUSY_STATUSES and (retry_after := response.headers.get("retry-after")):
+            message += f" (Retry-After: {retry_after})"
         raise FetchError(message, status=status, retry_after=retry_after)
     too_large = FetchError(f"{where}: response larger than {max_bytes} bytes")
     length = response.headers.get("content-length", "")
@@ -208,6 +227,7 @@ def _read(
         content_type=_media_type(response.headers.get("content-type")),
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
+        charset=_charset(response.headers.get("content-type")),
     )
 
 
@@ -223,6 +243,7 @@ class Fetcher:
     user_agent: str = USER_AGENT
     _hosts: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
     _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
+    _robots_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Fetcher:
@@ -265,12 +286,11 @@ class Fetcher:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
-            known = origin in self._robots
-            rules = self._robots.get(origin)
-        if not known:
-            rules = self._read_robots(origin)
-            with self._lock:
-                self._robots[origin] = rules
+            origin_lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with origin_lock:  # one robots.txt fetch per site, the other pages waiting for it
+            if origin not in self._robots:
+                self._robots[origin] = self._read_robots(origin)
+            rules = self._robots[origin]
         return rules is None or rules.can_fetch(self.user_agent, url)
 
     def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:

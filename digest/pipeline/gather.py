@@ -35,7 +35,7 @@ from digest.gather import (
     read_article,
     with_full_text,
 )
-from digest.gather.fetch import user_agent_for
+from digest.gather.fetch import retry_after_time, user_agent_for
 from digest.gather.urls import link_variants, same_article_key
 from digest.models import Article, Source, utcnow
 from digest.sources import default_source_name
@@ -233,7 +233,7 @@ class Collected:
     seen: int = 0
     full_text: int = 0
     error: str | None = None
-    retry_after: datetime | None = None  # the server's Retry-After
+    retry_after: str | None = None  # the server's Retry-After header
     problems: list[str] = field(default_factory=list)  # articles of a section left out
 
 
@@ -339,7 +339,8 @@ def store(
             source.last_error = error[:2000]
             source.error_count += 1
             source.not_modified = False
-            retry = backoff_until(source.error_count, now, backoff_base, collected.retry_after)
+            asked = retry_after_time(collected.retry_after, now)
+            retry = backoff_until(source.error_count, now, backoff_base, asked)
             source.retry_after = retry
             return GatherResult(
                 source.id,
