@@ -73,7 +73,8 @@ def _looks_like_article(link: str, text: str, page: str) -> bool:
     last = path.rsplit("/", 1)[-1]
     slug = last.count("-") >= 2 or last.count("_") >= 2
     headline = len(text.split()) >= 3 or len(text) >= 12
-    return headline and (slug or bool(_DATED.search(path + "/")) or bool(_ID.search(last)))
+    numbered = bool(_ID.search(f"{last}?{parts.query}"))
+    return headline and (slug or bool(_DATED.search(path + "/")) or numbered)
 
 
 def section_links(html: bytes | str, url: str, limit: int = MAX_SECTION_LINKS) -> list[str]:

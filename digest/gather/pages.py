@@ -134,17 +134,17 @@ def _is_site_name(part: str, site_names: tuple[str, ...]) -> bool:
 
 def strip_site_name(title: str, site_names: tuple[str, ...]) -> str:
     """``Headline | Example News`` → ``Headline``; also after ``--``, ``-``, ``—``, ``·``,
-    and with the site's name in front."""
-    parts = _TITLE_SEPARATORS.split(title)
-    while len(parts) > 1 and _is_site_name(parts[-1], site_names):
-        parts.pop()
-    while len(parts) > 1 and _is_site_name(parts[0], site_names):
-        parts.pop(0)
-    if len(parts) == len(_TITLE_SEPARATORS.split(title)):
-        return title
-    # Rejoin what is left with the separators it had.
-    kept = " | ".join(parts) if len(parts) > 1 else parts[0]
-    return kept if kept in title else parts[0]
+    and with the site's name in front. The headline's own dashes stay."""
+    spans, at = [], 0
+    for separator in _TITLE_SEPARATORS.finditer(title):
+        spans.append((at, separator.start()))
+        at = separator.end()
+    spans.append((at, len(title)))
+    while len(spans) > 1 and _is_site_name(title[slice(*spans[-1])], site_names):
+        spans.pop()
+    while len(spans) > 1 and _is_site_name(title[slice(*spans[0])], site_names):
+        spans.pop(0)
+    return title[spans[0][0] : spans[-1][1]]
 
 
 def _is_headline(text: str | None, site_names: tuple[str, ...]) -> bool:
