@@ -221,7 +221,7 @@ def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) ->
 def _source_state(row: dict[str, Any]) -> str:
     if row["paused"]:
         return "[yellow]paused[/]"
-    if row["retry_after"] and row["retry_after"] > datetime.now(UTC).replace(tzinfo=None):
+    if row["retry_after"] and row["retry_after"] > datetime.now(UTC):
         return f"[yellow]backing off until {_when(row['retry_after'])}[/]"
     if row["not_modified"]:
         return "not modified"

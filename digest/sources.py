@@ -4,7 +4,7 @@ articles gathered."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -176,7 +176,8 @@ def article_rows(
     if source_id is not None:
         query = query.where(Article.source_id == source_id)
     if since is not None:
-        query = query.where(when >= since)
+        # A date without a zone is taken as UTC, like every time stored.
+        query = query.where(when >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
     return [
         {
             "id": a.id,

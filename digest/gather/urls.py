@@ -9,9 +9,8 @@ disguises of one page: ``www.``/``m.``/``amp.`` hosts, an ``/amp`` path, http or
 from __future__ import annotations
 
 import re
+from functools import cache
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
-
-from courlan.clean import TRACKERS_RE  # courlan's list of tracking parameters, kept up to date
 
 _ALLOWED_SCHEMES = ("http", "https")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -58,6 +57,15 @@ def _valid_host(host: str) -> bool:
     return all(_HOST_LABEL.match(label) for label in labels)
 
 
+@cache
+def _trackers() -> re.Pattern[str]:
+    # courlan's list of tracking parameters, kept up to date by its authors; imported on
+    # first use, as courlan takes a fifth of a second to import.
+    from courlan.clean import TRACKERS_RE
+
+    return TRACKERS_RE
+
+
 def clean_link(url: str) -> str:
     """The link to store and send: scheme and host lowercased, default port, fragment and
     tracking parameters dropped; every other query parameter kept as it was (``?article123``
@@ -72,7 +80,7 @@ def clean_link(url: str) -> str:
     query = "&".join(
         part
         for part in parts.query.split("&")
-        if part and not TRACKERS_RE.search(unquote_plus(part.split("=", 1)[0]).lower())
+        if part and not _trackers().search(unquote_plus(part.split("=", 1)[0]).lower())
     )
     path = parts.path or ("/" if query else "")
     return urlunsplit((scheme, netloc, quote(path, safe="/%:@!$&'()*+,;=~-._"), query, ""))
