@@ -86,7 +86,7 @@ def clean_link(url: str) -> str:
     return urlunsplit((scheme, netloc, quote(path, safe="/%:@!$&'()*+,;=~-._"), query, ""))
 
 
-def link_variants(url: str) -> set[str]:
+def link_variants(url: str) -> frozenset[str]:
     """The stored links that are the same article as ``url``: itself, its http/https
     twin, its www./m./amp. hosts and its /amp path, with and without a trailing slash."""
     parts = urlsplit(clean_link(url))
@@ -103,15 +103,16 @@ def link_variants(url: str) -> set[str]:
     bare_path = path.rstrip("/") or "/"
     paths = {bare_path, bare_path if bare_path.endswith("/") else bare_path + "/"}
     paths |= {p.rstrip("/") + "/amp" for p in paths} | {p.rstrip("/") + "/amp/" for p in paths}
+    queries = {f"?{q}" if q else "" for q in (query, parts.query)}
     variants = {
-        urlunsplit((scheme, h, p, q, ""))
+        f"{scheme}://{h}{p}{q}"
         for scheme in _ALLOWED_SCHEMES
         for h in hosts
         for p in paths
-        for q in {query, parts.query}
+        for q in queries
     }
     variants.add(url)
-    return variants
+    return frozenset(variants)
 
 
 def same_article_key(url: str) -> str:

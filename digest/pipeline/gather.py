@@ -8,10 +8,14 @@ server asked with Retry-After); paused sources and those backing off are skipped
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -19,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.content import article_body, sanitize_html, summarize
-from digest.db import session_scope
+from digest.db import get_engine, session_scope
 from digest.errors import InvalidInput, NotFound
 from digest.gather import (
     FeedEntry,
@@ -36,7 +40,7 @@ from digest.gather import (
     with_full_text,
 )
 from digest.gather.fetch import retry_after_time, user_agent_for
-from digest.gather.urls import link_variants, same_article_key
+from digest.gather.urls import host_of, link_variants, same_article_key
 from digest.models import Article, Source, utcnow
 from digest.sources import default_source_name
 
@@ -45,7 +49,9 @@ EntryProcessor = Callable[[FeedEntry, int, datetime], Article]
 MAX_BACKOFF = timedelta(days=1)
 # A section page yields at most this many new articles per gather; the rest come next time.
 MAX_SECTION_ARTICLES = 20
-_QUERY_CHUNK = 400
+_QUERY_CHUNK = 5000
+# Fewer sources than this are gathered in this process: forking costs more than it saves.
+PROCESSES_FROM = 50
 
 
 @dataclass(frozen=True)
@@ -285,8 +291,11 @@ def collect(
                     entries.append(outcome)
             collected.entries = entries
             return collected
+        # Only this source's keys here: the links are compared when storing (`store`).
         with session_scope(db_url) as session:
-            new, collected.seen = split_new(session, state.id, got.entries)
+            known = known_keys(session, state.id, [e.key for e in got.entries])
+        new = [e for e in got.entries if e.key not in known]
+        collected.seen = len(got.entries) - len(new)
         wanted = [e for e in new if needs_full_text(e, state.full_text_mode)]
         pages = _each(lambda u: read_article(u, fetcher), [e.link or "" for e in wanted], per_host)
         fuller = {}
@@ -466,6 +475,101 @@ def check_source(settings: Settings, url: str) -> SourceCheck:
     return SourceCheck(got.url, got.kind, summary)
 
 
+def _by_host(states: Sequence[SourceState], shares: int) -> list[list[SourceState]]:
+    """The sources in `shares` groups of about equal size, each host in one group only, so
+    the limit per host holds across processes."""
+    hosts: dict[str, list[SourceState]] = {}
+    for state in states:
+        hosts.setdefault(host_of(state.url), []).append(state)
+    groups: list[list[SourceState]] = [[] for _ in range(shares)]
+    for same_host in sorted(hosts.values(), key=len, reverse=True):
+        min(groups, key=len).extend(same_host)
+    return [g for g in groups if g]
+
+
+def _gather_threads(
+    settings: Settings,
+    states: Sequence[SourceState],
+    now: datetime,
+    process: EntryProcessor,
+    fetcher: Fetcher | None,
+    done: Callable[[GatherResult], None],
+) -> None:
+    """Fetch on a pool of threads, store here, one source at a time."""
+    db_url = settings.database_url
+    limits = httpx.Limits(max_connections=settings.gather_concurrency * 2)
+    with httpx.Client(limits=limits) as client:
+        fetcher = fetcher or settings_fetcher(settings, client)
+        per_host = settings.gather_per_host
+        with ThreadPoolExecutor(max_workers=settings.gather_concurrency) as pool:
+            futures = [pool.submit(collect, db_url, s, fetcher, per_host=per_host) for s in states]
+            for future in as_completed(futures):
+                result = store(
+                    db_url,
+                    future.result(),
+                    now,
+                    process=process,
+                    backoff_base=settings.gather_backoff_base,
+                )
+                done(result)
+
+
+def _gather_share(
+    settings: Settings,
+    states: list[SourceState],
+    now: datetime,
+    process: EntryProcessor,
+    results: Any,
+) -> None:
+    """One forked process's share: its results go back through the queue, then None."""
+    # The parent's pooled connections must not be used, nor closed, from here.
+    get_engine(settings.database_url).dispose(close=False)
+    try:
+        _gather_threads(settings, states, now, process, None, lambda r: results.put(asdict(r)))
+    finally:
+        results.put(None)
+
+
+def _gather_processes(
+    settings: Settings,
+    states: list[SourceState],
+    now: datetime,
+    process: EntryProcessor,
+    done: Callable[[GatherResult], None],
+    processes: int,
+) -> None:
+    """Parsing feeds and making articles is CPU work: spread it over `processes`
+    processes (forked, so nothing needs pickling but the results)."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    get_engine(settings.database_url).dispose()  # no open connection crosses the fork
+    workers = [
+        context.Process(target=_gather_share, args=(settings, share, now, process, results))
+        for share in _by_host(states, processes)
+    ]
+    for worker in workers:
+        worker.start()
+    seen: set[int] = set()
+    finished = 0
+    while finished < len(workers):
+        try:
+            item = results.get(timeout=1.0)
+        except queue.Empty:
+            if not any(w.is_alive() for w in workers) and results.empty():
+                break
+            continue
+        if item is None:
+            finished += 1
+        else:
+            seen.add(item["source_id"])
+            done(GatherResult(**item))
+    for worker in workers:
+        worker.join(5)
+    for state in states:  # a process that died left these unreported
+        if state.id not in seen:
+            done(GatherResult(state.id, state.name, error="gathering stopped", status="failed"))
+
+
 def gather_all(
     settings: Settings,
     *,
@@ -474,10 +578,12 @@ def gather_all(
     process: EntryProcessor = article_from_entry,
     now: datetime | None = None,
 ) -> list[GatherResult]:
-    """Gather every source: fetched at once (a limit per host), stored one at a time here."""
+    """Gather every source: fetched at once (a limit per host), stored as they arrive.
+
+    Many sources are shared out over one process per CPU core (DIGEST_GATHER_PROCESSES),
+    each with its pool of threads; a few are gathered in this process."""
     now = now or utcnow()
-    db_url = settings.database_url
-    with session_scope(db_url) as session:
+    with session_scope(settings.database_url) as session:
         states = [SourceState.of(s) for s in session.scalars(select(Source).order_by(Source.id))]
     results: list[GatherResult] = []
 
@@ -492,21 +598,15 @@ def gather_all(
             done(_skipped(state, reason))
         else:
             due.append(state)
-    limits = httpx.Limits(max_connections=settings.gather_concurrency * 2)
-    with httpx.Client(limits=limits) as client:
-        fetcher = fetcher or settings_fetcher(settings, client)
-        per_host = settings.gather_per_host
-        with ThreadPoolExecutor(max_workers=settings.gather_concurrency) as pool:
-            futures = [pool.submit(collect, db_url, s, fetcher, per_host=per_host) for s in due]
-            for future in as_completed(futures):
-                done(
-                    store(
-                        db_url,
-                        future.result(),
-                        now,
-                        process=process,
-                        backoff_base=settings.gather_backoff_base,
-                    )
-                )
+    processes = settings.gather_processes or os.cpu_count() or 1
+    if (
+        processes > 1
+        and fetcher is None
+        and len(due) >= PROCESSES_FROM
+        and "fork" in multiprocessing.get_all_start_methods()
+    ):
+        _gather_processes(settings, due, now, process, done, processes)
+    else:
+        _gather_threads(settings, due, now, process, fetcher, done)
     order = {state.id: i for i, state in enumerate(states)}
     return sorted(results, key=lambda r: order.get(r.source_id, 0))
