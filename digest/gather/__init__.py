@@ -130,7 +130,7 @@ def _is_listing(body: bytes, url: str, links: list[str]) -> bool:
 def read(
     url: str,
     *,
-    kind: str = "feed",
+    kind: str = "auto",
     fetcher: SourceFetcher | Callable[[str], Fetched],
     etag: str | None = None,
     last_modified: str | None = None,
@@ -138,11 +138,14 @@ def read(
 ) -> SourceRead:
     """Fetch a source (conditionally, with the etag and date of the last fetch) and read it.
 
-    A feed gives its entries. An HTML page is an article (kind page) unless it is a listing;
-    a listing, or a page with no article, has its feeds looked for (``<link
-    rel=alternate>``, then with ``probe`` the common paths) and the first that reads is
-    used; with none, it is watched as a section page. A source once found to be a page or
-    a section stays one."""
+    ``kind`` is what the source was found to be, or ``auto`` before its first good read.
+    A feed gives its entries. With ``auto``, an HTML page is an article (kind page) unless
+    it is a listing; a listing, or a page with no article, has its feeds looked for
+    (``<link rel=alternate>``, then with ``probe`` the common paths) and the first that
+    reads is used; with none, it is watched as a section page. A source once found to be a
+    page or a section stays one. A known feed that answers with a listing page follows the
+    feed that page names (the feed moved), else it is an error: it does not turn into a
+    section page because of one odd answer."""
     get = as_source_fetcher(fetcher)
     fetch_it = get.page if kind in ("page", "section") else get
     fetched = fetch_it(url, etag=etag, last_modified=last_modified)
@@ -160,6 +163,8 @@ def read(
     if kind == "section":
         return SourceRead("section", url, links=links, **cache)
     article_error = None
+    if kind == "feed":  # read before as a feed: it may have moved, it is no section page
+        probe = False
     if kind == "page" or not _is_listing(fetched.body, fetched.url, links):
         try:
             entry = parse_article_page(html, url=fetched.url)
@@ -188,9 +193,11 @@ def read(
             last_modified=found.last_modified,
             note=f"found the feed {candidate} on {url}",
         )
-    if links:
+    if links and kind != "feed":
         note = f"no feed found: watching {url} as a section page ({len(links)} article links)"
         return SourceRead("section", url, links=links, note=note, **cache)
+    if kind == "feed":
+        raise FeedError(f"{url}: expected a feed, got an HTML page that names none")
     raise article_error or FeedError(f"no article text found at {url}")
 
 

@@ -40,7 +40,7 @@ _DATE_PARAMS = {
     "extensive_search": False,
 }
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-{1,2}|–|—|::|·|•|»|«|/)\s+")
-_SLUG = re.compile(r"^[\w]+(?:[-_][\w]+)+$")
+_SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+){2,}$")  # night-buses-return, not COVID-19
 _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)+$")
 
 
@@ -150,7 +150,7 @@ def strip_site_name(title: str, site_names: tuple[str, ...]) -> str:
 def _is_headline(text: str | None, site_names: tuple[str, ...]) -> bool:
     if not text:
         return False
-    if _SLUG.match(text) and "_" not in text[:1]:  # a URL slug, not words
+    if _SLUG.match(text):  # a URL slug, not words
         return False
     return not _is_site_name(text, site_names)
 

@@ -201,6 +201,7 @@ class SourceState:
     last_modified: str | None
     paused: bool
     retry_after: datetime | None
+    read_before: bool = False  # it was read once: its kind is known
 
     @classmethod
     def of(cls, source: Source) -> SourceState:
@@ -214,6 +215,7 @@ class SourceState:
             source.last_modified,
             source.paused,
             _aware(source.retry_after),
+            source.last_ok_at is not None,
         )
 
     def skip_reason(self, now: datetime) -> str | None:
@@ -267,7 +269,7 @@ def collect(
     try:
         got = read(
             state.url,
-            kind=state.kind,
+            kind=state.kind if state.read_before or state.kind != "feed" else "auto",
             fetcher=fetcher,
             etag=state.etag,
             last_modified=state.last_modified,

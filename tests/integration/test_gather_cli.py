@@ -72,6 +72,10 @@ def test_gather_exits_1_naming_the_failed_source_and_lists_what_was_stored(
     rows = json.loads(gathered.stdout)
     assert [(r["status"], r["new"]) for r in rows] == [("ok", 3), ("failed", 0)]
 
+    main_job = run("run")
+    assert main_job.returncode == 1 and "failed: #2 Gone" in main_job.stderr
+    assert "sources failed" in main_job.stdout
+
     sources = json.loads(run("sources", "list", "--json").stdout)
     assert set(sources[0]) >= {
         "id",
@@ -87,7 +91,7 @@ def test_gather_exits_1_naming_the_failed_source_and_lists_what_was_stored(
         "not_modified",
     }
     assert sources[0]["kind"] == "feed" and sources[0]["articles"] == 3
-    assert sources[1]["error_count"] == 1 and "404" in sources[1]["last_error"]
+    assert sources[1]["error_count"] == 2 and "404" in sources[1]["last_error"]
 
     articles = json.loads(run("articles", "list", "--json", "--limit", "2").stdout)
     assert [a["title"] for a in articles] == ["Story 2", "Story 1"]  # newest first

@@ -438,3 +438,19 @@ def test_entries_missing_links_titles_dates_or_full_of_hostile_html_are_stored(
         assert "Text that survives" in article.body_text
         for bad in ("<script", "onerror", "javascript:", "<iframe"):
             assert bad not in article.content_html
+
+
+def test_a_known_feed_answering_with_a_listing_page_stays_a_feed(
+    settings: Settings, web: Site
+) -> None:
+    feed = rss([{"title": "Fine", "link": f"{web.base}/fine", "description": " ".join(LOREM)}])
+    url = web.add("/known.xml", feed, content_type="application/rss+xml")
+    source_id = add(settings, url)
+    assert gather(settings)[source_id].new == 1
+
+    links = [(f"/2026/02/other-story-number-{i}", f"Other story number {i}") for i in range(6)]
+    web.add("/known.xml", section_page(links))  # a portal or error page, for once
+    result = gather(settings, NOW + timedelta(minutes=15))[source_id]
+    assert result.status == "failed" and "expected a feed" in (result.error or "")
+    assert source_row(settings, source_id).kind == "feed"
+    assert not web.hits(links[0][0])
