@@ -42,8 +42,6 @@ __all__ = [
 
 _HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
 _HTML_STARTS = (b"<!doctype html", b"<html")
-KINDS = ("feed", "page", "section")
-FULL_TEXT_MODES = ("auto", "always", "never")
 # A listing page has many article links; fewer, and it is an article with a "Read also".
 _LISTING_LINKS = 5
 _TEASER_CHARS = 500

@@ -23,6 +23,7 @@ from digest.gather.feeds import (
     clean_text,
     entry_link,
     iso_to_utc,
+    title_from_text,
 )
 from digest.gather.identity import article_key
 from digest.gather.text import language_tag, tidy
@@ -204,7 +205,7 @@ def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
 
     link = entry_link(meta.canonical, url) or entry_link(url, url) or url
     body = _body_html(document.body, url)
-    title = headline(meta, clean_text(document.title)) or _first_words(document.text or "")
+    title = headline(meta, clean_text(document.title)) or title_from_text(document.text or "")
     body = _without_headline(body, title)
     return FeedEntry(
         key=article_key(None, link, title, ""),
@@ -221,12 +222,6 @@ def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
         image_url=meta.image or absolute_http_url(document.image, url),
         full_text=True,
     )
-
-
-def _first_words(text: str) -> str:
-    from digest.gather.feeds import title_from_text
-
-    return title_from_text(text)
 
 
 def _body_html(body: lxml.etree._Element, url: str) -> list[lxml.etree._Element]:

@@ -14,7 +14,7 @@ import queue
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -214,7 +214,7 @@ class SourceState:
             source.etag,
             source.last_modified,
             source.paused,
-            _aware(source.retry_after),
+            source.retry_after,
             source.last_ok_at is not None,
         )
 
@@ -224,11 +224,6 @@ class SourceState:
         if self.retry_after and self.retry_after > now:
             return f"backing off until {self.retry_after:%Y-%m-%d %H:%M} UTC"
         return None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite gives back naive datetimes; every stored time is UTC.
-    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 @dataclass
