@@ -4,6 +4,7 @@ section pages, and one source's bad answer recorded on that source alone."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from web_site import Site, serve_site
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.gather import FeedEntry
 from digest.models import Article, Source
 from digest.sources import add_source
 
@@ -454,3 +456,35 @@ def test_a_known_feed_answering_with_a_listing_page_stays_a_feed(
     assert result.status == "failed" and "expected a feed" in (result.error or "")
     assert source_row(settings, source_id).kind == "feed"
     assert not web.hits(links[0][0])
+
+
+def test_a_large_gather_is_shared_over_processes_and_reports_every_source(
+    settings: Settings, web: Site
+) -> None:
+    count = pipeline.gather.PROCESSES_FROM + 4
+    # Two host names for the one loopback server: each host is gathered by one process.
+    other = web.base.replace("127.0.0.1", "localhost")
+    for i in range(count):
+        item = {"title": f"Item {i}", "link": f"{web.base}/p/{i}", "description": " ".join(LOREM)}
+        url = web.add(f"/p/{i}.xml", rss([item]), content_type="application/rss+xml")
+        add(settings, url if i % 2 else url.replace(web.base, other))
+    web.add("/p/broken.xml", "no", content_type="text/plain", status=500)
+    broken = add(settings, f"{web.base}/p/broken.xml")
+    seen: list[int] = []
+    settings = settings.model_copy(update={"gather_processes": 2})
+
+    def signed(entry: FeedEntry, source_id: int, now: datetime) -> Article:
+        article = pipeline.article_from_entry(entry, source_id, now)
+        article.author = str(os.getpid())  # which process made it
+        return article
+
+    results = pipeline.gather_all(
+        settings, now=NOW, on_result=lambda r: seen.append(r.source_id), process=signed
+    )
+    assert [r.source_id for r in results] == sorted(seen) == list(range(1, count + 2))
+    makers = {a.author for a in stored(settings)}
+    assert len(makers) == 2 and str(os.getpid()) not in makers
+    assert all(r.status == "ok" and r.new == 1 for r in results if r.source_id != broken)
+    assert results[-1].status == "failed" and "HTTP 500" in (results[-1].error or "")
+    assert len(stored(settings)) == count
+    assert source_row(settings, broken).error_count == 1
