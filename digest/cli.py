@@ -12,12 +12,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 from rich.table import Table
@@ -29,13 +31,23 @@ from digest.errors import DigestError, InvalidInput
 from digest.models import DeliveryStatus, Frequency, SendKind
 from digest.pipeline.transactional import queue_confirmations
 from digest.render import Mailing, check_templates
-from digest.sources import add_source, remove_source
+from digest.sources import (
+    add_source,
+    article_rows,
+    check_source_url,
+    export_opml,
+    import_opml,
+    remove_source,
+)
 from digest.subscribers import add_subscriber, remove_subscriber
 
 app = typer.Typer(
     help="Self-hosted newsletter digests.", no_args_is_help=True, add_completion=False
 )
-sources_app = typer.Typer(help="Manage sources (feeds and article pages).", no_args_is_help=True)
+sources_app = typer.Typer(
+    help="Manage sources (feeds, article pages, section pages).", no_args_is_help=True
+)
+articles_app = typer.Typer(help="The articles gathered.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: migrations.", no_args_is_help=True)
 bounces_app = typer.Typer(help="Bounces: read delivery status notifications.", no_args_is_help=True)
@@ -43,6 +55,7 @@ sends_app = typer.Typer(help="Sends: counts, errors, resume, cancel.", no_args_i
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(sends_app, name="sends")
 app.add_typer(sources_app, name="sources")
+app.add_typer(articles_app, name="articles")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(db_app, name="db")
 
@@ -165,6 +178,12 @@ def db_revision(
 # --- sources ------------------------------------------------------------------------------
 
 
+class FullTextMode(StrEnum):
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
 @sources_app.command("add")
 def sources_add(
     url: str,
@@ -172,11 +191,26 @@ def sources_add(
         str | None, typer.Option(help="Display name (default: the feed's title).")
     ] = None,
     topic: Annotated[list[str] | None, typer.Option(help="Topic; repeat for several.")] = None,
+    full_text: Annotated[
+        FullTextMode,
+        typer.Option(help="Fetch each entry's page: for teasers (auto), always or never."),
+    ] = FullTextMode.AUTO,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fetch it now and say what it is (feed discovery).")
+    ] = False,
 ) -> None:
-    """Add a feed (RSS, Atom, JSON Feed) or an article page."""
+    """Add a feed (RSS, Atom, JSON Feed), an article page, or a site's home or section page."""
     settings = _settings()
+    url = check_source_url(url)
+    kind = None
+    if check:
+        found = pipeline.check_source(settings, url)
+        console.print(found.summary)
+        url, kind = found.url, found.kind
     with db.session_scope(settings.database_url) as session:
-        source = add_source(session, url, name=name, topics=topic or [])
+        source = add_source(
+            session, url, name=name, topics=topic or [], kind=kind, full_text=full_text.value
+        )
         console.print(f"Added source #{source.id}: {source.url}")
 
 
@@ -189,21 +223,122 @@ def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) ->
     console.print(f"Removed source {source}")
 
 
+def _source_state(row: dict[str, Any]) -> str:
+    if row["paused"]:
+        return "[yellow]paused[/]"
+    if row["retry_after"] and row["retry_after"] > datetime.now(UTC):
+        return f"[yellow]backing off until {_when(row['retry_after'])}[/]"
+    if row["not_modified"]:
+        return "not modified"
+    return ""
+
+
 SOURCE_COLUMNS = (
     Column("id", lambda r: str(r["id"])),
     Column("name", lambda r: r["name"]),
     Column("url", lambda r: r["url"]),
+    Column("kind", lambda r: r["kind"]),
     Column("topics", lambda r: ", ".join(r["topics"])),
     Column("articles", lambda r: str(r["articles"])),
     Column("last gathered", lambda r: _when(r["last_ok_at"])),
-    Column("error", lambda r: f"[red]{r['last_error']}[/]" if r["last_error"] else ""),
+    Column("state", _source_state),
+    Column(
+        "error",
+        lambda r: (
+            f"[red]{escape(r['last_error'])}[/] ({r['error_count']}x)" if r["last_error"] else ""
+        ),
+    ),
 )
 
 
 @sources_app.command("list")
 def sources_list(as_json: JsonOption = False) -> None:
-    """List sources with their article counts and last error."""
+    """List sources: kind, article counts, last error, backoff and whether it was unchanged."""
     _show(pipeline.source_rows(_settings()), SOURCE_COLUMNS, as_json)
+
+
+OPML_ERROR_COLUMNS = (
+    Column("where", lambda r: r["position"]),
+    Column("url", lambda r: r["url"]),
+    Column("error", lambda r: r["error"]),
+)
+
+
+@sources_app.command("import")
+def sources_import(
+    file: Annotated[Path, typer.Argument(help="An OPML file (feed readers export one).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Add the sources of an OPML file (nothing is fetched); folders become topics.
+
+    Sources already added are left alone; each bad outline is reported with its line.
+    """
+    settings = _settings()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+    with db.session_scope(settings.database_url) as session:
+        result = import_opml(session, data)
+    if as_json:
+        _print_json(result.as_dict())
+    else:
+        if result.errors:
+            _show(result.errors, OPML_ERROR_COLUMNS, False)
+        _key_values(
+            f"Import of {file}",
+            [
+                ("added", str(result.added)),
+                ("already added", str(result.known)),
+                ("refused", str(len(result.errors))),
+            ],
+        )
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@sources_app.command("export")
+def sources_export(
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write every source as OPML 2.0, topics as categories."""
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        text = export_opml(session, title=f"{settings.list_name} sources")
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"Exported the sources to {output}")
+
+
+# --- articles -----------------------------------------------------------------------------
+
+ARTICLE_COLUMNS = (
+    Column("id", lambda r: str(r["id"])),
+    Column("source", lambda r: str(r["source_id"])),
+    Column("date", lambda r: _when(r["published_at"] or r["first_seen_at"])),
+    Column("title", lambda r: escape(r["title"])),
+    Column("lang", lambda r: r["language"] or ""),
+    Column("text", lambda r: ("page" if r["full_text"] else "feed") + f", {len(r['text'])} ch"),
+    Column("link", lambda r: r["link"] or ""),
+)
+
+
+@articles_app.command("list")
+def articles_list(
+    source: Annotated[int | None, typer.Option(help="Only this source's (id).")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only those dated (or first seen) since.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """The articles gathered, newest first: what extraction kept of each."""
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        rows = article_rows(session, source_id=source, since=since, limit=limit)
+    _show(rows, ARTICLE_COLUMNS, as_json)
 
 
 # --- subscribers --------------------------------------------------------------------------
@@ -334,12 +469,41 @@ def subscribers_export(
 
 # --- gather -------------------------------------------------------------------------------
 
+
+def _gather_status(row: dict[str, Any]) -> str:
+    status = row.get("status", "ok")
+    note = f" ({escape(row['note'])})" if row.get("note") else ""
+    if status == "failed":
+        return f"[red]{escape(row['error'] or 'failed')}[/]"
+    if status == "skipped":
+        return f"[yellow]skipped[/]{note}"
+    if row["error"]:
+        return f"[yellow]{escape(row['error'])}[/]{note}"
+    if status == "not modified":
+        return "not modified"
+    full = f", {row['full_text']} with full text" if row.get("full_text") else ""
+    return f"[green]ok[/]{full}{note}"
+
+
 GATHER_COLUMNS = (
     Column("source", lambda r: r["name"]),
     Column("new", lambda r: str(r["new"])),
     Column("seen", lambda r: str(r["seen"])),
-    Column("status", lambda r: f"[red]{r['error']}[/]" if r["error"] else "[green]ok[/]"),
+    Column("status", _gather_status),
 )
+
+
+def _say_failed_sources(gathered: Sequence[dict[str, Any]]) -> bool:
+    """Name each source that failed on stderr; whether any did."""
+    failed = [r for r in gathered if r.get("status") == "failed"]
+    for row in failed:
+        err.print(
+            Text.assemble(
+                ("failed:", "red"), f" #{row['source_id']} {row['name']}: {row['error']}"
+            ),
+            soft_wrap=True,
+        )
+    return bool(failed)
 
 
 def _gather(settings: Settings) -> list[dict[str, Any]]:
@@ -350,8 +514,11 @@ def _gather(settings: Settings) -> list[dict[str, Any]]:
 
 @app.command()
 def gather(as_json: JsonOption = False) -> None:
-    """Fetch every source now and store new articles."""
-    _show(_gather(_settings()), GATHER_COLUMNS, as_json)
+    """Fetch every source now and store new articles; exits 1 when a source failed."""
+    gathered = _gather(_settings())
+    _show(gathered, GATHER_COLUMNS, as_json)
+    if _say_failed_sources(gathered):
+        raise typer.Exit(1)
 
 
 # --- preview ------------------------------------------------------------------------------
@@ -640,6 +807,7 @@ def run(
     rows = [
         ("sources", str(len(gathered))),
         ("sources with errors", str(sum(1 for r in gathered if r["error"]))),
+        ("sources failed", str(sum(1 for r in gathered if r.get("status") == "failed"))),
         ("new articles", str(sum(r["new"] for r in gathered))),
         ("emails " + ("sent" if settings.smtp_url else "written"), f"{sent} → {where}"),
     ]
@@ -651,7 +819,8 @@ def run(
         rows.append(("preview", str(preview_path.resolve())))
     _key_values("Digest run", rows)
     _say_deferred(settings, outcome)
-    if failed:
+    sources_failed = _say_failed_sources(gathered)
+    if failed or sources_failed:
         raise typer.Exit(1)
 
 

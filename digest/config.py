@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     # Gathering limits: every source is fetched with these.
     fetch_timeout: float = 20.0
     fetch_max_bytes: int = 5_000_000
+    # Sources fetched at once, and at most this many requests at once to one host.
+    gather_concurrency: int = Field(32, ge=1, le=512)
+    gather_per_host: int = Field(4, ge=1, le=64)
+    # Processes sharing a large gather's parsing (0: one per CPU core).
+    gather_processes: int = Field(0, ge=0, le=64)
+    # A source failing twice in a row waits this many seconds, then twice as long after
+    # each further failure, at most a day.
+    gather_backoff_base: float = Field(600.0, ge=0)
 
     # Edition contents.
     # At most this many articles are shown; the rest of what is new is "and N more".

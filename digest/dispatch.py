@@ -81,15 +81,16 @@ class InProcess:
 
     def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:
         total = len(pipeline.source_ids(self.settings.database_url))
-        results: list[pipeline.GatherResult] = []
+        done = 0
         on_progress(Progress("Gathering", 0, total))
 
         def on_result(result: pipeline.GatherResult) -> None:
-            results.append(result)
-            on_progress(Progress("Gathering", len(results), total))
+            nonlocal done
+            done += 1
+            on_progress(Progress("Gathering", done, total))
 
-        pipeline.gather_all(self.settings, on_result=on_result)
-        return results
+        # Sources finish in any order; the results come back in the order of the sources.
+        return pipeline.gather_all(self.settings, on_result=on_result)
 
     def leftovers(self) -> list[int]:
         # Nobody else hands out this process's copies: any pending one is fair game (a

@@ -37,8 +37,14 @@ def _close_transport(**_: object) -> None:
 
 @app.task(name="digest.gather_source")
 def gather_source(source_id: int) -> dict[str, Any]:
-    fetcher = pipeline.settings_fetcher(settings)
-    return asdict(pipeline.gather_source(settings.database_url, source_id, fetcher=fetcher))
+    with pipeline.settings_fetcher(settings) as fetcher:
+        result = pipeline.gather_source(
+            settings.database_url,
+            source_id,
+            fetcher=fetcher,
+            backoff_base=settings.gather_backoff_base,
+        )
+    return asdict(result)
 
 
 def enqueue_gather() -> GroupResult:

@@ -1,11 +1,23 @@
-"""Gathering: fetch a source URL and turn it into feed entries, whether it is a feed or a page."""
+"""Gathering: fetch a source URL and turn it into feed entries, whether it is a feed, an
+article page or a section page whose article links are followed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
-from digest.gather.feeds import FeedEntry, FeedError, ParsedFeed, looks_like_feed, parse_feed
-from digest.gather.fetch import Fetched, FetchError, fetch
+from digest.gather.discover import common_feed_urls, feed_links, section_links
+from digest.gather.feeds import (
+    FeedEntry,
+    FeedError,
+    ParsedFeed,
+    html_to_text,
+    looks_like_feed,
+    parse_feed,
+)
+from digest.gather.fetch import Fetched, Fetcher, FetchError, fetch
 from digest.gather.pages import parse_article_page
 
 __all__ = [
@@ -13,15 +25,57 @@ __all__ = [
     "FeedError",
     "FetchError",
     "Fetched",
+    "Fetcher",
     "ParsedFeed",
+    "SourceFetcher",
+    "SourceRead",
+    "as_source_fetcher",
     "fetch",
+    "needs_full_text",
     "parse_article_page",
     "parse_feed",
+    "read",
+    "read_article",
     "read_source",
+    "with_full_text",
 ]
 
 _HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
 _HTML_STARTS = (b"<!doctype html", b"<html")
+# A listing page has many article links; fewer, and it is an article with a "Read also".
+_LISTING_LINKS = 5
+_TEASER_CHARS = 500
+_TEASER_ENDINGS = re.compile(
+    r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|read more|continue reading|more|weiterlesen|lire la suite"
+    r"|leer más|leggi tutto|続きを読む|阅读全文|더보기)\W*$",
+    re.IGNORECASE,
+)
+_MAX_FEEDS_TRIED = 3
+
+
+class SourceFetcher(Protocol):
+    def __call__(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched: ...
+
+    def page(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched: ...
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """One fetch of a source, read."""
+
+    kind: str  # feed, page or section, as found out now
+    url: str  # what was read: the source's URL, or the feed found on its page
+    title: str | None = None
+    entries: list[FeedEntry] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # section: article links to follow
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    note: str | None = None  # what discovery found, for the user
 
 
 def _looks_like_html(body: bytes, content_type: str) -> bool:
@@ -31,13 +85,152 @@ def _looks_like_html(body: bytes, content_type: str) -> bool:
     return head.startswith(_HTML_STARTS)
 
 
+class _Plain:
+    """A bare ``fetcher(url)`` callable, seen as a SourceFetcher (no conditions, no robots)."""
+
+    def __init__(self, fetcher: Callable[[str], Fetched]) -> None:
+        self.fetcher = fetcher
+
+    def __call__(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
+        return self.fetcher(url)
+
+    def page(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
+        return self.fetcher(url)
+
+
+def as_source_fetcher(fetcher: SourceFetcher | Callable[[str], Fetched]) -> SourceFetcher:
+    return fetcher if hasattr(fetcher, "page") else _Plain(fetcher)  # type: ignore[return-value]
+
+
 def read_source(url: str, *, fetcher: Callable[[str], Fetched] = fetch) -> ParsedFeed:
     """Fetch ``url`` and parse it as a feed, or as a single article page when it is HTML."""
     fetched = fetcher(url)
     if looks_like_feed(fetched.body, fetched.content_type):
         return parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type)
     if _looks_like_html(fetched.body, fetched.content_type):
-        entry = parse_article_page(fetched.body, url=fetched.url)
+        entry = parse_article_page(fetched.html(), url=fetched.url)
         return ParsedFeed(title=entry.title, link=fetched.url, entries=[entry])
     kind = fetched.content_type or "no content type"
     raise FeedError(f"{url}: neither a feed nor an HTML page ({kind})")
+
+
+def _is_listing(body: bytes, url: str, links: list[str]) -> bool:
+    if len(links) < _LISTING_LINKS:
+        return False
+    head = body[:20000].lower()
+    return b'og:type" content="article' not in head and b"article:published_time" not in head
+
+
+def read(
+    url: str,
+    *,
+    kind: str = "auto",
+    fetcher: SourceFetcher | Callable[[str], Fetched],
+    etag: str | None = None,
+    last_modified: str | None = None,
+    probe: bool = True,
+) -> SourceRead:
+    """Fetch a source (conditionally, with the etag and date of the last fetch) and read it.
+
+    ``kind`` is what the source was found to be, or ``auto`` before its first good read.
+    A feed gives its entries. With ``auto``, an HTML page is an article (kind page) unless
+    it is a listing; a listing, or a page with no article, has its feeds looked for
+    (``<link rel=alternate>``, then with ``probe`` the common paths) and the first that
+    reads is used; with none, it is watched as a section page. A source once found to be a
+    page or a section stays one. A known feed that answers with a listing page follows the
+    feed that page names (the feed moved), else it is an error: it does not turn into a
+    section page because of one odd answer."""
+    get = as_source_fetcher(fetcher)
+    fetch_it = get.page if kind in ("page", "section") else get
+    fetched = fetch_it(url, etag=etag, last_modified=last_modified)
+    if fetched.not_modified:
+        return SourceRead(kind, url, not_modified=True, etag=etag, last_modified=last_modified)
+    cache = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+    if looks_like_feed(fetched.body, fetched.content_type):
+        parsed = parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type)
+        return SourceRead("feed", url, parsed.title, parsed.entries, **cache)
+    if not _looks_like_html(fetched.body, fetched.content_type):
+        media = fetched.content_type or "no content type"
+        raise FeedError(f"{url}: neither a feed nor an HTML page ({media})")
+    html = fetched.html()
+    links = section_links(html, fetched.url)
+    if kind == "section":
+        return SourceRead("section", url, links=links, **cache)
+    article_error = None
+    if kind == "feed":  # read before as a feed: it may have moved, it is no section page
+        probe = False
+    if kind == "page" or not _is_listing(fetched.body, fetched.url, links):
+        try:
+            entry = parse_article_page(html, url=fetched.url)
+            return SourceRead("page", url, entry.title, [entry], **cache)
+        except FeedError as exc:
+            if kind == "page":
+                raise
+            article_error = exc
+    candidates = feed_links(html, fetched.url)[:_MAX_FEEDS_TRIED]
+    if probe:
+        candidates += [c for c in common_feed_urls(fetched.url) if c not in candidates]
+    for candidate in candidates:
+        try:
+            found = get(candidate)
+            if not looks_like_feed(found.body, found.content_type):
+                continue
+            parsed = parse_feed(found.body, url=found.url, content_type=found.content_type)
+        except (FetchError, FeedError):
+            continue
+        return SourceRead(
+            "feed",
+            candidate,
+            parsed.title,
+            parsed.entries,
+            etag=found.etag,
+            last_modified=found.last_modified,
+            note=f"found the feed {candidate} on {url}",
+        )
+    if links and kind != "feed":
+        note = f"no feed found: watching {url} as a section page ({len(links)} article links)"
+        return SourceRead("section", url, links=links, note=note, **cache)
+    if kind == "feed":
+        raise FeedError(f"{url}: expected a feed, got an HTML page that names none")
+    raise article_error or FeedError(f"no article text found at {url}")
+
+
+def read_article(url: str, fetcher: SourceFetcher) -> FeedEntry:
+    """An article page (robots.txt permitting), as an entry."""
+    fetched = fetcher.page(url)
+    if not _looks_like_html(fetched.body, fetched.content_type):
+        raise FeedError(f"{url}: not an HTML page ({fetched.content_type or 'no content type'})")
+    return parse_article_page(fetched.html(), url=fetched.url)
+
+
+def needs_full_text(entry: FeedEntry, mode: str) -> bool:
+    """Whether to fetch the entry's page: always; never; or (auto) when the feed gave only
+    a teaser (short, or ending in an ellipsis or "read more") or no date."""
+    if entry.link is None or entry.full_text or mode == "never":
+        return False
+    if mode == "always" or entry.published is None:
+        return True
+    text = html_to_text(entry.content_html)
+    return bool(_TEASER_ENDINGS.search(text)) or (entry.is_teaser and len(text) < _TEASER_CHARS)
+
+
+def with_full_text(entry: FeedEntry, page: FeedEntry) -> FeedEntry:
+    """The entry with its page's text; the feed's metadata kept where the page lacks it."""
+    feed_text = html_to_text(entry.content_html)
+    page_text = html_to_text(page.content_html)
+    better = len(page_text) > len(feed_text)
+    return replace(
+        entry,
+        content_html=page.content_html if better else entry.content_html,
+        is_teaser=entry.is_teaser and not better,
+        full_text=better,
+        published=entry.published or page.published,
+        author=entry.author or page.author,
+        categories=entry.categories or page.categories,
+        language=entry.language or page.language,
+        image_url=entry.image_url or page.image_url,
+    )

@@ -21,6 +21,8 @@ import feedparser
 import lxml.html
 
 from digest.gather.identity import article_key
+from digest.gather.text import language_tag, tidy
+from digest.gather.urls import clean_link
 
 _FEED_MEDIA_TYPES = frozenset(
     {
@@ -54,6 +56,9 @@ class FeedEntry:
     categories: tuple[str, ...]
     content_html: str  # fullest body available, unsanitized
     is_teaser: bool  # only a summary/description was available
+    language: str | None = None  # as declared by the feed or page, BCP 47 (text.language_tag)
+    image_url: str | None = None  # lead image, absolute http(s)
+    full_text: bool = False  # the content came from fetching the article's page
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,19 @@ def _dedupe(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
 
 
 def clean_text(value: str | None) -> str:
-    return _WHITESPACE.sub(" ", value or "").strip()
+    return _WHITESPACE.sub(" ", tidy(value or "")).strip()
+
+
+def title_from_text(text: str, limit: int = 80) -> str:
+    """A title for an entry that has none: its first sentence or words, else "(untitled)"."""
+    text = clean_text(text)
+    if not text:
+        return "(untitled)"
+    sentence = re.split(r"(?<=[.!?。！？])\s", text, maxsplit=1)[0]
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[:limit].rsplit(" ", 1)[0] if " " in sentence[:limit] else sentence[:limit]
+    return cut.rstrip(",;:") + "…"
 
 
 def html_to_text(value: str) -> str:
@@ -135,6 +152,12 @@ def absolute_http_url(link: str | None, base: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return resolved
+
+
+def entry_link(link: str | None, base: str) -> str | None:
+    """An entry's link, absolute and without tracking parameters (see urls.clean_link)."""
+    resolved = absolute_http_url(link, base)
+    return clean_link(resolved) if resolved else None
 
 
 def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
@@ -162,13 +185,28 @@ def _parse_xml_feed(body: bytes, url: str, media_type: str) -> ParsedFeed:
                 problem = "no RSS, Atom or JSON Feed elements found"
             reason = f"could not parse XML or JSON ({problem})"
         raise FeedError(f"not a feed: {reason}")
+    if parsed.get("bozo") and _cut_short(body):
+        # What a loose parser makes of half a feed would be stored for good, cut short.
+        raise FeedError("the feed ends early (truncated XML: its root element is never closed)")
     channel = parsed.feed
-    entries = [_xml_entry(e, url) for e in parsed.entries]
+    language = language_tag(channel.get("language")) or language_tag(
+        (channel.get("title_detail") or {}).get("language")
+    )
+    entries = [_xml_entry(e, url, language) for e in parsed.entries]
     return ParsedFeed(
         title=_detail_text(channel, "title") or None,
         link=absolute_http_url(channel.get("link"), url),
         entries=entries,
     )
+
+
+_CLOSING_ROOT = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|rdf)\s*>\s*$", re.IGNORECASE)
+
+
+def _cut_short(body: bytes) -> bool:
+    tail = body[-256:].rstrip(b"\x00 \t\r\n")
+    tail = re.sub(rb"(?:<!--.*?-->\s*)+$", b"", tail, flags=re.DOTALL)
+    return not _CLOSING_ROOT.search(tail)
 
 
 def _detail_text(node: Any, field: str) -> str:
@@ -189,12 +227,41 @@ def _struct_to_utc(value: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _xml_entry(entry: Any, url: str) -> FeedEntry:
-    title = _detail_text(entry, "title") or "(untitled)"
+def _xml_image(entry: Any, url: str) -> str | None:
+    candidates = [t.get("url") for t in entry.get("media_thumbnail") or []]
+    candidates += [
+        m.get("url")
+        for m in entry.get("media_content") or []
+        if m.get("medium") == "image" or (m.get("type") or "").startswith("image/")
+    ]
+    candidates += [
+        e.get("href")
+        for e in entry.get("enclosures") or []
+        if (e.get("type") or "").startswith("image/")
+    ]
+    image = entry.get("image")
+    if isinstance(image, dict):
+        candidates.append(image.get("href") or image.get("url"))
+    for candidate in candidates:
+        if found := absolute_http_url(candidate, url):
+            return found
+    return None
+
+
+def _xml_language(entry: Any, feed_language: str | None) -> str | None:
+    for detail in [*(entry.get("content") or []), entry.get("summary_detail") or {}]:
+        if found := language_tag(detail.get("language")):
+            return found
+    return feed_language
+
+
+def _xml_entry(entry: Any, url: str, feed_language: str | None = None) -> FeedEntry:
+    title = _detail_text(entry, "title")
     bodies = [c.get("value") or "" for c in entry.get("content") or []]
     full = max(bodies, key=len, default="")
-    content = full or entry.get("summary") or ""
-    link = absolute_http_url(entry.get("link"), url)
+    content = tidy(full or entry.get("summary") or "")
+    title = title or title_from_text(html_to_text(content))
+    link = entry_link(entry.get("link"), url)
     author_detail = entry.get("author_detail") or {}
     author = clean_text(author_detail.get("name") or entry.get("author")) or None
     # dict.get skips feedparser's deprecated updated->published key aliasing.
@@ -211,6 +278,8 @@ def _xml_entry(entry: Any, url: str) -> FeedEntry:
         categories=categories,
         content_html=content,
         is_teaser=not full.strip(),
+        language=_xml_language(entry, feed_language),
+        image_url=_xml_image(entry, url),
     )
 
 
@@ -225,8 +294,11 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise FeedError('not a feed: JSON without a JSON Feed "items" list')
     feed_authors = _json_authors(data)
+    language = language_tag(_str(data.get("language")))
     entries = [
-        _json_entry(item, url, feed_authors) for item in data["items"] if isinstance(item, dict)
+        _json_entry(item, url, feed_authors, language)
+        for item in data["items"]
+        if isinstance(item, dict)
     ]
     return ParsedFeed(
         title=clean_text(_str(data.get("title"))) or None,
@@ -271,17 +343,21 @@ def text_to_html(text: str) -> str:
     )
 
 
-def _json_entry(item: dict[str, Any], url: str, feed_authors: str | None) -> FeedEntry:
-    title = clean_text(_str(item.get("title"))) or "(untitled)"
-    link = absolute_http_url(_str(item.get("url")), url) or absolute_http_url(
-        _str(item.get("external_url")), url
-    )
+def _json_entry(
+    item: dict[str, Any], url: str, feed_authors: str | None, language: str | None = None
+) -> FeedEntry:
+    title = clean_text(_str(item.get("title")))
+    link = entry_link(_str(item.get("url")), url) or entry_link(_str(item.get("external_url")), url)
     full = _str(item.get("content_html")) or ""
     if not full.strip() and (text := _str(item.get("content_text"))):
         full = text_to_html(text)
     # JSON Feed summaries are plain text, unlike RSS descriptions.
-    content = full or text_to_html(_str(item.get("summary")) or "")
+    content = tidy(full or text_to_html(_str(item.get("summary")) or ""))
+    title = title or title_from_text(html_to_text(content))
     tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    image = absolute_http_url(_str(item.get("image")), url) or absolute_http_url(
+        _str(item.get("banner_image")), url
+    )
     return FeedEntry(
         key=article_key(_str(item.get("id")), link, title, content),
         link=link,
@@ -292,4 +368,6 @@ def _json_entry(item: dict[str, Any], url: str, feed_authors: str | None) -> Fee
         categories=_unique(_str(t) for t in tags),
         content_html=content,
         is_teaser=not full.strip(),
+        language=language_tag(_str(item.get("language"))) or language,
+        image_url=image,
     )

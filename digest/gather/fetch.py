@@ -3,32 +3,80 @@
 Sources are URLs typed in by users, so every fetch is treated as untrusted: only http and https
 (also for each redirect hop), a byte ceiling enforced while streaming, and one deadline for the
 whole exchange rather than per socket operation.
+
+`Fetcher` adds what a whole gather needs on top of `fetch`: one HTTP client, a limit on
+requests at once per host, one User-Agent, and robots.txt for pages.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+import urllib.robotparser
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 MAX_REDIRECTS = 5
 _ALLOWED_SCHEMES = ("http", "https")
+USER_AGENT = "digest/0.1 (self-hosted newsletter digests)"
+# Answers that say "come back later" rather than "this is wrong".
+_BUSY_STATUSES = (429, 503)
 
 
 class FetchError(Exception):
-    """A source could not be fetched; the message names the URL and what went wrong."""
+    """A source could not be fetched; the message names the URL and what went wrong.
+
+    `retry_after` is the server's Retry-After header (429/503), if it sent one."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
 class Fetched:
     url: str  # final URL after redirects
-    status: int
+    status: int  # 304: not modified since the etag / date sent, and the body is empty
     body: bytes
     content_type: str  # lowercased media type without parameters, '' if absent
     etag: str | None
     last_modified: str | None
+    charset: str | None = None  # as the Content-Type header declared it
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    def html(self) -> bytes | str:
+        """The body of an HTML page, decoded by the charset the server declared when that
+        works; else the bytes, for the page's own <meta charset> and sniffing to decide."""
+        if self.charset:
+            try:
+                return self.body.decode(self.charset)
+            except (LookupError, UnicodeDecodeError):
+                pass
+        return self.body
+
+
+def user_agent_for(base_url: str | None) -> str:
+    """One User-Agent naming the project and the instance's own URL, for site owners."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("digest")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        release = "0"
+    where = f"+{base_url}" if base_url else "self-hosted newsletter digests"
+    return f"digest/{release} ({where})"
 
 
 def _check_url(url: str, original: str) -> None:
@@ -44,48 +92,80 @@ def _media_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
 
 
+def _charset(value: str | None) -> str | None:
+    for parameter in (value or "").split(";")[1:]:
+        name, _, charset = parameter.partition("=")
+        if name.strip().lower() == "charset" and charset.strip(" \"'"):
+            return charset.strip(" \"'").lower()
+    return None
+
+
+def retry_after_time(value: str | None, now: datetime | None = None) -> datetime | None:
+    """A Retry-After header (seconds, or an HTTP date) as an aware UTC time; None if unreadable."""
+    value = (value or "").strip()
+    now = now or datetime.now(UTC)
+    if value.isdigit():
+        return now + timedelta(seconds=min(int(value), 7 * 86400))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
 def fetch(
     url: str,
     *,
     timeout: float = 20.0,
     max_bytes: int = 5_000_000,
     client: httpx.Client | None = None,
-    user_agent: str = "digest/0.1 (+self-hosted newsletter digests)",
+    user_agent: str = USER_AGENT,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> Fetched:
-    """GET ``url`` and return its body, or raise FetchError with a message a user can act on."""
+    """GET ``url`` and return its body, or raise FetchError with a message a user can act on.
+
+    With ``etag`` / ``last_modified`` from an earlier fetch the request is conditional, and an
+    unchanged resource comes back as status 304 with an empty body."""
     url = url.strip()
     _check_url(url, url)
+    headers = {"User-Agent": user_agent}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     if client is None:
         with httpx.Client() as own_client:
-            return _fetch(url, timeout, max_bytes, own_client, user_agent)
-    return _fetch(url, timeout, max_bytes, client, user_agent)
+            return _fetch(url, timeout, max_bytes, own_client, headers)
+    return _fetch(url, timeout, max_bytes, client, headers)
 
 
 def _fetch(
-    url: str, timeout: float, max_bytes: int, client: httpx.Client, user_agent: str
+    url: str, timeout: float, max_bytes: int, client: httpx.Client, headers: dict[str, str]
 ) -> Fetched:
     deadline = time.monotonic() + timeout
     current = url
+    seen = {url}
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.TimeoutException("deadline passed")
             # Redirects are followed by hand so every hop's scheme is checked before connecting.
-            request = client.build_request(
-                "GET",
-                current,
-                headers={"User-Agent": user_agent},
-                timeout=remaining,
-            )
+            request = client.build_request("GET", current, headers=headers, timeout=remaining)
             response = client.send(request, stream=True, follow_redirects=False)
             try:
-                if response.is_redirect:
+                if response.is_redirect and response.status_code != 304:
                     location = response.headers.get("location")
                     if not location:
                         raise FetchError(f"{url}: HTTP {response.status_code} without a Location")
                     target = urljoin(current, location.strip())
                     _check_url(target, url)
+                    if target in seen:
+                        raise FetchError(f"{url}: redirect loop ({current} leads back to {target})")
+                    seen.add(target)
                     current = target
                     continue
                 return _read(url, current, response, deadline, max_bytes)
@@ -98,6 +178,8 @@ def _fetch(
         if isinstance(exc.__cause__, ConnectionRefusedError) or "refused" in str(exc).lower():
             raise FetchError(f"{url}: connection refused") from None
         raise FetchError(f"{url}: could not connect ({exc})") from None
+    except httpx.RemoteProtocolError as exc:
+        raise FetchError(f"{url}: the server broke off the response ({exc})") from None
     except httpx.InvalidURL as exc:
         raise FetchError(f"{url}: invalid URL ({exc})") from None
     except httpx.HTTPError as exc:
@@ -108,8 +190,22 @@ def _read(
     url: str, current: str, response: httpx.Response, deadline: float, max_bytes: int
 ) -> Fetched:
     where = url if current == url else f"{url} (redirected to {current})"
+    if response.status_code == 304:
+        return Fetched(
+            url=str(response.url),
+            status=304,
+            body=b"",
+            content_type="",
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+        )
     if not response.is_success:
-        raise FetchError(f"{where}: HTTP {response.status_code} {response.reason_phrase}".rstrip())
+        status = response.status_code
+        message = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
+        retry_after = None
+        if status in _BUSY_STATUSES and (retry_after := response.headers.get("retry-after")):
+            message += f" (Retry-After: {retry_after})"
+        raise FetchError(message, status=status, retry_after=retry_after)
     too_large = FetchError(f"{where}: response larger than {max_bytes} bytes")
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
@@ -131,4 +227,79 @@ def _read(
         content_type=_media_type(response.headers.get("content-type")),
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
+        charset=_charset(response.headers.get("content-type")),
     )
+
+
+@dataclass
+class Fetcher:
+    """Fetches for one gather: a shared client, at most `per_host` requests at once to any
+    one host, the same User-Agent everywhere, and robots.txt obeyed for article pages."""
+
+    client: httpx.Client
+    timeout: float = 20.0
+    max_bytes: int = 5_000_000
+    per_host: int = 4
+    user_agent: str = USER_AGENT
+    _hosts: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
+    _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
+    _robots_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.client.close()
+
+    @contextmanager
+    def _slot(self, url: str) -> Iterator[None]:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            gate = self._hosts.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        with gate:
+            yield
+
+    def __call__(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
+        with self._slot(url):
+            return fetch(
+                url,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                client=self.client,
+                user_agent=self.user_agent,
+                etag=etag,
+                last_modified=last_modified,
+            )
+
+    def page(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
+        """Fetch an article or section page, if the site's robots.txt allows us."""
+        if not self.allowed(url):
+            raise FetchError(f"{url}: robots.txt of {urlsplit(url).netloc} disallows fetching it")
+        return self(url, etag=etag, last_modified=last_modified)
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            origin_lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with origin_lock:  # one robots.txt fetch per site, the other pages waiting for it
+            if origin not in self._robots:
+                self._robots[origin] = self._read_robots(origin)
+            rules = self._robots[origin]
+        return rules is None or rules.can_fetch(self.user_agent, url)
+
+    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
+        # No robots.txt (or none readable) allows everything; 401/403 would mean "keep out",
+        # but sites answer so for robots.txt by misconfiguration far more often.
+        try:
+            fetched = self(f"{origin}/robots.txt")
+        except FetchError:
+            return None
+        rules = urllib.robotparser.RobotFileParser()
+        rules.parse(fetched.body.decode("utf-8", "replace").splitlines())
+        return rules

@@ -24,7 +24,9 @@ from digest.pipeline.deliver import (
 from digest.pipeline.editions import edition_content, get_or_create_edition
 from digest.pipeline.gather import (
     GatherResult,
+    SourceCheck,
     article_from_entry,
+    check_source,
     gather_all,
     gather_source,
     settings_fetcher,
@@ -47,8 +49,10 @@ __all__ = [
     "GatherResult",
     "RetryPolicy",
     "SendPlan",
+    "SourceCheck",
     "article_from_entry",
     "batches",
+    "check_source",
     "compose",
     "decide",
     "deliver_batch",

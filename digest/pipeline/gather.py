@@ -1,11 +1,21 @@
-"""Gather: fetch each source and store the entries it has not sent before."""
+"""Gather: fetch each source and store the entries it has not sent before.
+
+Sources are fetched at once on a pool of threads (at most `gather_per_host` requests to
+one host at a time); what they bring is written by the calling thread alone, one source
+at a time. A source that fails backs off exponentially (up to a day, or as long as the
+server asked with Retry-After); paused sources and those backing off are skipped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
+import multiprocessing
+import os
+import queue
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -13,15 +23,35 @@ from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.content import article_body, article_language, sanitize_html, summarize
-from digest.db import session_scope
-from digest.errors import NotFound
-from digest.gather import FeedEntry, FeedError, Fetched, FetchError, fetch, read_source
+from digest.db import get_engine, session_scope
+from digest.errors import InvalidInput, NotFound
+from digest.gather import (
+    FeedEntry,
+    FeedError,
+    Fetched,
+    Fetcher,
+    FetchError,
+    SourceFetcher,
+    SourceRead,
+    as_source_fetcher,
+    needs_full_text,
+    read,
+    read_article,
+    with_full_text,
+)
+from digest.gather.fetch import retry_after_time, user_agent_for
+from digest.gather.urls import host_of, link_variants, same_article_key
 from digest.models import Article, Source, utcnow
 from digest.sources import default_source_name
 
-Fetcher = Callable[[str], Fetched]
 # Turns a feed entry into the article row to store; raising leaves that entry out.
 EntryProcessor = Callable[[FeedEntry, int, datetime], Article]
+MAX_BACKOFF = timedelta(days=1)
+# A section page yields at most this many new articles per gather; the rest come next time.
+MAX_SECTION_ARTICLES = 20
+_QUERY_CHUNK = 5000
+# Fewer sources than this are gathered in this process: forking costs more than it saves.
+PROCESSES_FROM = 50
 
 
 @dataclass(frozen=True)
@@ -31,13 +61,24 @@ class GatherResult:
     new: int = 0
     seen: int = 0
     error: str | None = None
+    # ok; not modified (the server answered 304); skipped (paused, or backing off until
+    # retry_after); failed (error says why).
+    status: str = "ok"
+    kind: str | None = None
+    note: str | None = None
+    retry_after: str | None = None  # ISO 8601 UTC: the source is left alone until then
+    full_text: int = 0  # new articles whose text came from their page
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Article:
     """Sanitize, extract the body and summarize once, when the article is first seen."""
     content = sanitize_html(entry.content_html)
     body = article_body(entry.content_html, title=entry.title)  # classes mark the clutter
-    language = article_language(getattr(entry, "language", None), f"{entry.title}\n{body}")
+    language = article_language(entry.language, f"{entry.title}\n{body}")
     return Article(
         source_id=source_id,
         key=entry.key,
@@ -45,14 +86,71 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
         title=entry.title,
         author=entry.author,
         categories=list(entry.categories),
-        published_at=entry.published,
+        published_at=entry.published,  # undated: first_seen_at stands in
         first_seen_at=now,
         content_html=content,
         body_text=body,
         summary=summarize(body, title=entry.title, language=language),
         language=language,
         is_teaser=entry.is_teaser,
+        image_url=entry.image_url,
+        full_text=entry.full_text,
     )
+
+
+# --- what is new ------------------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _QUERY_CHUNK):
+        yield values[start : start + _QUERY_CHUNK]
+
+
+def known_links(session: Session, links: Iterable[str]) -> set[str]:
+    """Of ``links``, the `same_article_key`s of those stored under any of their forms, by
+    any source (``?utm_source=``, ``amp/``, ``m.`` and ``www.`` make no new article)."""
+    variants = sorted({v for link in links for v in link_variants(link)})
+    found: set[str] = set()
+    for chunk in _chunks(variants):
+        found.update(
+            same_article_key(link)
+            for link in session.scalars(select(Article.link).where(Article.link.in_(chunk)))
+            if link
+        )
+    return found
+
+
+def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        found.update(
+            session.scalars(
+                select(Article.key).where(Article.source_id == source_id, Article.key.in_(chunk))
+            )
+        )
+    return found
+
+
+def split_new(
+    session: Session, source_id: int, entries: Sequence[FeedEntry]
+) -> tuple[list[FeedEntry], int]:
+    """The entries not stored before (same key in this source, or same link anywhere),
+    and how many were."""
+    keys = known_keys(session, source_id, [e.key for e in entries])
+    links = known_links(session, [e.link for e in entries if e.link])
+    new: list[FeedEntry] = []
+    seen = 0
+    taken: set[str] = set()
+    for entry in entries:
+        link_key = same_article_key(entry.link) if entry.link else None
+        if entry.key in keys or entry.key in taken or (link_key and link_key in links):
+            seen += 1
+            continue
+        taken.add(entry.key)
+        if link_key:
+            links.add(link_key)
+        new.append(entry)
+    return new, seen
 
 
 @dataclass
@@ -74,90 +172,260 @@ def store_entries(
 
     An entry that cannot be processed is left out and reported; the others are stored.
     """
-    keys = [e.key for e in entries]
-    links = [e.link for e in entries if e.link]
-    known_keys = set(
-        session.scalars(
-            select(Article.key).where(Article.source_id == source.id, Article.key.in_(keys))
-        )
-    )
-    known_links = (
-        set(session.scalars(select(Article.link).where(Article.link.in_(links))))
-        if links
-        else set()
-    )
-    stored = Stored()
+    new, seen = split_new(session, source.id, entries)
+    stored = Stored(seen=seen)
     # Oldest first, so article ids grow with publication order.
-    for entry in sorted(entries, key=lambda e: e.published.timestamp() if e.published else 0):
-        if entry.key in known_keys or (entry.link and entry.link in known_links):
-            stored.seen += 1
-            continue
+    for entry in sorted(new, key=lambda e: e.published.timestamp() if e.published else 0):
         try:
             article = process(entry, source.id, now)
         except Exception as exc:  # one hostile entry must not keep out its neighbours
             stored.failed.append(f"{entry.title[:80]!r}: {type(exc).__name__}: {exc}")
             continue
         session.add(article)
-        known_keys.add(entry.key)
-        if entry.link:
-            known_links.add(entry.link)
         stored.new += 1
     return stored
+
+
+# --- one source -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What gathering needs to know of a source, read before fetching it."""
+
+    id: int
+    name: str
+    url: str
+    kind: str
+    full_text_mode: str
+    etag: str | None
+    last_modified: str | None
+    paused: bool
+    retry_after: datetime | None
+    read_before: bool = False  # it was read once: its kind is known
+
+    @classmethod
+    def of(cls, source: Source) -> SourceState:
+        return cls(
+            source.id,
+            source.name,
+            source.url,
+            source.kind or "feed",
+            source.full_text_mode or "auto",
+            source.etag,
+            source.last_modified,
+            source.paused,
+            source.retry_after,
+            source.last_ok_at is not None,
+        )
+
+    def skip_reason(self, now: datetime) -> str | None:
+        if self.paused:
+            return "paused"
+        if self.retry_after and self.retry_after > now:
+            return f"backing off until {self.retry_after:%Y-%m-%d %H:%M} UTC"
+        return None
+
+
+@dataclass
+class Collected:
+    """What one fetch of a source brought, before anything is written."""
+
+    state: SourceState
+    read: SourceRead | None = None
+    entries: list[FeedEntry] = field(default_factory=list)
+    seen: int = 0
+    full_text: int = 0
+    error: str | None = None
+    retry_after: str | None = None  # the server's Retry-After header
+    problems: list[str] = field(default_factory=list)  # articles of a section left out
+
+
+def _each(function: Callable[[str], FeedEntry], urls: Sequence[str], workers: int) -> list:  # type: ignore[type-arg]
+    """``function`` over ``urls`` on a few threads; each outcome an entry or an exception."""
+    if len(urls) <= 1:
+        workers = 1
+
+    def attempt(url: str) -> FeedEntry | Exception:
+        try:
+            return function(url)
+        except Exception as exc:  # one bad page must not cost the others
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(attempt, urls))
+
+
+def collect(
+    db_url: str, state: SourceState, fetcher: SourceFetcher, *, per_host: int = 4
+) -> Collected:
+    """Fetch and read one source, follow its section links or fetch its entries' full
+    text, and keep what is new. Reads the database, writes nothing: safe on any thread."""
+    collected = Collected(state)
+    try:
+        got = read(
+            state.url,
+            kind=state.kind if state.read_before or state.kind != "feed" else "auto",
+            fetcher=fetcher,
+            etag=state.etag,
+            last_modified=state.last_modified,
+        )
+        collected.read = got
+        if got.not_modified:
+            return collected
+        if got.kind == "section":
+            with session_scope(db_url) as session:
+                stored = known_links(session, got.links)
+            fresh = [link for link in got.links if same_article_key(link) not in stored]
+            fresh = fresh[:MAX_SECTION_ARTICLES]
+            collected.seen = len(got.links) - len(fresh)
+            entries = []
+            for link, outcome in zip(
+                fresh, _each(lambda u: read_article(u, fetcher), fresh, per_host), strict=True
+            ):
+                if isinstance(outcome, Exception):
+                    collected.problems.append(f"{link}: {outcome}")
+                else:
+                    entries.append(outcome)
+            collected.entries = entries
+            return collected
+        # Only this source's keys here: the links are compared when storing (`store`).
+        with session_scope(db_url) as session:
+            known = known_keys(session, state.id, [e.key for e in got.entries])
+        new = [e for e in got.entries if e.key not in known]
+        collected.seen = len(got.entries) - len(new)
+        wanted = [e for e in new if needs_full_text(e, state.full_text_mode)]
+        pages = _each(lambda u: read_article(u, fetcher), [e.link or "" for e in wanted], per_host)
+        fuller = {}
+        for entry, page in zip(wanted, pages, strict=True):
+            if not isinstance(page, Exception):
+                fuller[entry.key] = with_full_text(entry, page)
+        collected.entries = [fuller.get(e.key, e) for e in new]
+        collected.full_text = sum(1 for e in collected.entries if e.full_text)
+    except FetchError as exc:
+        collected.error, collected.retry_after = str(exc), exc.retry_after
+    except FeedError as exc:
+        collected.error = str(exc)
+    except Exception as exc:  # a bug met on one hostile source must not stop the others
+        collected.error = f"unexpected {type(exc).__name__}: {exc}"
+    return collected
+
+
+def backoff_until(
+    error_count: int, now: datetime, base: float, asked: datetime | None = None
+) -> datetime | None:
+    """When a source that failed ``error_count`` times in a row is tried again: at once
+    after the first failure, then base, 2*base, 4*base... seconds, at most a day; never
+    sooner than the server asked (Retry-After, itself at most a week)."""
+    until = None
+    if error_count >= 2:
+        until = now + min(timedelta(seconds=base * 2 ** (error_count - 2)), MAX_BACKOFF)
+    if asked is not None and asked > now:
+        asked = min(asked, now + timedelta(days=7))
+        until = max(until, asked) if until else asked
+    return until
+
+
+def store(
+    db_url: str,
+    collected: Collected,
+    now: datetime,
+    *,
+    process: EntryProcessor = article_from_entry,
+    backoff_base: float = 600.0,
+) -> GatherResult:
+    """Write what `collect` brought, and the outcome on the source's row."""
+    state = collected.state
+    with session_scope(db_url) as session:
+        source = session.get(Source, state.id)
+        if source is None:
+            raise NotFound(f"no source with id {state.id}")
+        source.last_fetched_at = now
+        if collected.error is not None or collected.read is None:
+            error = collected.error or "nothing was read"
+            source.last_error = error[:2000]
+            source.error_count += 1
+            source.not_modified = False
+            asked = retry_after_time(collected.retry_after, now)
+            retry = backoff_until(source.error_count, now, backoff_base, asked)
+            source.retry_after = retry
+            return GatherResult(
+                source.id,
+                source.name,
+                error=error,
+                status="failed",
+                kind=source.kind,
+                retry_after=retry.isoformat() if retry else None,
+            )
+        got = collected.read
+        source.last_ok_at = now
+        source.error_count = 0
+        source.retry_after = None
+        source.not_modified = got.not_modified
+        if got.not_modified:
+            source.last_error = None
+            return GatherResult(source.id, source.name, status="not modified", kind=source.kind)
+        note = got.note
+        if got.url != source.url:  # a feed found on the page: read it from now on
+            if session.scalar(select(Source.id).where(Source.url == got.url)) is None:
+                source.url = got.url
+            else:
+                note = f"{note}; another source already reads it"
+        source.kind = got.kind
+        source.etag = (got.etag or "")[:500] or None
+        source.last_modified = (got.last_modified or "")[:200] or None
+        stored = store_entries(session, source, collected.entries, now, process=process)
+        if got.title and source.name == default_source_name(state.url):
+            source.name = got.title[:200]  # nobody named it: the feed's title is better
+        problems = stored.failed + collected.problems
+        error = None
+        if problems:
+            count = len(problems)
+            error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(problems)
+        source.last_error = error[:2000] if error else None
+        return GatherResult(
+            source.id,
+            source.name,
+            stored.new,
+            stored.seen + collected.seen,
+            error,
+            kind=source.kind,
+            note=note,
+            full_text=sum(1 for e in collected.entries if e.full_text),
+        )
+
+
+def source_state(db_url: str, source_id: int) -> SourceState:
+    with session_scope(db_url) as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            raise NotFound(f"no source with id {source_id}")
+        return SourceState.of(source)
+
+
+def _skipped(state: SourceState, reason: str) -> GatherResult:
+    retry = state.retry_after.isoformat() if state.retry_after and not state.paused else None
+    return GatherResult(
+        state.id, state.name, status="skipped", kind=state.kind, note=reason, retry_after=retry
+    )
 
 
 def gather_source(
     db_url: str,
     source_id: int,
     *,
-    fetcher: Fetcher,
+    fetcher: Fetcher | Callable[[str], Fetched],
     now: datetime | None = None,
     process: EntryProcessor = article_from_entry,
+    backoff_base: float = 600.0,
 ) -> GatherResult:
     """Fetch one source and store its new articles; any failure is recorded on the source."""
     now = now or utcnow()
-    with session_scope(db_url) as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            raise NotFound(f"no source with id {source_id}")
-        name, url = source.name, source.url
-    try:
-        parsed = read_source(url, fetcher=fetcher)
-        with session_scope(db_url) as session:
-            source = session.get(Source, source_id)
-            if source is None:
-                raise NotFound(f"no source with id {source_id}")
-            stored = store_entries(session, source, parsed.entries, now, process=process)
-            if parsed.title and source.name == default_source_name(source.url):
-                source.name = parsed.title[:200]  # nobody named it: the feed's title is better
-            source.last_fetched_at = source.last_ok_at = now
-            error = None
-            if stored.failed:
-                count = len(stored.failed)
-                error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(
-                    stored.failed
-                )
-            source.last_error = error[:2000] if error else None
-            source.error_count = 1 if error else 0
-            return GatherResult(source_id, source.name, stored.new, stored.seen, error)
-    except (FetchError, FeedError) as exc:
-        return _record_failure(db_url, source_id, name, str(exc), now)
-    except NotFound:
-        raise
-    except Exception as exc:  # a bug met on one hostile source must not stop the others
-        error = f"unexpected {type(exc).__name__}: {exc}"
-        return _record_failure(db_url, source_id, name, error, now)
-
-
-def _record_failure(
-    db_url: str, source_id: int, name: str, error: str, now: datetime
-) -> GatherResult:
-    with session_scope(db_url) as session:
-        source = session.get(Source, source_id)
-        if source is not None:
-            source.last_fetched_at = now
-            source.last_error = error[:2000]
-            source.error_count += 1
-    return GatherResult(source_id, name, error=error)
+    state = source_state(db_url, source_id)
+    if reason := state.skip_reason(now):
+        return _skipped(state, reason)
+    collected = collect(db_url, state, as_source_fetcher(fetcher))
+    return store(db_url, collected, now, process=process, backoff_base=backoff_base)
 
 
 def source_ids(db_url: str) -> list[int]:
@@ -167,9 +435,137 @@ def source_ids(db_url: str) -> list[int]:
 
 def settings_fetcher(settings: Settings, client: httpx.Client | None = None) -> Fetcher:
     """The fetcher every source is read with: the limits come from the settings."""
-    return partial(
-        fetch, timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes, client=client
+    return Fetcher(
+        client=client or httpx.Client(),
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.fetch_max_bytes,
+        per_host=settings.gather_per_host,
+        user_agent=user_agent_for(settings.base_url),
     )
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    url: str  # the URL to add: the one given, or the feed found on its page
+    kind: str
+    summary: str  # what was found, in a sentence
+
+
+def check_source(settings: Settings, url: str) -> SourceCheck:
+    """Fetch a URL about to be added and say what it is: a feed, an article page, a page
+    whose site has a feed (then the feed is added), or a section page."""
+    with settings_fetcher(settings) as fetcher:
+        try:
+            got = read(url, fetcher=fetcher)
+        except (FetchError, FeedError) as exc:
+            raise InvalidInput(f"{exc}") from None
+    if got.kind == "page":
+        title = got.entries[0].title if got.entries else ""
+        summary = f"{url} is an article page: {title!r}"
+    elif got.kind == "section":
+        summary = got.note or f"{url} is a section page"
+    else:
+        count = len(got.entries)
+        named = f" {got.title!r}" if got.title else ""
+        summary = f"{got.url} is a feed{named} with {count} entr{'y' if count == 1 else 'ies'}"
+        if got.note:
+            summary = f"{got.note}: a feed{named} with {count} entries"
+    return SourceCheck(got.url, got.kind, summary)
+
+
+def _by_host(states: Sequence[SourceState], shares: int) -> list[list[SourceState]]:
+    """The sources in `shares` groups of about equal size, each host in one group only, so
+    the limit per host holds across processes."""
+    hosts: dict[str, list[SourceState]] = {}
+    for state in states:
+        hosts.setdefault(host_of(state.url), []).append(state)
+    groups: list[list[SourceState]] = [[] for _ in range(shares)]
+    for same_host in sorted(hosts.values(), key=len, reverse=True):
+        min(groups, key=len).extend(same_host)
+    return [g for g in groups if g]
+
+
+def _gather_threads(
+    settings: Settings,
+    states: Sequence[SourceState],
+    now: datetime,
+    process: EntryProcessor,
+    fetcher: Fetcher | None,
+    done: Callable[[GatherResult], None],
+) -> None:
+    """Fetch on a pool of threads, store here, one source at a time."""
+    db_url = settings.database_url
+    limits = httpx.Limits(max_connections=settings.gather_concurrency * 2)
+    with httpx.Client(limits=limits) as client:
+        fetcher = fetcher or settings_fetcher(settings, client)
+        per_host = settings.gather_per_host
+        with ThreadPoolExecutor(max_workers=settings.gather_concurrency) as pool:
+            futures = [pool.submit(collect, db_url, s, fetcher, per_host=per_host) for s in states]
+            for future in as_completed(futures):
+                result = store(
+                    db_url,
+                    future.result(),
+                    now,
+                    process=process,
+                    backoff_base=settings.gather_backoff_base,
+                )
+                done(result)
+
+
+def _gather_share(
+    settings: Settings,
+    states: list[SourceState],
+    now: datetime,
+    process: EntryProcessor,
+    results: Any,
+) -> None:
+    """One forked process's share: its results go back through the queue, then None."""
+    # The parent's pooled connections must not be used, nor closed, from here.
+    get_engine(settings.database_url).dispose(close=False)
+    try:
+        _gather_threads(settings, states, now, process, None, lambda r: results.put(asdict(r)))
+    finally:
+        results.put(None)
+
+
+def _gather_processes(
+    settings: Settings,
+    states: list[SourceState],
+    now: datetime,
+    process: EntryProcessor,
+    done: Callable[[GatherResult], None],
+    processes: int,
+) -> None:
+    """Parsing feeds and making articles is CPU work: spread it over `processes`
+    processes (forked, so nothing needs pickling but the results)."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    get_engine(settings.database_url).dispose()  # no open connection crosses the fork
+    workers = [
+        context.Process(target=_gather_share, args=(settings, share, now, process, results))
+        for share in _by_host(states, processes)
+    ]
+    for worker in workers:
+        worker.start()
+    seen: set[int] = set()
+    finished = 0
+    while finished < len(workers):
+        try:
+            item = results.get(timeout=1.0)
+        except queue.Empty:
+            if not any(w.is_alive() for w in workers) and results.empty():
+                break
+            continue
+        if item is None:
+            finished += 1
+        else:
+            seen.add(item["source_id"])
+            done(GatherResult(**item))
+    for worker in workers:
+        worker.join(5)
+    for state in states:  # a process that died left these unreported
+        if state.id not in seen:
+            done(GatherResult(state.id, state.name, error="gathering stopped", status="failed"))
 
 
 def gather_all(
@@ -178,16 +574,37 @@ def gather_all(
     on_result: Callable[[GatherResult], None] | None = None,
     fetcher: Fetcher | None = None,
     process: EntryProcessor = article_from_entry,
+    now: datetime | None = None,
 ) -> list[GatherResult]:
-    """Gather every source in turn over one HTTP client; one source's failure is its own."""
-    results = []
-    with httpx.Client() as client:
-        fetcher = fetcher or settings_fetcher(settings, client)
-        for source_id in source_ids(settings.database_url):
-            result = gather_source(
-                settings.database_url, source_id, fetcher=fetcher, process=process
-            )
-            results.append(result)
-            if on_result:
-                on_result(result)
-    return results
+    """Gather every source: fetched at once (a limit per host), stored as they arrive.
+
+    Many sources are shared out over one process per CPU core (DIGEST_GATHER_PROCESSES),
+    each with its pool of threads; a few are gathered in this process."""
+    now = now or utcnow()
+    with session_scope(settings.database_url) as session:
+        states = [SourceState.of(s) for s in session.scalars(select(Source).order_by(Source.id))]
+    results: list[GatherResult] = []
+
+    def done(result: GatherResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    due = []
+    for state in states:
+        if reason := state.skip_reason(now):
+            done(_skipped(state, reason))
+        else:
+            due.append(state)
+    processes = settings.gather_processes or os.cpu_count() or 1
+    if (
+        processes > 1
+        and fetcher is None
+        and len(due) >= PROCESSES_FROM
+        and "fork" in multiprocessing.get_all_start_methods()
+    ):
+        _gather_processes(settings, due, now, process, done, processes)
+    else:
+        _gather_threads(settings, due, now, process, fetcher, done)
+    order = {state.id: i for i, state in enumerate(states)}
+    return sorted(results, key=lambda r: order.get(r.source_id, 0))

@@ -95,10 +95,16 @@ def source_rows(settings: Settings) -> list[dict[str, Any]]:
                 "id": s.id,
                 "name": s.name,
                 "url": s.url,
+                "kind": s.kind,
+                "full_text": s.full_text_mode,
+                "paused": s.paused,
                 "topics": s.topic_names,
                 "articles": count,
                 "last_ok_at": s.last_ok_at,
                 "last_error": s.last_error,
+                "error_count": s.error_count,
+                "retry_after": s.retry_after,
+                "not_modified": s.not_modified,
             }
             for s, count in rows
         ]

@@ -54,7 +54,18 @@ def test_gather_and_send_through_celery_to_smtp(cli, smtp, samples_url, worker) 
     gathered = json.loads(cli("gather", "--json").stdout)
     items = feed_items(samples_url)
     assert gathered == [
-        {"source_id": 1, "name": "Harwick Courier", "new": len(items), "seen": 0, "error": None}
+        {
+            "source_id": 1,
+            "name": "Harwick Courier",
+            "new": len(items),
+            "seen": 0,
+            "error": None,
+            "status": "ok",
+            "kind": "feed",
+            "note": None,
+            "retry_after": None,
+            "full_text": 0,
+        }
     ]
 
     result = cli("send", "--now")

@@ -166,7 +166,7 @@ def test_json_feed_11() -> None:
     assert linked.is_teaser
     assert linked.content_html == "<p>A short note pointing to another site.</p>"
 
-    assert bad.title == "(untitled)"
+    assert bad.title == "No title and a link that is not http."  # its text stands in
     assert bad.link is None  # javascript: is never kept
     assert bad.published is None
 

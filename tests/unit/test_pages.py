@@ -48,7 +48,8 @@ def test_article_page_from_str_without_canonical() -> None:
         '<link rel="canonical" href="https://gazette.example.com/2024/08/swimming-baths">', ""
     )
     entry = parse_article_page(html, url=PAGE_URL)
-    assert entry.key == PAGE_URL
+    # The URL fetched, without its tracking parameter.
+    assert entry.key == entry.link == "https://gazette.example.com/2024/08/swimming-baths"
 
 
 @pytest.mark.parametrize(
