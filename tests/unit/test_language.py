@@ -3,7 +3,6 @@ offline otherwise, and which languages are written right to left."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -84,24 +83,9 @@ def test_gathered_article_knows_its_language() -> None:
     assert article.summary == TEXTS["ko"]
 
 
-@dataclass(frozen=True)
-class DeclaredEntry:
-    """An entry as gathering hands it over once pages and feeds declare a language."""
-
-    key: str
-    link: str | None
-    title: str
-    published: datetime | None
-    author: str | None
-    categories: tuple[str, ...]
-    content_html: str
-    is_teaser: bool
-    language: str | None
-
-
 def test_gathered_article_keeps_the_declared_language() -> None:
-    entry = DeclaredEntry(
-        "k2", None, "Hafen", None, None, (), f"<p>{TEXTS['de']}</p>", False, "de-AT"
+    entry = FeedEntry(
+        "k2", None, "Hafen", None, None, (), f"<p>{TEXTS['de']}</p>", False, language="de-AT"
     )
-    article = article_from_entry(entry, 1, datetime(2026, 3, 2, tzinfo=UTC))  # type: ignore[arg-type]
+    article = article_from_entry(entry, 1, datetime(2026, 3, 2, tzinfo=UTC))
     assert article.language == "de-AT"
