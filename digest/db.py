@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
 import sys
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +41,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# Every engine this process made, so a forked child can drop the connections it inherited.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child (a Celery pool process, a gather process): start each engine's
+    pool afresh without closing the parent's connections. Two processes writing on one
+    inherited socket interleave their statements: a commit answered for the other
+    process, a batch sent but never recorded and so sent again."""
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """The engine for a URL; a malformed URL or a missing driver raises ConfigError."""
@@ -46,10 +65,12 @@ def get_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        return create_engine(url, pool_pre_ping=True)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, ValueError, ImportError) as exc:
         raise _engine_error(url, exc) from None
+    _engines.add(engine)
+    return engine
 
 
 def _first_line(exc: BaseException) -> str:

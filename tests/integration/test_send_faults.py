@@ -73,13 +73,26 @@ def wait_for_everyone(
     return received(sink)
 
 
+def task_errors(folder: Path) -> list[str]:
+    """Tasks that raised in the workers' logs (a database connection shared by two worker
+    processes showed up there first: a batch sent and never recorded)."""
+    return [
+        line
+        for log in sorted(folder.glob("worker*.log"))
+        for line in log.read_text().splitlines()
+        if "raised unexpected" in line
+    ]
+
+
 def test_a_worker_killed_mid_send_loses_nobody(  # type: ignore[no-untyped-def]
-    cli, smtp, samples_url, env, start_worker
+    cli, smtp, samples_url, env, start_worker, tmp_path
 ) -> None:
     sink, _ = smtp
-    # A claim timeout longer than a batch takes on a loaded machine: only the dead worker's
-    # copies look abandoned, so duplicates are bounded by what was in flight at the kill.
-    env["DIGEST_CLAIM_TIMEOUT"] = "6"
+    # A claim timeout well past any pause of a live sender on a loaded machine: only the
+    # dead worker's copies look abandoned, so duplicates are bounded by what was in flight
+    # at the kill. (A live sender that stalls past it would lose its copies to another and
+    # send at most the one in its hands: test_concurrent_delivery.)
+    env["DIGEST_CLAIM_TIMEOUT"] = "10"
     first = start_worker()
     cli("sources", "add", f"{samples_url}/harbour-log.atom")
     cli("gather")
@@ -105,10 +118,11 @@ def test_a_worker_killed_mid_send_loses_nobody(  # type: ignore[no-untyped-def]
     duplicates = sum(got.values()) - len(addresses)
     # At most the copies in flight at the kill: two pool processes, a batch of 100 each.
     assert duplicates <= 2 * 100, duplicates
+    assert task_errors(tmp_path) == []
 
 
 def test_smtp_down_at_first_under_celery_fails_nothing(  # type: ignore[no-untyped-def]
-    cli, samples_url, env, start_worker
+    cli, samples_url, env, start_worker, tmp_path
 ) -> None:
     server = LateServer()
     env["DIGEST_SMTP_URL"] = server.url
@@ -128,6 +142,7 @@ def test_smtp_down_at_first_under_celery_fails_nothing(  # type: ignore[no-untyp
         summary = json.loads(result.stdout)
         assert (summary["sent"], summary["failed"]) == (200, 0), summary
         assert received(server.sink) == Counter(addresses)
+        assert task_errors(tmp_path) == []
     finally:
         time.sleep(0.2)
         server.stop()
@@ -185,6 +200,7 @@ def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-de
     sink, _ = smtp
     url, start_redis = own_redis
     env["DIGEST_BROKER_URL"] = url
+    env["DIGEST_CLAIM_TIMEOUT"] = "4"  # the sweep's pace; longer than a live sender pauses
     start_worker()
     cli("sources", "add", f"{samples_url}/harbour-log.atom")
     cli("gather")

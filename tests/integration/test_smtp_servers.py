@@ -197,9 +197,12 @@ def test_worker_processes_share_one_rate_through_redis(  # type: ignore[no-untyp
         times = sorted(sink.arrived)
         got = Counter(r for _, rcpts in sink.envelopes for r in rcpts)
     assert got == Counter(addresses)
+    # Counted per process, two processes would take 120 copies in about one second. The
+    # arrival times are the sink's (a loaded machine delivers some in bursts), so the
+    # busiest second is checked with room to spare; the span cannot shrink that way.
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
-    assert busiest <= 33, busiest
-    assert times[-1] - times[0] >= 2.5  # 120 copies at 30 a second
+    assert busiest <= 45, busiest
+    assert times[-1] - times[0] >= 2.5, times[-1] - times[0]  # 120 copies at 30 a second
 
 
 def test_a_pool_of_connections_sends_at_once_over_a_slow_network(
