@@ -443,8 +443,9 @@ def test_metrics_need_the_token_unless_public(migrated_database_url: str, tmp_pa
 
 
 def test_health_names_an_unreachable_broker(migrated_database_url: str, tmp_path: Path) -> None:
-    from digest.web import create_app
     from smtp_sink import free_port
+
+    from digest.web import create_app
 
     settings = make_settings(
         migrated_database_url, tmp_path, broker_url=f"redis://127.0.0.1:{free_port()}/0"
