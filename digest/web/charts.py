@@ -54,7 +54,7 @@ def daily_chart(days: Sequence[date], series: Sequence[Series], title: str) -> s
             f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#6b7280">{v}</text>'
         )
     for i, day in enumerate(days):
-        if i % 7 == 0 or i == n - 1:
+        if (n - 1 - i) % 7 == 0:  # counted from today, so labels never crowd
             parts.append(
                 f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
                 f'fill="#6b7280">{day:%b %d}</text>'
