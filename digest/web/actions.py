@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from digest import db, dispatch, importing, pipeline, sends
+from digest import db, dispatch, importing, pipeline, sends, webhooks
 from digest.config import Settings
 from digest.errors import DigestError, InvalidField, InvalidInput, NotFound
 from digest.models import (
@@ -31,6 +31,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
     Topic,
+    utcnow,
 )
 from digest.schedule import WEEKDAYS
 from digest.sources import add_source, topics_named
@@ -359,10 +360,9 @@ def update_subscriber(
             if status == SubscriberStatus.UNSUBSCRIBED:
                 unsubscribe(session, sub.id)
             elif status == SubscriberStatus.CONFIRMED and sub.status == SubscriberStatus.PENDING:
-                from digest.models import utcnow
-
                 sub.status = SubscriberStatus.CONFIRMED
                 sub.confirmed_at = utcnow()
+                webhooks.record_subscriber(session, webhooks.SUBSCRIBER_CONFIRMED, sub)
             else:
                 raise InvalidField(
                     "status",
