@@ -47,10 +47,16 @@ from digest.subscribers import (
 from digest.testsend import send_test
 
 MAX_PAGE = 500
+URL_MAX = 2000  # the column's length
 
 
 def _field(field: str, exc: DigestError) -> InvalidField:
     return exc if isinstance(exc, InvalidField) else InvalidField(field, str(exc))
+
+
+def clean(value: str | None) -> str | None:
+    """A search or filter as typed, without NUL (PostgreSQL refuses it); None when empty."""
+    return (value or "").replace("\x00", "").strip() or None
 
 
 def page_of(total: int, items: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
@@ -89,6 +95,7 @@ def _article_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:
 def list_sources(
     settings: Settings, *, q: str | None = None, limit: int = 100, offset: int = 0
 ) -> dict[str, Any]:
+    q = clean(q)
     with db.session_scope(settings.database_url) as session:
         query = select(Source)
         if q:
@@ -124,6 +131,8 @@ def create_source(
 
     Feed discovery (a site's page naming its feed) belongs to gathering; when it offers
     one, it is called here and nowhere else."""
+    if len(url.strip()) > URL_MAX:
+        raise InvalidField("url", f"at most {URL_MAX} characters")
     with db.session_scope(settings.database_url) as session:
         try:
             source = add_source(session, url, name=name or None, topics=list(topics))
@@ -265,6 +274,7 @@ def list_subscribers(
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
+    q, status, topic = clean(q), clean(status), clean(topic)
     wanted = check_status(status)
     with db.session_scope(settings.database_url) as session:
         query = select(Subscriber)

@@ -112,10 +112,11 @@ def admin_router(
 
     def text(form: Any, key: str) -> str:
         value = form.get(key)
-        return value.strip() if isinstance(value, str) else ""
+        # NUL is no character anyone types, and PostgreSQL refuses to store it.
+        return value.replace("\x00", "").strip() if isinstance(value, str) else ""
 
     def topics_of(form: Any) -> list[str]:
-        given = [str(t) for t in form.getlist("topics") if isinstance(t, str)]
+        given = [t.replace("\x00", "") for t in form.getlist("topics") if isinstance(t, str)]
         joined = text(form, "topic_list")
         if joined:
             given += [t for t in joined.split(",")]
@@ -214,7 +215,7 @@ def admin_router(
 
     @router.get("/sources", response_class=HTMLResponse)
     def sources_page(request: Request) -> HTMLResponse:
-        q = request.query_params.get("q") or None
+        q = (request.query_params.get("q") or "").replace("\x00", "") or None
         return render(
             request,
             "sources.html",
@@ -506,7 +507,7 @@ def admin_router(
 
     @router.get("/preview", response_class=HTMLResponse)
     def preview_page(request: Request) -> HTMLResponse:
-        subscriber = request.query_params.get("subscriber") or None
+        subscriber = (request.query_params.get("subscriber") or "").replace("\x00", "") or None
         try:
             found = actions.preview(settings, subscriber)
         except DigestError as exc:

@@ -99,7 +99,9 @@ class TestSendIn(Body):
 class WebhookIn(Body):
     url: Text
     events: list[Short] = Field(min_length=1, max_length=10)
-    secret: Short | None = None
+    secret: Annotated[str, Field(min_length=16, max_length=200), AfterValidator(_no_nul)] | None = (
+        None
+    )
 
 
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:

@@ -427,6 +427,13 @@ def test_the_admin_pages_do_what_the_buttons_say(client: TestClient, samples_url
     assert "<svg" in dashboard.text and "sign-ups" in dashboard.text
     removed = client.post("/admin/sources/1/remove", data={"csrf": csrf})
     assert "Removed source #1" in removed.text
+    # What PostgreSQL cannot store is refused or cleaned, never a 500.
+    long_url = "https://harwick.example/" + "x" * 3000
+    too_long = client.post("/admin/sources", data={"csrf": csrf, "url": long_url})
+    assert too_long.status_code == 400 and "at most 2000" in too_long.text
+    assert client.get("/admin/subscribers", params={"q": "new\x00"}).status_code == 200
+    renamed = client.post("/admin/subscribers/1", data={"csrf": csrf, "name": "Ne\x00w"})
+    assert renamed.status_code == 200 and 'value="New"' in renamed.text
 
 
 def test_metrics_need_the_token_unless_public(migrated_database_url: str, tmp_path: Path) -> None:
