@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -159,3 +160,25 @@ def test_a_finished_send_is_reported_once(
     event = json.loads(body)
     assert event["event"] == "send.finished"
     assert event["data"] == {"send_id": outcome.plan.send_id, "kind": "now", "counts": {"sent": 2}}
+
+
+def test_the_workers_deliver_events_too(
+    env: dict[str, str], worker, cli, receiver: Receiver
+) -> None:  # type: ignore[no-untyped-def]
+    receiver.requests.clear()
+    settings = Settings(
+        database_url=env["DIGEST_DATABASE_URL"], broker_url=env["DIGEST_BROKER_URL"]
+    )
+    with db.session_scope(settings.database_url) as session:
+        webhooks.add_webhook(session, receiver.url, [webhooks.SUBSCRIBER_UNSUBSCRIBED], SECRET)
+        unsubscribe(session, add_subscriber(session, "fay@example.org", confirmed=True).id)
+    # With a broker, `digest webhooks deliver` hands the due events to the workers.
+    assert "handed out" in cli("webhooks", "deliver").stdout
+    deadline = time.monotonic() + 30
+    while not receiver.requests and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ((headers, body),) = receiver.requests
+    assert headers[webhooks.EVENT_HEADER] == "subscriber.unsubscribed"
+    assert webhooks.verify(
+        SECRET, headers[webhooks.TIMESTAMP_HEADER], body, headers[webhooks.SIGNATURE_HEADER]
+    )
