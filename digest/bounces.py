@@ -11,7 +11,6 @@ writes `soft_bounces = 0` with the subscriber's other columns).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,8 +24,6 @@ from digest.errors import InvalidInput, NotFound
 from digest.mail.dsn import Dsn, RecipientReport, parse_dsn
 from digest.mail.verp import delivery_in_headers
 from digest.models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus, utcnow
-
-_OUR_MESSAGE_ID = re.compile(r"<digest\.e(\d+)\.s(\d+)@[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -76,15 +73,10 @@ def count_bounces(
 
 
 def _delivery_by_message_id(session: Session, message_id: str) -> Delivery | None:
-    match = _OUR_MESSAGE_ID.fullmatch(message_id.strip())
-    if match:
-        edition_id, subscriber_id = int(match.group(1)), int(match.group(2))
-        return session.scalars(
-            select(Delivery).where(
-                Delivery.edition_id == edition_id, Delivery.subscriber_id == subscriber_id
-            )
-        ).first()
-    return session.scalars(select(Delivery).where(Delivery.message_id == message_id)).first()
+    """The copy sent with exactly this Message-ID (ours carry a keyed tag: not guessable)."""
+    return session.scalars(
+        select(Delivery).where(Delivery.message_id == message_id.strip())
+    ).first()
 
 
 def _find_delivery(session: Session, settings: Settings, dsn: Dsn) -> tuple[Delivery, str]:
@@ -98,7 +90,7 @@ def _find_delivery(session: Session, settings: Settings, dsn: Dsn) -> tuple[Deli
                 return delivery, "return path"
     if dsn.original_message_id:
         delivery = _delivery_by_message_id(session, dsn.original_message_id)
-        # The Message-ID can be guessed: it only counts when the DSN names the same person.
+        # It only counts when the DSN reports on the person that copy went to.
         if delivery is not None and any(
             r.recipient.lower() == delivery.subscriber.email.lower() for r in dsn.recipients
         ):

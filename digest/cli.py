@@ -658,7 +658,7 @@ def run(
     _show(gathered, GATHER_COLUMNS, as_json=False)
     status = outcome.status or {}
     sent, failed = status.get(DeliveryStatus.SENT, 0), status.get(DeliveryStatus.FAILED, 0)
-    where = settings.smtp_url or str(settings.outbox_dir.resolve())
+    where = mask_url(settings.smtp_url) if settings.smtp_url else str(settings.outbox_dir.resolve())
     rows = [
         ("sources", str(len(gathered))),
         ("sources with errors", str(sum(1 for r in gathered if r["error"]))),

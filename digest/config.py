@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     # Unset: messages are written as .eml files into outbox_dir.
     smtp_url: str | None = None
+    # Seconds an SMTP server may take to connect or answer before the copy is deferred.
+    smtp_timeout: float = Field(30.0, gt=0)
     outbox_dir: Path = Path("outbox")
     base_url: str = "http://localhost:8000"
     secret_key: str = DEFAULT_SECRET
@@ -146,6 +148,13 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @property
+    def limits_url(self) -> str | None:
+        """Where SMTP rate limits are counted so that every sender shares them: the broker
+        when it is Redis; else None (counted in the process, enough for in-process sends)."""
+        url = self.broker_url or ""
+        return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
     @field_validator("broker_url")
     @classmethod
     def _check_broker_url(cls, value: str | None) -> str | None:
@@ -159,14 +168,12 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp_url(cls, value: str | None) -> str | None:
-        from digest.mail.transports import smtp_url_problem
+        from digest.mail.servers import parse_servers
 
-        if not value:
+        if not value or not value.strip():
             return None
-        problem = smtp_url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        parse_servers(value)  # each server's URL and options; ValueError says which
+        return value.strip()
 
     @field_validator("signup_rate", "admin_login_rate")
     @classmethod

@@ -17,7 +17,7 @@ from typing import Protocol
 from digest import pipeline, webhooks
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.mail import Transport, transport_from_url
+from digest.mail import Transport, transport_for
 from digest.models import DeliveryStatus, SendKind
 from digest.pipeline.transactional import send_mail_in_process
 
@@ -81,9 +81,7 @@ class InProcess:
         self, settings: Settings, transport: Callable[[], Transport] | None = None
     ) -> None:
         self.settings = settings
-        self.transport = transport or (
-            lambda: transport_from_url(settings.smtp_url, settings.outbox_dir)
-        )
+        self.transport = transport or (lambda: transport_for(settings))
 
     def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:
         total = len(pipeline.source_ids(self.settings.database_url))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from digest.config import Settings
 from digest.errors import DigestError, InvalidField, InvalidInput
 from digest.links import subscriber_links
-from digest.mail import Transport, transport_from_url
+from digest.mail import Transport, transport_for
 from digest.mail.message import build_message, domain_of, list_id_for
 from digest.models import utcnow
 from digest.pipeline.reports import preview
@@ -72,7 +72,7 @@ def send_test(
         date=utcnow(),
         unsubscribe_mailto=settings.unsubscribe_mailto,
     )
-    make = transport or (lambda: transport_from_url(settings.smtp_url, settings.outbox_dir))
+    make = transport or (lambda: transport_for(settings))
     sender = make()
     try:
         sender.send(msg)

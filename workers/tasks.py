@@ -10,7 +10,7 @@ from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
 from digest import db, pipeline, webhooks
-from digest.mail import Transport, transport_from_url
+from digest.mail import Transport, transport_for
 from digest.models import MailStatus, SendKind, utcnow
 from digest.pipeline.transactional import MAX_ATTEMPTS, send_mail
 from workers.celery_app import app, settings
@@ -25,7 +25,7 @@ _transport: Transport | None = None
 def transport() -> Transport:
     global _transport
     if _transport is None:
-        _transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
+        _transport = transport_for(settings)
     return _transport
 
 
@@ -78,7 +78,7 @@ def enqueue_deliveries(delivery_ids: list[int]) -> int:
 
 @app.task(name="digest.send_transactional", bind=True, max_retries=MAX_ATTEMPTS)
 def send_transactional(self: Task, mail_id: int) -> str | None:
-    transport = transport_from_url(settings.smtp_url, settings.outbox_dir)
+    transport = transport_for(settings)
     try:
         status = send_mail(settings, mail_id, transport, POLICY)
     finally:

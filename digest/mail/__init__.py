@@ -9,6 +9,7 @@ from digest.mail.transports import (
     TemporaryError,
     Transport,
     TransportDown,
+    transport_for,
     transport_from_url,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "TransportDown",
     "build_message",
     "message_id_for",
+    "transport_for",
     "transport_from_url",
 ]

@@ -1,20 +1,31 @@
-"""DKIM signatures (RFC 6376, and RFC 8463 for Ed25519) with dkimpy.
+"""DKIM signatures (RFC 6376, and RFC 8463 for Ed25519), made at the byte level.
 
 `Signer.from_settings` loads `DIGEST_DKIM_KEY_FILE` once (a PEM RSA key, PKCS#1 or PKCS#8,
 or an Ed25519 key in PKCS#8) and `Signer.sign(message bytes)` returns the bytes with a
 DKIM-Signature header in front. It works on finished bytes, so it signs whatever the
 sending path built, one copy at a time.
+
+Every copy's body differs (its own links), so each needs its own body hash and
+signature; what is left to make cheap is the rest. Canonicalisation is `relaxed` for the
+headers (a relay may refold them) and `simple` for the body: the body bytes are ours,
+CRLF throughout and sent 8bit, so the simple form is the bytes with trailing empty lines
+cut, hashed in one call, where a relaxed body would rewrite every line per copy. The
+signature is one call into `cryptography` with the key loaded once. dkimpy, which parses
+and canonicalises each message in Python (6.5 ms a copy with Ed25519, 29 ms with RSA
+here), is kept as the verifier the tests check every signature with.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from digest.config import Settings
 from digest.errors import ConfigError
@@ -31,11 +42,34 @@ SIGNED_HEADERS = (
 )
 
 
+_WSP = re.compile(rb"[ \t]+")
+_FOLD = re.compile(rb"\r\n(?=[ \t])")
+PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+
+def relaxed_header(name: bytes, value: bytes) -> bytes:
+    """RFC 6376 3.4.2: lower-case name, unfolded value, runs of blanks as one space, no
+    blanks at either end of the value."""
+    value = _WSP.sub(b" ", _FOLD.sub(b"", value)).strip(b" \r\n")
+    return name.strip().lower() + b":" + value
+
+
+def headers_of(head: bytes) -> dict[bytes, bytes]:
+    """Header fields by lower-case name, the last of each (signed bottom-up, RFC 6376
+    5.4.2: one instance each here); values as they stand, folds and all."""
+    found: dict[bytes, bytes] = {}
+    for field_ in re.split(rb"\r\n(?![ \t])", head):
+        name, sep, value = field_.partition(b":")
+        if sep:
+            found[name.strip().lower()] = value
+    return found
+
+
 @dataclass(frozen=True)
 class Signer:
     selector: bytes
     domain: bytes
-    key: bytes  # what dkimpy takes: PKCS#1 PEM for RSA, base64 of the seed for Ed25519
+    private_key: PrivateKey = field(repr=False)
     algorithm: bytes  # rsa-sha256 or ed25519-sha256
 
     @classmethod
@@ -54,21 +88,37 @@ class Signer:
         """The message with its DKIM-Signature header prepended."""
         return self.header(message) + message
 
-    def header(self, message: bytes) -> bytes:
-        return dkim.sign(
-            message,
-            self.selector,
-            self.domain,
-            self.key,
-            include_headers=list(SIGNED_HEADERS),
-            canonicalize=(b"relaxed", b"relaxed"),
-            signature_algorithm=self.algorithm,
-            linesep=b"\r\n",
+    def header(self, message: bytes, now: float | None = None) -> bytes:
+        """The DKIM-Signature header line (CRLF-terminated) for these message bytes."""
+        head, sep, body = message.partition(b"\r\n\r\n")
+        if not sep:  # no body at all
+            head, body = message.removesuffix(b"\r\n"), b""
+        body = body.rstrip(b"\r\n") + b"\r\n" if body.strip(b"\r\n") else b"\r\n"
+        body_hash = base64.b64encode(hashlib.sha256(body).digest())
+        fields = headers_of(head)
+        signed = [n for n in SIGNED_HEADERS if n.lower() in fields]
+        tags = b"".join(
+            (
+                b"v=1; a=" + self.algorithm + b"; c=relaxed/simple; d=" + self.domain,
+                b"; s=" + self.selector + b"; t=%d" % int(time.time() if now is None else now),
+                b"; h=" + b":".join(n.lower() for n in signed),
+                b"; bh=" + body_hash + b"; b=",
+            )
         )
+        data = b"".join(relaxed_header(n, fields[n.lower()]) + b"\r\n" for n in signed)
+        data += relaxed_header(b"DKIM-Signature", tags)  # the header itself, b= empty
+        if isinstance(self.private_key, rsa.RSAPrivateKey):
+            signature = self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        else:  # RFC 8463: Ed25519 over the SHA-256 of the data
+            signature = self.private_key.sign(hashlib.sha256(data).digest())
+        b64 = base64.b64encode(signature)
+        # Folded inside b= only: verifiers drop that value with its white space.
+        folded = b"\r\n\t".join(b64[i : i + 72] for i in range(0, len(b64), 72))
+        return b"DKIM-Signature: " + tags + folded + b"\r\n"
 
 
-def load_key(path: Path) -> tuple[bytes, bytes]:
-    """Read a PEM private key into dkimpy's form and its algorithm."""
+def load_key(path: Path) -> tuple[PrivateKey, bytes]:
+    """Read a PEM private key and name its DKIM algorithm."""
     setting = "DIGEST_DKIM_KEY_FILE"
     try:
         data = Path(path).read_bytes()
@@ -84,19 +134,9 @@ def load_key(path: Path) -> tuple[bytes, bytes]:
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < 1024:
             raise ConfigError(f"{setting}: {path} is a {key.key_size}-bit RSA key; use 2048")
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        return pem, b"rsa-sha256"
+        return key, b"rsa-sha256"
     if isinstance(key, ed25519.Ed25519PrivateKey):
-        seed = key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        return base64.b64encode(seed), b"ed25519-sha256"
+        return key, b"ed25519-sha256"
     raise ConfigError(
         f"{setting}: {path} holds a {type(key).__name__.removesuffix('PrivateKey')} key; "
         "DKIM takes RSA or Ed25519"

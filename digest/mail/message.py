@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
+import re
+import unicodedata
 from datetime import datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -21,15 +26,44 @@ def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
-def message_id_for(edition_id: int, subscriber_id: int, domain: str) -> str:
-    """Stable per (edition, subscriber): a retried send carries the same Message-ID."""
-    return f"<digest.e{edition_id}.s{subscriber_id}@{domain}>"
+def message_id_for(
+    edition_id: int, subscriber_id: int, domain: str, secret: str | None = None
+) -> str:
+    """Stable per (edition, subscriber): a retried send carries the same Message-ID. With
+    the secret it ends in a keyed tag, so nobody can guess the Message-ID of a copy sent
+    to someone else (a forged DSN quoting one cannot suppress that subscriber)."""
+    if secret is None:
+        return f"<digest.e{edition_id}.s{subscriber_id}@{domain}>"
+    mac = hmac.new(secret.encode(), f"message-id:{edition_id}:{subscriber_id}".encode(), "sha256")
+    tag = base64.b32encode(mac.digest()[:10]).decode().lower()
+    return f"<digest.e{edition_id}.s{subscriber_id}.{tag}@{domain}>"
+
+
+_ATEXT_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
 
 def list_id_for(list_name: str, base_url: str) -> str:
+    """The List-Id value (RFC 2919): the list's name as a phrase, then `<label.host>`.
+
+    The id is what mail filters match, so it is plain ASCII whatever the name: letters
+    and digits (accents dropped), one hyphen between words. The phrase is the name as
+    it stands when it is only atoms, a quoted string when it holds specials (a comma, a
+    quote), and an RFC 2047 encoded word when it is not ASCII.
+    """
     host = urlsplit(base_url).hostname or "localhost"
-    label = "".join(c if c.isalnum() else "-" for c in list_name.lower()).strip("-") or "digest"
-    return f"{list_name} <{label}.{host}>"
+    name = _one_line(list_name)
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    label = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-")
+    if not name:
+        phrase = ""
+    elif not name.isascii():
+        phrase = Header(name, "utf-8").encode(maxlinelen=998)
+    elif _ATEXT_PHRASE.fullmatch(name):
+        phrase = name
+    else:
+        phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    list_id = f"<{label or 'digest'}.{host}>"
+    return f"{phrase} {list_id}" if phrase else list_id
 
 
 def _one_line(value: str) -> str:

@@ -56,7 +56,9 @@ class Finisher:
 
         stuffed = copy.stuffed
         if stuffed is not None:
-            stuffed = self._front(copy.plain(), sender) + stuffed
+            # Only a signature needs the copy's plain (unstuffed) bytes.
+            plain = copy.plain() if self.signer is not None else b""
+            stuffed = self._front(plain, sender) + stuffed
         return replace(
             copy,
             mail_from=sender or copy.mail_from,

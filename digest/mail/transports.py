@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
-from digest.config import mask_url
+from digest.config import Settings, mask_url
 from digest.errors import DigestError, InvalidInput
 
 if TYPE_CHECKING:
@@ -285,5 +285,29 @@ def _bounce_for(code: int, message: str) -> MailError:
     return Bounced(message) if 500 <= code < 600 else SoftBounce(message)
 
 
-def transport_from_url(smtp_url: str | None, outbox_dir: Path) -> Transport:
-    return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox_dir)
+def transport_from_url(
+    smtp_url: str | None,
+    outbox_dir: Path,
+    limits_url: str | None = None,
+    timeout: float = 30.0,
+) -> Transport:
+    """The outbox without a URL; one SMTP server; or several servers and rate limits (see
+    digest.mail.servers), counted in Redis at `limits_url` when given."""
+    if not smtp_url:
+        return OutboxTransport(outbox_dir)
+    from digest.mail.servers import Limiter, ServerPool, needs_pool, parse_servers
+
+    if needs_pool(smtp_url):
+        return ServerPool(
+            parse_servers(smtp_url),
+            limiter=Limiter(limits_url),
+            connect=lambda url: SmtpTransport(url, timeout=timeout),
+        )
+    return SmtpTransport(smtp_url, timeout=timeout)
+
+
+def transport_for(settings: Settings) -> Transport:
+    """The transport the settings describe (see transport_from_url)."""
+    return transport_from_url(
+        settings.smtp_url, settings.outbox_dir, settings.limits_url, settings.smtp_timeout
+    )

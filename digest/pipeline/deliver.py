@@ -14,10 +14,13 @@ worker left behind, so a sweep can hand it out again.
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,10 +35,13 @@ from digest.links import subscriber_links
 from digest.mail import PermanentError, TemporaryError, Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.outgoing import Finisher
+from digest.mail.servers import RateLimited
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
 from digest.mail.transports import Bounced, SoftBounce, TransportDown
 from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
 from digest.sends import ErrorBudget, active_send
+
+log = logging.getLogger(__name__)
 
 # Ids per IN list, under any database's limit on bound parameters.
 CHUNK = 1000
@@ -65,6 +71,11 @@ class RetryPolicy:
         ceiling = min(self.base_delay * 2 ** min(attempt - 1, 40), self.max_delay)
         return ceiling * (0.5 + rand() / 2)
 
+    def after(self, when: datetime, planned_at: datetime) -> datetime | None:
+        """`when`, unless it falls after the window (None: the window is over)."""
+        deadline = planned_at + timedelta(seconds=self.window)
+        return when if when < deadline else None
+
     def next_attempt(
         self,
         attempt: int,
@@ -86,6 +97,15 @@ class DeliveryReport:
     deferred: dict[int, datetime] = field(default_factory=dict)  # id -> next attempt
     skipped: int = 0  # taken by another worker, not due yet, or the subscriber left
     bounced: int = 0
+    sent_ids: set[int] = field(default_factory=set)
+
+    def forget(self, ids: set[int]) -> None:
+        """Drop the outcomes of copies another sender took over (it reports them)."""
+        self.sent -= len(ids & self.sent_ids)
+        self.sent_ids -= ids
+        self.failed = [f for f in self.failed if f[0] not in ids]
+        for i in ids:
+            self.deferred.pop(i, None)
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
@@ -231,6 +251,80 @@ def _addressees(session: Session, ids: Sequence[int]) -> dict[int, Addressee]:
     return found
 
 
+class Lease:
+    """A batch's hold on the copies it claimed, fenced by the claim's stamp.
+
+    The claim writes `claimed_at`; a sender that seems dead (no renewal for the claim
+    timeout) may have its copies taken over by another, which writes its own stamp. So
+    every renewal and the final record only touch rows still carrying this lease's stamp:
+    a sender that stalled (a slow template, a hung connection) and lost its copies learns
+    it at its next renewal, sends none of them, and never overwrites the new owner's
+    outcome. Renewals come every third of the timeout, counted from the claim itself.
+    """
+
+    def __init__(self, settings: Settings, ids: Sequence[int], stamp: datetime) -> None:
+        self.settings = settings
+        self.held = set(ids)
+        self.stamp = stamp
+        self.renewed = time.monotonic()
+        self._lock = threading.Lock()  # senders on several connections share the lease
+
+    def keep(self) -> None:
+        """Renew when a third of the claim timeout has passed since the last renewal."""
+        if time.monotonic() - self.renewed <= self.settings.claim_timeout / 3:
+            return
+        with self._lock:
+            if time.monotonic() - self.renewed > self.settings.claim_timeout / 3:
+                with session_scope(self.settings.database_url) as session:
+                    self.fence(session, utcnow())
+
+    def fence(self, session: Session, stamp: datetime) -> set[int]:
+        """Move the stamp on the rows still ours (locking them until the session commits);
+        forget the ones another sender took over."""
+        ids = sorted(self.held)
+        kept: set[int] = set()
+        for start in range(0, len(ids), CHUNK):
+            kept.update(
+                session.scalars(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_(ids[start : start + CHUNK]),
+                        Delivery.status == DeliveryStatus.SENDING,
+                        Delivery.claimed_at == self.stamp,
+                    )
+                    .values(claimed_at=stamp)
+                    .returning(Delivery.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        self.held, self.stamp, self.renewed = kept, stamp, time.monotonic()
+        return kept
+
+    def holds(self, delivery_id: int) -> bool:
+        return delivery_id in self.held
+
+
+@dataclass
+class _BatchState:
+    down: str | None = None  # the server cannot be reached: defer the rest without trying
+    limited: RateLimited | None = None  # every server at its limit: the rest waits too
+    lost: int = 0  # copies another sender took over while this one stalled
+
+
+@dataclass
+class _Try:
+    """One claimed copy's attempt: sent (no error), refused (error), or not tried."""
+
+    claimed: Claimed
+    sub: Addressee | None
+    message_id: str | None = None
+    sent_at: datetime | None = None
+    error: Exception | None = None
+    back: bool = False  # the error budget ran out: back to pending
+    skipped: str | None = None  # why it was not sent (the subscriber left)
+    lost: bool = False  # another sender holds it now
+
+
 def deliver_batch(
     settings: Settings,
     delivery_ids: Sequence[int],
@@ -250,6 +344,7 @@ def deliver_batch(
     now = utcnow()
     with session_scope(settings.database_url) as session:
         claimed = claim_batch(session, delivery_ids, settings.claim_timeout, now)
+    lease = Lease(settings, [c.id for c in claimed], now)
     report.skipped = len(set(delivery_ids)) - len(claimed)
     if not claimed:
         if on_settled and report.skipped:
@@ -263,44 +358,63 @@ def deliver_batch(
         templates = {
             e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
         }
-    down: str | None = None  # the server cannot be reached: defer the rest without trying
+    state = _BatchState()
     finisher = Finisher(settings)  # VERP return path and DKIM, when configured
     budget = ErrorBudget(settings)
     bounced: list[bounces.Bounce] = []
-    touched = time.monotonic()
-    for c in claimed:
-        if time.monotonic() - touched > settings.claim_timeout / 3:
-            # A slow batch renews its claim on its copies (all unrecorded until the batch's
-            # commit), so only a dead sender's copies ever look abandoned.
-            _renew_claims(settings, [x.id for x in claimed])
-            touched = time.monotonic()
+
+    def attempt(c: Claimed) -> _Try:
+        """Make and send one copy; may run on several threads (a transport with several
+        connections), so it only reads the batch's state and returns what happened."""
         if budget.exhausted:  # this batch used up the error budget: the rest goes back
-            rows.append(_row(c, DeliveryStatus.PENDING))
-            report.skipped += 1
-            continue
+            return _Try(c, None, back=True)
         sub = addressees.get(c.subscriber_id)
         if sub is None or sub.status != SubscriberStatus.CONFIRMED:
             why = f"subscriber is {sub.status}" if sub else "subscriber is gone"
-            rows.append(_row(c, DeliveryStatus.SKIPPED, last_error=why))
-            report.skipped += 1
-            continue
-        template, newest = templates[c.edition_id]
-        message_id = message_id_for(c.edition_id, sub.id, domain)
+            return _Try(c, sub, skipped=why)
+        template, _ = templates[c.edition_id]
+        message_id = message_id_for(c.edition_id, sub.id, domain, settings.secret_key)
         sent_at = utcnow()
         try:
-            if down is not None:
-                raise TemporaryError(down)
+            if state.down is not None:
+                raise TemporaryError(state.down)
+            if state.limited is not None:
+                raise state.limited
             copy = compose(settings, template, sub, message_id, sent_at)
+            # Renew the claim (all copies stay unrecorded until the batch's commit) right
+            # before handing a copy over, and never hand over one that is no longer ours.
+            lease.keep()
+            if not lease.holds(c.id):
+                return _Try(c, sub, lost=True)
             transport.send_copy(finisher.finish(copy, c.id))
-        except Bounced as exc:  # 5xx to RCPT or DATA: one attempt, no retry
+        except Exception as exc:  # classified by `note`, in the batch's thread
+            return _Try(c, sub, message_id, sent_at, error=exc)
+        return _Try(c, sub, message_id, sent_at)
+
+    def note(t: _Try) -> None:
+        """Record one attempt's outcome in the batch's rows and report."""
+        c, sub, exc = t.claimed, t.sub, t.error
+        if t.back:
+            rows.append(_row(c, DeliveryStatus.PENDING))
+            report.skipped += 1
+        elif t.skipped is not None:
+            rows.append(_row(c, DeliveryStatus.SKIPPED, last_error=t.skipped))
+            report.skipped += 1
+        elif t.lost:
+            state.lost += 1
+        elif sub is None or t.sent_at is None:
+            raise AssertionError("an attempt without its subscriber")
+        elif isinstance(exc, Bounced):  # 5xx to RCPT or DATA: one attempt, no retry
             rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=str(exc)))
             bounced.append(bounces.Bounce(sub.id, True, str(exc)))
             report.bounced += 1
-            continue
-        except TemporaryError as exc:
+        elif isinstance(exc, TemporaryError):
             if isinstance(exc, TransportDown):
-                down = str(exc)
-            next_at = policy.next_attempt(c.attempts, c.created_at, sent_at)
+                state.down = str(exc)
+            next_at = policy.next_attempt(c.attempts, c.created_at, t.sent_at)
+            if isinstance(exc, RateLimited):  # not a failure: come back when there is room
+                state.limited = exc
+                next_at = policy.after(exc.until, c.created_at)
             if next_at is None and isinstance(exc, SoftBounce):  # refused to the end: soft
                 error = f"refused for {policy.window:g} s: {exc}"
                 rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=error))
@@ -316,8 +430,7 @@ def deliver_batch(
                     _row(c, DeliveryStatus.DEFERRED, last_error=str(exc), next_attempt_at=next_at)
                 )
                 report.deferred[c.id] = next_at
-            continue
-        except Exception as exc:  # permanent refusals, and bugs: this copy only
+        elif exc is not None:  # permanent refusals, and bugs: this copy only
             error = (
                 str(exc)
                 if isinstance(exc, (PermanentError, InvalidInput))
@@ -326,44 +439,63 @@ def deliver_batch(
             rows.append(_row(c, DeliveryStatus.FAILED, last_error=error))
             report.failed.append((c.id, error))
             budget.outcome(c.id, False, error)
-            continue
-        budget.outcome(c.id, True)
-        rows.append(
-            _row(c, DeliveryStatus.SENT, sent_at=sent_at, message_id=message_id, last_error=None)
-        )
-        # An accepted copy starts the row of soft bounces again (digest.bounces).
-        mark = subscribers.setdefault(
-            sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
-        )
-        mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
-        mark["last_sent_at"] = sent_at
-        report.sent += 1
+        else:
+            budget.outcome(c.id, True)
+            rows.append(
+                _row(
+                    c,
+                    DeliveryStatus.SENT,
+                    sent_at=t.sent_at,
+                    message_id=t.message_id,
+                    last_error=None,
+                )
+            )
+            # An accepted copy starts the row of soft bounces again (digest.bounces).
+            newest = templates[c.edition_id][1]
+            mark = subscribers.setdefault(
+                sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
+            )
+            mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
+            mark["last_sent_at"] = t.sent_at
+            report.sent += 1
+            report.sent_ids.add(c.id)
+
+    width = min(max(1, getattr(transport, "width", 1)), len(claimed))
+    if width == 1:
+        for c in claimed:
+            note(attempt(c))
+    else:  # one thread per connection the transport keeps; outcomes noted in order
+        with ThreadPoolExecutor(width, thread_name_prefix="digest-send") as pool:
+            for t in pool.map(attempt, claimed):
+                note(t)
+    lost = state.lost
     with session_scope(settings.database_url) as session:
-        session.execute(update(Delivery), rows)
+        ours = lease.fence(session, utcnow())  # record only the copies still ours
+        gone = [r for r in rows if r["id"] not in ours]
+        if gone:
+            rows = [r for r in rows if r["id"] in ours]
+            lost += len(gone)
+            report.forget({int(r["id"]) for r in gone})  # type: ignore[call-overload]
+            log.warning(
+                "%d copies were taken over by another sender before this batch recorded "
+                "them (it stalled past the claim timeout of %g s); %d had been sent",
+                len(gone),
+                settings.claim_timeout,
+                sum(r["status"] == DeliveryStatus.SENT for r in gone),
+            )
+        if rows:
+            session.execute(update(Delivery), rows)
         if subscribers:
             session.execute(update(Subscriber), list(subscribers.values()))
         bounces.count_bounces(session, settings, bounced)
         budget.record(session)
         # In the same commit as the outcomes: a send that has nothing left to go says so.
         webhooks.record_finished_sends(session, [c.id for c in claimed])
+    report.skipped += lost
     settled = len(set(delivery_ids)) - len(report.deferred)
     if on_settled and settled:
         on_settled(settled)
     return report
-
-
-def _renew_claims(settings: Settings, ids: Sequence[int]) -> None:
-    with session_scope(settings.database_url) as session:
-        for start in range(0, len(ids), CHUNK):
-            session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id.in_(ids[start : start + CHUNK]),
-                    Delivery.status == DeliveryStatus.SENDING,
-                )
-                .values(claimed_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
 
 
 def _row(c: Claimed, status: DeliveryStatus, **values: object) -> dict[str, object]:

@@ -32,6 +32,8 @@ class Sink:
     delays: dict[str, float] = field(default_factory=dict)
     in_flight: list[str] = field(default_factory=list)
     servers: list[Any] = field(default_factory=list)  # one aiosmtpd SMTP per EHLO'd session
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each accepted
+    bodies: list[str] = field(default_factory=list)  # the BODY= each MAIL FROM announced
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(
@@ -70,6 +72,10 @@ class Sink:
             return "451 4.4.2 timed out"  # never accepted: its sender is gone by now
         with self.lock:
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.arrived.append(time.monotonic())
+            self.bodies.append(
+                next((o for o in envelope.mail_options if o.upper().startswith("BODY=")), "")
+            )
             self.messages.append(message_from_bytes(envelope.original_content, policy=default))
         return "250 Message accepted"
 

@@ -263,7 +263,17 @@ def test_dsns_from_a_file_stdin_and_the_webhook_feed_the_same_path(
         recipient="mallory@elsewhere.example",
         message_id=hal.message_id or "",
     )
-    for forged in (forged_verp, forged_mid):
+    # The Message-ID it would have had without its keyed tag, reported for hal himself.
+    assert hal.message_id and re.fullmatch(
+        r"<digest\.e\d+\.s\d+\.[a-z2-7]{16}@[^>]+>", hal.message_id
+    )
+    guessed = fill(
+        "hard-mailbox-closed.eml",
+        to="bounces@news.example.org",
+        recipient="hal@saltmarsh.example",
+        message_id=re.sub(r"\.[a-z2-7]{16}@", "@", hal.message_id),
+    )
+    for forged in (forged_verp, forged_mid, guessed):
         result = d.digest("bounces", "process", "-", stdin=forged)
         assert result.returncode == 1
         assert "no delivery found for this DSN" in result.stderr

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from sqlalchemy import select
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.mail import SmtpTransport
 from digest.models import Article, Delivery, DeliveryStatus, Source, utcnow
 from digest.subscribers import add_subscriber
 
@@ -139,3 +141,68 @@ def test_two_processes_delivering_the_same_copies_send_each_once(
         assert {row.status for row in rows} == {DeliveryStatus.SENT}
         assert {row.attempts for row in rows} == {1}  # claimed once, by one of the two
         assert len({row.message_id for row in rows}) == COPIES
+
+
+def test_a_sender_that_stalls_past_the_claim_timeout_sends_none_of_what_was_taken_over(
+    database_url: str, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    # Sender A claims the batch, then stalls before its first copy (a slow first render
+    # on a loaded machine) for longer than the claim timeout. Sender B (the sweep) takes the
+    # copies over and sends them. When A wakes it must send none of them and must not
+    # overwrite B's record: every subscriber gets exactly one message.
+    sink, smtp_url = smtp
+    settings = Settings(
+        database_url=database_url,
+        smtp_url=smtp_url,
+        base_url="https://news.example.org",
+        secret_key="stall-secret",
+        DIGEST_FROM="Digest <digest@news.example.org>",
+        templates_dir=ROOT / "templates",
+        claim_timeout=0.5,
+    )
+    db.upgrade(database_url)
+    addresses = [f"reader{i:03d}@example.org" for i in range(6)]
+    with db.session_scope(database_url) as session:
+        source = Source(url="https://example.org/feed.xml", name="Harbour News")
+        session.add(source)
+        session.flush()
+        session.add(
+            Article(
+                source_id=source.id,
+                key="harbour-2",
+                link="https://example.org/harbour-2",
+                title="Ferry pier reopens",
+                body_text="The ferry pier reopened after repairs.",
+                summary="The ferry pier reopened after repairs.",
+                first_seen_at=utcnow(),
+            )
+        )
+        for address in addresses:
+            add_subscriber(session, address, confirmed=True)
+    ids = pipeline.plan_send(settings, kind="now").delivery_ids
+    reports: dict[str, pipeline.DeliveryReport] = {}
+
+    def stalling_compose(*args):  # type: ignore[no-untyped-def]
+        if "B" not in reports:
+            time.sleep(settings.claim_timeout * 1.5)  # A's claim now looks abandoned
+            other = SmtpTransport(smtp_url)
+            try:
+                reports["B"] = pipeline.deliver_batch(settings, ids, other)
+            finally:
+                other.close()
+        return pipeline.compose(*args)
+
+    transport = SmtpTransport(smtp_url)
+    try:
+        reports["A"] = pipeline.deliver_batch(settings, ids, transport, compose=stalling_compose)
+    finally:
+        transport.close()
+
+    assert (reports["B"].sent, reports["B"].skipped) == (6, 0)
+    assert (reports["A"].sent, reports["A"].skipped, reports["A"].failed) == (0, 6, [])
+    received = Counter(rcpt for _, rcpts in sink.envelopes for rcpt in rcpts)
+    assert received == Counter(addresses)
+    with db.session_scope(database_url) as session:
+        rows = list(session.scalars(select(Delivery)))
+        assert {row.status for row in rows} == {DeliveryStatus.SENT}
+        assert {row.attempts for row in rows} == {2}  # claimed by A, taken over by B

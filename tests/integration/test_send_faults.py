@@ -114,6 +114,9 @@ def test_smtp_down_at_first_under_celery_fails_nothing(  # type: ignore[no-untyp
     env["DIGEST_SMTP_URL"] = server.url
     env["DIGEST_RETRY_BASE_DELAY"] = "0.5"
     env["DIGEST_RETRY_MAX_DELAY"] = "1"
+    # Nobody dies here: a claim timeout a loaded machine cannot outrun by accident (the
+    # takeover of a stalled sender's copies is tested in test_concurrent_delivery).
+    env["DIGEST_CLAIM_TIMEOUT"] = "10"
     start_worker()
     cli("sources", "add", f"{samples_url}/harbour-log.atom")
     cli("gather")

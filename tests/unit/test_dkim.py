@@ -135,3 +135,51 @@ def test_bad_keys_are_one_line_naming_the_setting(tmp_path: Path) -> None:
     good, _ = write_key(tmp_path, "ed25519")
     with pytest.raises(ConfigError, match=r"^DIGEST_DKIM_SELECTOR: "):
         Signer.from_settings(Settings(dkim_key_file=good))
+
+
+@pytest.mark.parametrize("kind", ["rsa-pkcs8", "ed25519"])
+def test_copies_from_an_edition_template_verify_sent_8bit_or_encoded(
+    tmp_path: Path, kind: str
+) -> None:
+    # The signer works on the copy's own bytes: the 8bit, dot-stuffed bytes a modern
+    # server gets, and the quoted-printable copy a server without 8BITMIME gets.
+    from digest.mail.outgoing import Finisher
+    from digest.mail.template import Recipient, build_template
+
+    path, public = write_key(tmp_path, kind)
+    record = dns_record(public)
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
+        return record if name == b"harwick2026._domainkey.news.example.org." else b""
+
+    template = build_template(
+        sender="Harwick Digest <digest@news.example.org>",
+        subject="Harwick Digest: Fähre fährt wieder, العبارة تعود, 渡轮恢复 " * 3,
+        html="<p>.A line that starts with a dot.</p>\n" + "<p>Wärme im Hafen.</p>\n" * 50,
+        text=".A line that starts with a dot.\n" + "Wärme im Hafen.\n" * 50,
+        list_id="Harwick Digest <harwick-digest.news.example.org>",
+    )
+    copy = template.copy_for(
+        Recipient(
+            address="mara@example.org",
+            name="Mara Quill",
+            message_id="<digest.e1.s1@news.example.org>",
+            unsubscribe_url="https://news.example.org/unsubscribe/abc",
+            preferences_url="https://news.example.org/preferences/abc",
+            date=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+        )
+    )
+    finished = Finisher(settings_for(path)).finish(copy, 7)
+    assert finished.stuffed is not None
+    sent = finished.stuffed.replace(b"\r\n..", b"\r\n.")  # what the server stores
+    assert dkim.verify(sent, dnsfunc=dnsfunc)
+    encoded = finished.fallback().as_bytes(policy=HEADER_POLICY)
+    assert max(encoded) < 128
+    assert dkim.verify(encoded, dnsfunc=dnsfunc)
+    # A relay that refolds a header or adds empty lines at the end does not break it.
+    head, body = sent.split(b"\r\n\r\n", 1)
+    refolded = head.replace(b"\r\nSubject: ", b"\r\nSubject:    ", 1)
+    assert dkim.verify(refolded + b"\r\n\r\n" + body + b"\r\n\r\n", dnsfunc=dnsfunc)
+    # One changed character of the body does not verify.
+    changed = head + b"\r\n\r\n" + body.replace("Wärme".encode(), b"Warme", 1)
+    assert not dkim.verify(changed, dnsfunc=dnsfunc)

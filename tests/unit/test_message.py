@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import Any
@@ -207,3 +208,31 @@ def test_body_lines_are_short_and_quoted_printable() -> None:
     plain, rich = parsed.iter_parts()
     assert content(plain) == text
     assert content(rich).rstrip("\n") == html
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "shown"),
+    [
+        ("Harwick Digest", b"Harwick Digest <harwick-digest.news.example.org>", None),
+        # A comma is not allowed in an atom: the name becomes a quoted string.
+        ("Harwick, Digest", b'"Harwick, Digest" <harwick-digest.news.example.org>', None),
+        # Not ASCII: an encoded word for the name only; the id stays plain ASCII.
+        (
+            "Nachrichten aus Köln",
+            b"Nachrichten aus =?utf-8?q?K=C3=B6ln?= <nachrichten-aus-koln.news.example.org>",
+            "Nachrichten aus Köln <nachrichten-aus-koln.news.example.org>",
+        ),
+        ("أخبار الميناء", None, "أخبار الميناء <digest.news.example.org>"),
+    ],
+)
+def test_list_id_is_valid_for_any_list_name(
+    name: str, header: bytes | None, shown: str | None
+) -> None:
+    raw = build(list_id=list_id_for(name, "https://news.example.org")).as_bytes()
+    line = next(x for x in raw.split(b"\r\n") if x.startswith(b"List-Id: "))
+    assert line.isascii()
+    if header is not None:
+        assert line == b"List-Id: " + header
+    parsed = str(email.message_from_bytes(raw, policy=email.policy.default)["List-Id"])
+    assert parsed == (shown or header.decode())  # type: ignore[union-attr]
+    assert re.fullmatch(r".*<[a-z0-9-]+\.news\.example\.org>", parsed)
