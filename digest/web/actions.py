@@ -520,7 +520,8 @@ def get_send(settings: Settings, send_id: int) -> dict[str, Any]:
     detail = sends.send_detail(settings, send_id)
     settled = sum(detail.get(s, 0) for s in ("sent", "failed", "bounced", "skipped", "cancelled"))
     detail["settled"] = settled
-    detail["done"] = settled >= detail["total"]
+    # A paused or cancelled send goes no further by itself: nothing left to watch.
+    detail["done"] = settled >= detail["total"] or detail["status"] != "active"
     return detail
 
 

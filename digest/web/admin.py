@@ -22,7 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from digest import db, dispatch
+from digest import db, dispatch, webhooks
 from digest.admins import Admin, admin_for_token, authenticate
 from digest.config import Settings
 from digest.errors import DigestError, InvalidField
@@ -519,6 +519,53 @@ def admin_router(
             subscriber=subscriber or "",
             preview=found,
         )
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    @router.get("/webhooks", response_class=HTMLResponse)
+    def webhooks_page(request: Request) -> HTMLResponse:
+        with db.session_scope(settings.database_url) as session:
+            hooks = webhooks.webhook_rows(session)
+        return render(
+            request, "webhooks.html", title="Webhooks", hooks=hooks, events=webhooks.EVENTS
+        )
+
+    @router.post("/webhooks", response_class=HTMLResponse)
+    async def webhooks_add(request: Request) -> Response:
+        form = await checked_form(request)
+        if form is None:
+            return refused(request)
+        events = [e for e in form.getlist("events") if isinstance(e, str)]
+        try:
+            with db.session_scope(settings.database_url) as session:
+                hook = webhooks.add_webhook(session, text(form, "url"), events)
+                added = {"id": hook.id, "url": hook.url, "secret": hook.secret}
+        except DigestError as exc:
+            return failed(request, exc, "Webhook not added")
+        # The only time the secret is shown: a page, not a redirect with it in the URL.
+        return render(request, "webhook_added.html", title="Webhook added", hook=added)
+
+    @router.get("/webhooks/{webhook_id}", response_class=HTMLResponse)
+    def webhook_page(request: Request, webhook_id: int) -> HTMLResponse:
+        with db.session_scope(settings.database_url) as session:
+            hook = next((h for h in webhooks.webhook_rows(session) if h["id"] == webhook_id), None)
+            attempts = webhooks.attempt_rows(session, webhook_id)
+        if hook is None:
+            return render(
+                request, "message.html", 404, title="No such webhook", message="It was removed."
+            )
+        return render(request, "webhook.html", title=hook["url"], hook=hook, attempts=attempts)
+
+    @router.post("/webhooks/{webhook_id}/remove")
+    async def webhook_remove(request: Request, webhook_id: int) -> Response:
+        if await checked_form(request) is None:
+            return refused(request)
+        try:
+            with db.session_scope(settings.database_url) as session:
+                webhooks.remove_webhook(session, webhook_id)
+        except DigestError as exc:
+            return failed(request, exc)
+        return back("/admin/webhooks", f"Removed webhook #{webhook_id}")
 
     return router
 

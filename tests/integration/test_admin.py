@@ -427,6 +427,19 @@ def test_the_admin_pages_do_what_the_buttons_say(client: TestClient, samples_url
     assert "<svg" in dashboard.text and "sign-ups" in dashboard.text
     removed = client.post("/admin/sources/1/remove", data={"csrf": csrf})
     assert "Removed source #1" in removed.text
+    hook = client.post(
+        "/admin/webhooks",
+        data={"csrf": csrf, "url": "https://hooks.example.org/in", "events": ["send.finished"]},
+    )
+    assert hook.status_code == 200
+    secret = re.search(r'<pre id="webhook-secret">([^<]+)</pre>', hook.text)
+    assert secret and len(secret.group(1)) >= 32
+    listed = client.get("/admin/webhooks").text
+    assert "https://hooks.example.org/in" in listed and secret.group(1) not in listed
+    no_event = client.post("/admin/webhooks", data={"csrf": csrf, "url": "https://h.example.org"})
+    assert no_event.status_code == 400 and "events" in no_event.text
+    gone = client.post("/admin/webhooks/1/remove", data={"csrf": csrf})
+    assert "Removed webhook #1" in gone.text and "No webhooks." in gone.text
     # What PostgreSQL cannot store is refused or cleaned, never a 500.
     long_url = "https://harwick.example/" + "x" * 3000
     too_long = client.post("/admin/sources", data={"csrf": csrf, "url": long_url})
