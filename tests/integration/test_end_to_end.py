@@ -71,7 +71,9 @@ def test_gather_and_send_through_celery_to_smtp(cli, smtp, samples_url, worker) 
         assert msg["To"].addresses[0].addr_spec in SUBSCRIBERS
         assert msg["Subject"].startswith("Harwick Digest: ")
         assert msg["Date"].datetime is not None
-        assert re.fullmatch(r"<digest\.e\d+\.s\d+@news\.example\.org>", msg["Message-ID"])
+        assert re.fullmatch(
+            r"<digest\.e\d+\.s\d+\.[a-z2-7]{16}@news\.example\.org>", msg["Message-ID"]
+        )
         message_ids.add(msg["Message-ID"])
         assert msg["List-Id"] == "Harwick Digest <harwick-digest.news.example.org>"
         assert re.fullmatch(
