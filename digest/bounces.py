@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from digest import webhooks
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
@@ -67,6 +68,7 @@ def count_bounces(
             .values(status=SubscriberStatus.BOUNCED, bounced_at=now)
             .execution_options(synchronize_session=False)
         )
+        webhooks.record_bounced(session, suppressed)
     return suppressed
 
 

@@ -52,6 +52,10 @@ subscribers_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: migrations.", no_args_is_help=True)
 bounces_app = typer.Typer(help="Bounces: read delivery status notifications.", no_args_is_help=True)
 sends_app = typer.Typer(help="Sends: counts, errors, resume, cancel.", no_args_is_help=True)
+admins_app = typer.Typer(help="Admin users of /admin and their API tokens.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Outgoing webhooks: events POSTed, signed.", no_args_is_help=True)
+app.add_typer(admins_app, name="admins")
+app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(bounces_app, name="bounces")
 app.add_typer(sends_app, name="sends")
 app.add_typer(sources_app, name="sources")
@@ -586,9 +590,23 @@ def send(
     to: Annotated[str | None, typer.Option("--to", help="Only this subscriber.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show who would get what.")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for workers.")] = True,
+    test: Annotated[
+        str | None,
+        typer.Option("--test", help="Mail a test copy to this address; uses up nothing."),
+    ] = None,
+    as_subscriber: Annotated[
+        str | None, typer.Option("--as", help="With --test: the copy this subscriber would get.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Send the digest to the subscribers due now (or to everyone with --now)."""
+    if as_subscriber and not test:
+        raise InvalidInput("--as chooses whose copy a test is: use it with --test EMAIL")
+    if test:
+        if now or to or dry_run:
+            raise InvalidInput("--test sends one test copy: not with --now, --to or --dry-run")
+        _send_test(_settings(), test, as_subscriber, as_json)
+        return
     if to and not now:
         raise InvalidInput("--to sends outside the schedule: use it with --now")
     settings = _settings()
@@ -622,6 +640,18 @@ def send(
                 "it is not sent again by itself (see the failures of the earlier send)."
             )
     _exit_on_failures(settings, outcome)
+
+
+def _send_test(settings: Settings, to: str, as_subscriber: str | None, as_json: bool) -> None:
+    from digest.testsend import send_test
+
+    result = send_test(settings, to, as_subscriber=as_subscriber)
+    if as_json:
+        _print_json(asdict(result))
+        return
+    console.print(f"Test sent to {result.to}: {result.subject}", markup=False)
+    if as_subscriber and result.latest:
+        console.print(f"{as_subscriber} has nothing new: the test holds the latest articles.")
 
 
 def _check_signing(settings: Settings) -> None:
@@ -824,6 +854,145 @@ def run(
         raise typer.Exit(1)
 
 
+# --- admins and webhooks ------------------------------------------------------------------
+
+
+def _ask_password() -> str:
+    password = os.environ.get("DIGEST_NEW_ADMIN_PASSWORD")  # for scripts: not kept anywhere
+    if password:
+        return password
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@admins_app.command("add")
+def admins_add(email: str) -> None:
+    """Add an admin; asks for the password (hashed with argon2, never stored)."""
+    from digest.admins import add_admin
+
+    settings = _settings()
+    password = _ask_password()
+    with db.session_scope(settings.database_url) as session:
+        user = add_admin(session, email, password)
+        console.print(f"Added admin #{user.id}: {user.email}")
+
+
+@admins_app.command("password")
+def admins_password(email: str) -> None:
+    """Set a new password for an admin."""
+    from digest.admins import set_password
+
+    settings = _settings()
+    password = _ask_password()
+    with db.session_scope(settings.database_url) as session:
+        set_password(session, email, password)
+    console.print(f"Password of {email} changed")
+
+
+@admins_app.command("remove")
+def admins_remove(email: str) -> None:
+    """Remove an admin and their API tokens."""
+    from digest.admins import remove_admin
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        remove_admin(session, email)
+    console.print(f"Removed admin {email}")
+
+
+ADMIN_COLUMNS = (
+    Column("id", lambda r: str(r["id"])),
+    Column("email", lambda r: r["email"]),
+    Column("last sign-in", lambda r: _when(r["last_login_at"])),
+)
+
+
+@admins_app.command("list")
+def admins_list(as_json: JsonOption = False) -> None:
+    """List the admins."""
+    from digest.admins import admin_rows
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        rows = admin_rows(session)
+    _show(rows, ADMIN_COLUMNS, as_json)
+
+
+@admins_app.command("token")
+def admins_token(
+    email: str, name: Annotated[str, typer.Option(help="What the token is for.")] = "api"
+) -> None:
+    """Make an API token for an admin; printed once, stored only as a hash."""
+    from digest.admins import create_token
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        token = create_token(session, email, name)
+    sys.stdout.write(token + "\n")
+
+
+WEBHOOK_COLUMNS = (
+    Column("id", lambda r: str(r["id"])),
+    Column("url", lambda r: r["url"]),
+    Column("events", lambda r: ", ".join(r["events"])),
+    Column("delivered", lambda r: str(r["delivered"])),
+    Column("pending", lambda r: str(r["pending"] + r["sending"])),
+    Column("failed", lambda r: str(r["failed"])),
+)
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: str,
+    event: Annotated[
+        list[str],
+        typer.Option(
+            "--event",
+            help="subscriber.confirmed, subscriber.unsubscribed, "
+            "subscriber.bounced or send.finished; repeat for several.",
+        ),
+    ],
+    secret: Annotated[str | None, typer.Option(help="Signing secret (default: random).")] = None,
+) -> None:
+    """Add a webhook: each event is POSTed as JSON, signed with HMAC-SHA256."""
+    from digest import webhooks
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        hook = webhooks.add_webhook(session, url, event, secret)
+        console.print(f"Added webhook #{hook.id}: {hook.url}", markup=False)
+        console.print(f"Signing secret (shown once): {hook.secret}", markup=False)
+
+
+@webhooks_app.command("list")
+def webhooks_list(as_json: JsonOption = False) -> None:
+    """List webhooks with their events counted by state."""
+    from digest import webhooks
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        rows = webhooks.webhook_rows(session)
+    _show(rows, WEBHOOK_COLUMNS, as_json)
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(webhook_id: int) -> None:
+    """Remove a webhook and its events."""
+    from digest import webhooks
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        webhooks.remove_webhook(session, webhook_id)
+    console.print(f"Removed webhook #{webhook_id}")
+
+
+@webhooks_app.command("deliver")
+def webhooks_deliver() -> None:
+    """Deliver the webhook events now due (here, or hand them to the workers)."""
+    settings = _settings()
+    _dispatcher(settings).deliver_webhooks()
+    console.print("Webhook events due were handed out.")
+
+
 # --- servers ------------------------------------------------------------------------------
 
 
@@ -835,9 +1004,12 @@ def serve(
     """Run the web app (sign-up, confirmation, preferences, unsubscribe, health)."""
     import uvicorn
 
+    from digest.logs import configure
     from digest.web import create_app
 
-    uvicorn.run(create_app(_settings(templates=True)), host=host, port=port)
+    settings = _settings(templates=True)
+    configure(settings)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
 def _exec_celery(args: list[str]) -> None:

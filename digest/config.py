@@ -154,6 +154,14 @@ class Settings(BaseSettings):
     dkim_domain: str | None = None
     # A send pauses after this many copies in a row failed (not counting bounces).
     error_budget: int = Field(50, ge=1)
+    # The public archive of past editions at /archive (0 turns it off).
+    archive: bool = True
+    # GET /metrics without the admin token (for a Prometheus on a private network).
+    metrics_public: bool = False
+    # Log lines as JSON objects (one per line) instead of text.
+    log_json: bool = False
+    # Most sign-in attempts to /admin/login one IP address may make.
+    admin_login_rate: str = "10/minute"
 
     @field_validator("database_url")
     @classmethod
@@ -215,7 +223,7 @@ class Settings(BaseSettings):
         parse_servers(value)  # each server's URL and options; ValueError says which
         return value.strip()
 
-    @field_validator("signup_rate")
+    @field_validator("signup_rate", "admin_login_rate")
     @classmethod
     def _check_signup_rate(cls, value: str) -> str:
         from limits import parse

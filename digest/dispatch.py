@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from digest import pipeline
+from digest import pipeline, webhooks
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.mail import Transport, transport_for
@@ -65,6 +65,10 @@ class Dispatcher(Protocol):
 
     def send_transactional(self, mail_id: int) -> None:
         """Send one queued transactional mail (confirmation, welcome...), retrying 4xx."""
+        ...
+
+    def deliver_webhooks(self) -> None:
+        """Deliver the webhook events now due (each try recorded; failures come back later)."""
         ...
 
 
@@ -140,6 +144,9 @@ class InProcess:
         finally:
             transport.close()
 
+    def deliver_webhooks(self) -> None:
+        webhooks.deliver_due(self.settings)
+
 
 # Builds the Celery dispatcher. Only the faces (digest/cli.py, digest/web/) know the
 # workers package, so they hand this in; the core never imports a queue.
@@ -174,13 +181,20 @@ def send(
     *,
     kind: SendKind,
     email: str | None = None,
+    topic: str | None = None,
     dry_run: bool = False,
     wait: bool = True,
     on_progress: OnProgress = no_progress,
+    on_planned: Callable[[pipeline.SendPlan], None] | None = None,
 ) -> SendOutcome:
     """Plan a send here, pick up what earlier sends left (deferred copies now due, ones
-    stuck past the claim timeout), then have the dispatcher deliver both."""
-    plan = pipeline.plan_send(settings, kind=kind, email=email, dry_run=dry_run)
+    stuck past the claim timeout), then have the dispatcher deliver both.
+
+    `on_planned` hears the plan as soon as it is written (the web answers with the send's
+    id then, and shows its progress from the ledger while the copies go out)."""
+    plan = pipeline.plan_send(settings, kind=kind, email=email, topic=topic, dry_run=dry_run)
+    if on_planned is not None:
+        on_planned(plan)
     if dry_run:
         return SendOutcome(plan, None)
     planned = set(plan.delivery_ids)

@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest import webhooks
 from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
 from digest.links import ConfirmToken, read_token
 from digest.models import (
@@ -247,6 +248,7 @@ def unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = 
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = now or utcnow()
+        webhooks.record_subscriber(session, webhooks.SUBSCRIBER_UNSUBSCRIBED, subscriber)
     return subscriber
 
 
@@ -439,4 +441,5 @@ def confirm(
     sub.status = SubscriberStatus.CONFIRMED
     sub.confirmed_at = now or utcnow()
     sub.unsubscribed_at = None
+    webhooks.record_subscriber(session, webhooks.SUBSCRIBER_CONFIRMED, sub)
     return sub, True

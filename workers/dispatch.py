@@ -145,3 +145,8 @@ class CeleryDispatcher:
                 f"the broker went away while queuing ({type(exc).__name__}: {exc}); "
                 "the copies stay pending and are queued again when it is back"
             )
+
+    def deliver_webhooks(self) -> None:
+        from workers.tasks import deliver_webhooks
+
+        deliver_webhooks.delay()

@@ -9,7 +9,7 @@ from celery import Task, group
 from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
-from digest import db, pipeline
+from digest import db, pipeline, webhooks
 from digest.mail import Transport, transport_for
 from digest.models import MailStatus, SendKind, utcnow
 from digest.pipeline.transactional import MAX_ATTEMPTS, send_mail
@@ -110,8 +110,17 @@ def requeue_leftovers() -> dict[str, int]:
     return {"deliveries": len(ids), "batches": batches}
 
 
+@app.task(name="digest.deliver_webhooks")
+def deliver_webhooks() -> dict[str, int]:
+    """Every webhook event now due, one try each; a failed one is due again after its
+    backoff, and the sweep (every minute) hands it out then."""
+    return webhooks.deliver_due(settings)
+
+
 @app.task(name="digest.sweep")
 def sweep() -> dict[str, int]:
+    if webhooks.due_events(settings):
+        deliver_webhooks.delay()
     return requeue_leftovers()
 
 

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from digest import bounces
+from digest import bounces, webhooks
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
@@ -491,6 +491,8 @@ def deliver_batch(
             session.execute(update(Subscriber), list(subscribers.values()))
         bounces.count_bounces(session, settings, bounced)
         budget.record(session)
+        # In the same commit as the outcomes: a send that has nothing left to go says so.
+        webhooks.record_finished_sends(session, [c.id for c in claimed])
     report.skipped += lost
     settled = len(set(delivery_ids)) - len(report.deferred)
     if on_settled and settled:

@@ -27,6 +27,7 @@ from digest.models import (
     SendKind,
     Subscriber,
     SubscriberStatus,
+    Topic,
     source_topics,
     subscriber_topics,
     utcnow,
@@ -245,18 +246,19 @@ def recipients(session: Session, *, email: str | None) -> list[Subscriber]:
     return [s for chunk in recipient_chunks(session) for s in chunk]
 
 
-def recipient_chunks(session: Session, size: int = SUBSCRIBER_CHUNK) -> Iterator[list[Subscriber]]:
-    """Confirmed subscribers by ascending id, `size` at a time (a range per query)."""
+def recipient_chunks(
+    session: Session, size: int = SUBSCRIBER_CHUNK, *, topic: str | None = None
+) -> Iterator[list[Subscriber]]:
+    """Confirmed subscribers by ascending id, `size` at a time (a range per query); with a
+    topic, only those who chose it."""
     after = 0
     while True:
-        chunk = list(
-            session.scalars(
-                select(Subscriber)
-                .where(Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > after)
-                .order_by(Subscriber.id)
-                .limit(size)
-            )
+        query = select(Subscriber).where(
+            Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > after
         )
+        if topic is not None:
+            query = query.where(Subscriber.topics.any(Topic.name == topic))
+        chunk = list(session.scalars(query.order_by(Subscriber.id).limit(size)))
         if not chunk:
             return
         yield chunk
@@ -302,6 +304,7 @@ def plan_send(
     *,
     kind: SendKind | str,
     email: str | None = None,
+    topic: str | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> SendPlan:
@@ -314,7 +317,8 @@ def plan_send(
 
     Subscribers are read a range of ids at a time and `decide` is applied to each range,
     its rows written in bulk, so memory does not grow with the list. The send's row is
-    written only when there is something to deliver.
+    written only when there is something to deliver. `topic` limits it to the confirmed
+    subscribers who chose that topic.
     """
     kind = SendKind(kind)
     now = now or utcnow()
@@ -322,7 +326,9 @@ def plan_send(
     editions: dict[tuple[int, ...], tuple[int, str]] = {}  # articles -> edition id, subject
     with session_scope(settings.database_url) as session:
         chunks: Iterable[list[Subscriber]] = (
-            [recipients(session, email=email)] if email is not None else recipient_chunks(session)
+            [recipients(session, email=email)]
+            if email is not None
+            else recipient_chunks(session, topic=topic)
         )
         for chunk in chunks:
             _plan_chunk(session, settings, chunk, plan, editions, kind, now, dry_run)

@@ -1,38 +1,86 @@
-"""The web app: health, one-click unsubscribe (RFC 8058), and the public pages of
-`digest.web.public` (sign-up, confirmation, preferences).
-
-The admin pages and the JSON API come later; they will live beside these routes.
+"""The web app: health and metrics, one-click unsubscribe (RFC 8058), the public pages of
+`digest.web.public` (sign-up, confirmation, preferences) and `digest.web.archive`, the
+admin pages (`digest.web.admin`, under /admin) and the JSON API (`digest.web.api`, under
+/api/v1).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from digest import db
+from digest import db, dispatch, metrics, webhooks
 from digest.config import Settings, default_templates_dir, get_settings
 from digest.errors import DigestError
 from digest.links import UNSUBSCRIBE
 from digest.models import Subscriber
 from digest.subscribers import subscriber_for_token, unsubscribe
+from digest.web.admin import add_admin
+from digest.web.api import create_api
+from digest.web.archive import archive_router
+from digest.web.auth import bearer_admin
 from digest.web.public import public_router
 from digest.web.webhooks import add_webhooks
 
 log = logging.getLogger(__name__)
+# In this process (no broker), due webhook events are delivered this often.
+WEBHOOK_INTERVAL = 5.0
+
+
+def _workers(settings: Settings, on_warning: Callable[[str], None] | None) -> dispatch.Dispatcher:
+    from workers.dispatch import CeleryDispatcher  # only with a broker configured
+
+    return CeleryDispatcher(settings, on_warning)
+
+
+def _webhook_loop(settings: Settings, stop: threading.Event) -> None:
+    while not stop.wait(WEBHOOK_INTERVAL):
+        try:
+            webhooks.deliver_due(settings)
+        except Exception:
+            log.exception("delivering webhook events")
+
+
+def broker_ok(broker_url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(broker_url, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Digest", docs_url=None, redoc_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Without a broker nobody else delivers webhook events: this process does.
+        stop = threading.Event()
+        if not settings.broker_url:
+            threading.Thread(
+                target=_webhook_loop, args=(settings, stop), name="digest-webhooks", daemon=True
+            ).start()
+        yield
+        stop.set()
+
+    app = FastAPI(title="Digest", docs_url=None, redoc_url=None, lifespan=lifespan)
     # An admin's DIGEST_TEMPLATES_DIR overrides the installed pages file by file.
     templates = Jinja2Templates(
         directory=[settings.templates_dir / "web", default_templates_dir() / "web"]
     )
+
+    def dispatcher() -> dispatch.Dispatcher:
+        return dispatch.dispatcher_for(settings, workers=_workers)
 
     def page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
         context.setdefault("list_name", settings.list_name)
@@ -43,14 +91,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health")
     def health() -> Response:
+        report = {"status": "ok", "database": "ok"}
         try:
             with db.get_engine(settings.database_url).connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception:
             # The reason goes to the log, not to whoever asks: it can name hosts and users.
             log.exception("health check: database unreachable")
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+            report.update(status="error", database="unreachable")
+        if settings.broker_url:
+            report["broker"] = "ok" if broker_ok(settings.broker_url) else "unreachable"
+            if report["broker"] != "ok":
+                report["status"] = "error"
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    @app.get("/metrics")
+    async def metrics_page(request: Request) -> Response:
+        if not settings.metrics_public:
+            header = request.headers.get("authorization")
+            admin = await run_in_threadpool(bearer_admin, settings, header) if header else None
+            if admin is None:
+                return JSONResponse(
+                    {"error": "a valid Bearer token is needed (or DIGEST_METRICS_PUBLIC=1)"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        body = await run_in_threadpool(metrics.render, settings)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
 
     def subscriber(session: Session, purpose: str, token: str) -> Subscriber:
         return subscriber_for_token(session, settings.secret_key, purpose, token)
@@ -78,6 +145,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return page(request, "message.html", title="Unsubscribed", message=message)
 
     app.include_router(public_router(settings, page))
+    if settings.archive:
+        app.include_router(archive_router(settings, page))
+    add_admin(app, settings, templates, dispatcher)
+    app.mount("/api/v1", create_api(settings, dispatcher))
 
     add_webhooks(app, settings)
     return app

@@ -1,0 +1,133 @@
+"""Admin users and their API tokens.
+
+Passwords are hashed with argon2 (argon2-cffi's defaults, RFC 9106's second choice); an
+API token is shown once and stored as its SHA-256, so a copy of the database gives no
+way in. `DIGEST_ADMIN_TOKEN` remains the key that needs no user at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
+from digest.models import AdminUser, ApiToken, utcnow
+from digest.subscribers import normalize_email
+
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "dgt_"
+_hasher = PasswordHasher()
+# Compared against when the address is unknown, so both answers take as long.
+_DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
+
+
+@dataclass(frozen=True)
+class Admin:
+    """Who is signed in: an admin user, or the holder of DIGEST_ADMIN_TOKEN (id 0)."""
+
+    id: int
+    email: str
+
+    @property
+    def by_token(self) -> bool:
+        return self.id == 0
+
+
+TOKEN_ADMIN = Admin(0, "admin token")
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidField("password", f"at least {MIN_PASSWORD} characters")
+    return password
+
+
+def add_admin(session: Session, email: str, password: str) -> AdminUser:
+    try:
+        address = normalize_email(email)
+    except InvalidInput as exc:
+        raise InvalidField("email", str(exc)) from None
+    if session.scalar(select(AdminUser).where(AdminUser.email == address)):
+        raise AlreadyExists(f"{address} is already an admin")
+    user = AdminUser(email=address, password_hash=_hasher.hash(check_password(password)))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, email: str, password: str) -> AdminUser:
+    user = find_admin(session, email)
+    user.password_hash = _hasher.hash(check_password(password))
+    return user
+
+
+def find_admin(session: Session, email: str) -> AdminUser:
+    user = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no admin {email}")
+    return user
+
+
+def remove_admin(session: Session, email: str) -> None:
+    session.delete(find_admin(session, email))
+
+
+def admin_rows(session: Session) -> list[dict[str, Any]]:
+    return [
+        {"id": u.id, "email": u.email, "created_at": u.created_at, "last_login_at": u.last_login_at}
+        for u in session.scalars(select(AdminUser).order_by(AdminUser.id))
+    ]
+
+
+def authenticate(session: Session, email: str, password: str) -> Admin | None:
+    """The admin with this address and password, or None (same time either way)."""
+    user = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = utcnow()
+    return Admin(user.id, user.email)
+
+
+def admin_by_id(session: Session, admin_id: int) -> Admin | None:
+    user = session.get(AdminUser, admin_id)
+    return Admin(user.id, user.email) if user else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, email: str, name: str = "api") -> str:
+    """A new API token for this admin; the only time it is seen in clear."""
+    user = find_admin(session, email)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(admin_user_id=user.id, name=name[:200], token_hash=_digest(token)))
+    session.flush()
+    return token
+
+
+def admin_for_token(session: Session, token: str, admin_token: str | None) -> Admin | None:
+    """Who a Bearer token belongs to: DIGEST_ADMIN_TOKEN, an admin's API token, or nobody."""
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return TOKEN_ADMIN
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None:
+        return None
+    row.last_used_at = utcnow()
+    return admin_by_id(session, row.admin_user_id)

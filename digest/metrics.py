@@ -1,0 +1,182 @@
+"""Prometheus metrics, read from the database at each scrape.
+
+Every number comes from the tables, not from counters in one process, so any `digest
+serve` of a deployment answers the same and a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from digest.config import Settings
+from digest.db import session_scope
+from digest.models import (
+    Article,
+    Delivery,
+    DeliveryStatus,
+    Source,
+    Subscriber,
+    WebhookEvent,
+    utcnow,
+)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+QUEUED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
+
+
+def _value(status: object) -> str:
+    return str(getattr(status, "value", status))
+
+
+def broker_queue_depth(broker_url: str) -> int | None:
+    """Messages waiting in Celery's default queue on Redis, or None when unreachable."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(broker_url, socket_timeout=1, socket_connect_timeout=1)
+        return int(client.llen("celery"))
+    except redis.RedisError:
+        return None
+
+
+class DatabaseCollector(Collector):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        now = utcnow()
+        with session_scope(self.settings.database_url) as session:
+            sources = list(
+                session.execute(
+                    select(
+                        Source.name,
+                        Source.error_count,
+                        Source.last_ok_at,
+                        Source.last_fetched_at,
+                        Source.paused,
+                    )
+                )
+            )
+            articles = dict(
+                session.execute(
+                    select(Article.source_id, func.count()).group_by(Article.source_id)
+                ).all()
+            )
+            names = dict(session.execute(select(Source.id, Source.name)).all())
+            deliveries = dict(
+                session.execute(
+                    select(Delivery.status, func.count()).group_by(Delivery.status)
+                ).all()
+            )
+            subscribers = dict(
+                session.execute(
+                    select(Subscriber.status, func.count()).group_by(Subscriber.status)
+                ).all()
+            )
+            sent_last_minute = session.scalar(
+                select(func.count()).where(
+                    Delivery.status == DeliveryStatus.SENT,
+                    Delivery.sent_at >= now - timedelta(minutes=1),
+                )
+            )
+            signups_day = session.scalar(
+                select(func.count()).where(Subscriber.created_at >= now - timedelta(days=1))
+            )
+            signups = session.scalar(select(func.count()).select_from(Subscriber))
+            events = dict(
+                session.execute(
+                    select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+                ).all()
+            )
+
+        errors = GaugeMetricFamily(
+            "digest_source_errors",
+            "Failed gathers in a row of each source (0: the last one worked)",
+            labels=["source"],
+        )
+        last_ok = GaugeMetricFamily(
+            "digest_source_last_success_timestamp_seconds",
+            "When each source was last gathered without an error",
+            labels=["source"],
+        )
+        last_run = GaugeMetricFamily(
+            "digest_source_last_gather_timestamp_seconds",
+            "When each source was last gathered, with or without an error",
+            labels=["source"],
+        )
+        paused = GaugeMetricFamily(
+            "digest_source_paused", "1 for a paused source", labels=["source"]
+        )
+        for name, error_count, ok_at, fetched_at, is_paused in sources:
+            errors.add_metric([name], error_count)
+            paused.add_metric([name], 1 if is_paused else 0)
+            if ok_at is not None:
+                last_ok.add_metric([name], ok_at.timestamp())
+            if fetched_at is not None:
+                last_run.add_metric([name], fetched_at.timestamp())
+        yield from (errors, last_ok, last_run, paused)
+
+        per_source = GaugeMetricFamily(
+            "digest_articles", "Articles stored, by source", labels=["source"]
+        )
+        for source_id, n in articles.items():
+            per_source.add_metric([names.get(source_id, str(source_id))], n)
+        yield per_source
+
+        by_status = GaugeMetricFamily(
+            "digest_deliveries", "Digest copies by state", labels=["status"]
+        )
+        for status in DeliveryStatus:
+            by_status.add_metric(
+                [status.value], deliveries.get(status, deliveries.get(status.value, 0))
+            )
+        yield by_status
+
+        yield GaugeMetricFamily(
+            "digest_send_rate_per_second",
+            "Copies accepted by the mail server over the last minute, per second",
+            value=(sent_last_minute or 0) / 60,
+        )
+        queue = GaugeMetricFamily(
+            "digest_queue_depth",
+            "Work waiting: copies not settled, and broker messages",
+            labels=["queue"],
+        )
+        queue.add_metric(
+            ["deliveries"], sum(deliveries.get(s, deliveries.get(s.value, 0)) for s in QUEUED)
+        )
+        if self.settings.broker_url:
+            depth = broker_queue_depth(self.settings.broker_url)
+            if depth is not None:
+                queue.add_metric(["broker"], depth)
+        yield queue
+
+        subs = GaugeMetricFamily("digest_subscribers", "Subscribers by status", labels=["status"])
+        for status, n in subscribers.items():
+            subs.add_metric([_value(status)], n)
+        yield subs
+        yield GaugeMetricFamily(
+            "digest_signups", "Subscriber rows ever created (sign-ups and adds)", value=signups or 0
+        )
+        yield GaugeMetricFamily(
+            "digest_signups_last_day", "Sign-ups in the last 24 hours", value=signups_day or 0
+        )
+
+        hooks = GaugeMetricFamily(
+            "digest_webhook_events", "Webhook events by state", labels=["status"]
+        )
+        for status, n in events.items():
+            hooks.add_metric([_value(status)], n)
+        yield hooks
+
+
+def render(settings: Settings) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(settings))
+    return generate_latest(registry)

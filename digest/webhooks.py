@@ -1,0 +1,360 @@
+"""Outgoing webhooks: events recorded with the change they report, delivered signed.
+
+`record` writes one `webhook_events` row per webhook that wants the event, in the caller's
+session, so an event is committed (or rolled back) with the change itself and a worker
+that dies never loses one. `deliver_due` claims due rows one UPDATE at a time, POSTs the
+body with an HMAC-SHA256 signature over the timestamp and the body, records each attempt,
+and retries a failure under the project's `RetryPolicy` until `MAX_ATTEMPTS`.
+
+Receivers check `X-Digest-Signature: sha256=HEX` where HEX is
+HMAC-SHA256(secret, f"{X-Digest-Timestamp}.{body}"), and refuse old timestamps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from digest.config import Settings
+from digest.db import insert_ignore, session_scope
+from digest.errors import InvalidField, NotFound
+from digest.models import (
+    Delivery,
+    Send,
+    Subscriber,
+    Webhook,
+    WebhookAttempt,
+    WebhookEvent,
+    WebhookEventStatus,
+    utcnow,
+)
+
+SUBSCRIBER_CONFIRMED = "subscriber.confirmed"
+SUBSCRIBER_UNSUBSCRIBED = "subscriber.unsubscribed"
+SUBSCRIBER_BOUNCED = "subscriber.bounced"
+SEND_FINISHED = "send.finished"
+EVENTS = (SUBSCRIBER_CONFIRMED, SUBSCRIBER_UNSUBSCRIBED, SUBSCRIBER_BOUNCED, SEND_FINISHED)
+
+SIGNATURE_HEADER = "X-Digest-Signature"
+TIMESTAMP_HEADER = "X-Digest-Timestamp"
+EVENT_HEADER = "X-Digest-Event"
+MAX_ATTEMPTS = 8
+TIMEOUT = 10.0
+# Copies still on their way: a send with none of these left is finished.
+_UNSETTLED = ("pending", "sending", "deferred")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value for this body sent at this time."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(
+    secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300
+) -> bool:
+    """What a receiver does: the signature matches and the timestamp is recent."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs(time.time() - ts) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, ts, body), signature)
+
+
+# --- managing webhooks ----------------------------------------------------------------------
+
+
+def check_events(events: Sequence[str]) -> list[str]:
+    chosen = list(dict.fromkeys(e.strip() for e in events if e.strip()))
+    if not chosen:
+        raise InvalidField("events", f"choose at least one of {', '.join(EVENTS)}")
+    unknown = [e for e in chosen if e not in EVENTS]
+    if unknown:
+        raise InvalidField("events", f"unknown event {unknown[0]!r}; use {', '.join(EVENTS)}")
+    return chosen
+
+
+def check_url(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidField("url", f"{url!r} is not an http:// or https:// URL")
+    if len(url) > 2000:
+        raise InvalidField("url", "at most 2000 characters")
+    return url
+
+
+def add_webhook(
+    session: Session, url: str, events: Sequence[str], secret: str | None = None
+) -> Webhook:
+    hook = Webhook(
+        url=check_url(url),
+        events=check_events(events),
+        secret=secret or secrets.token_urlsafe(32),
+        created_at=utcnow(),
+    )
+    session.add(hook)
+    session.flush()
+    return hook
+
+
+def remove_webhook(session: Session, webhook_id: int) -> None:
+    hook = session.get(Webhook, webhook_id)
+    if hook is None:
+        raise NotFound(f"no webhook {webhook_id}")
+    session.delete(hook)
+
+
+def webhook_rows(session: Session) -> list[dict[str, Any]]:
+    counts: dict[tuple[int, str], int] = {
+        (w, str(getattr(s, "value", s))): n
+        for w, s, n in session.execute(
+            select(WebhookEvent.webhook_id, WebhookEvent.status, func.count()).group_by(
+                WebhookEvent.webhook_id, WebhookEvent.status
+            )
+        )
+    }
+    return [
+        {
+            "id": h.id,
+            "url": h.url,
+            "events": list(h.events),
+            "active": h.active,
+            "created_at": h.created_at,
+            **{s.value: counts.get((h.id, s.value), 0) for s in WebhookEventStatus},
+        }
+        for h in session.scalars(select(Webhook).order_by(Webhook.id))
+    ]
+
+
+def attempt_rows(session: Session, webhook_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(WebhookEvent.id, WebhookEvent.event, WebhookAttempt)
+        .join(WebhookAttempt, WebhookAttempt.event_id == WebhookEvent.id)
+        .where(WebhookEvent.webhook_id == webhook_id)
+        .order_by(WebhookAttempt.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "event_id": event_id,
+            "event": event,
+            "attempted_at": a.attempted_at,
+            "status_code": a.status_code,
+            "error": a.error,
+            "duration_ms": a.duration_ms,
+        }
+        for event_id, event, a in rows
+    ]
+
+
+# --- recording events -----------------------------------------------------------------------
+
+
+def record(
+    session: Session, event: str, key: str, data: dict[str, Any], now: datetime | None = None
+) -> int:
+    """Write the event for every active webhook that wants it, in the caller's transaction.
+
+    `key` names the occurrence: the same key for the same webhook is written once."""
+    hooks = [
+        h.id
+        for h in session.scalars(select(Webhook).where(Webhook.active.is_(True)))
+        if event in h.events
+    ]
+    if not hooks:
+        return 0
+    now = now or utcnow()
+    body = json.dumps(
+        {"event": event, "id": key, "created_at": now.isoformat(), "data": data},
+        sort_keys=True,
+        default=str,
+    )
+    rows = [
+        {
+            "webhook_id": h,
+            "event": event,
+            "key": key[:200],
+            "body": body,
+            "status": WebhookEventStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for h in hooks
+    ]
+    session.execute(insert_ignore(session, WebhookEvent), rows)
+    return len(rows)
+
+
+def subscriber_data(sub: Subscriber) -> dict[str, Any]:
+    return {"id": sub.id, "email": sub.email, "name": sub.name, "status": str(sub.status)}
+
+
+def record_subscriber(session: Session, event: str, sub: Subscriber) -> None:
+    now = utcnow()
+    record(session, event, f"{event}:{sub.id}:{now.timestamp():.6f}", subscriber_data(sub), now)
+
+
+def record_bounced(session: Session, subscriber_ids: Iterable[int]) -> None:
+    query = select(Subscriber).where(Subscriber.id.in_(list(subscriber_ids)))
+    for sub in session.scalars(query.execution_options(populate_existing=True)):
+        record_subscriber(session, SUBSCRIBER_BOUNCED, sub)
+
+
+def record_finished_sends(session: Session, delivery_ids: Sequence[int]) -> None:
+    """A `send.finished` event for each send of these copies that has none left to go."""
+    if not delivery_ids or not session.scalar(select(func.count()).select_from(Webhook)):
+        return
+    send_ids = set(
+        session.scalars(select(Delivery.send_id).where(Delivery.id.in_(list(delivery_ids)[:1000])))
+    )
+    for send_id in sorted(send_ids):
+        counts = {
+            str(getattr(s, "value", s)): n
+            for s, n in session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.send_id == send_id)
+                .group_by(Delivery.status)
+            )
+        }
+        if any(counts.get(s) for s in _UNSETTLED):
+            continue
+        send = session.get(Send, send_id)
+        data = {"send_id": send_id, "kind": str(send.kind) if send else None, "counts": counts}
+        record(session, SEND_FINISHED, f"{SEND_FINISHED}:{send_id}", data)
+
+
+# --- delivering events ----------------------------------------------------------------------
+
+
+def _claimable(now: datetime, claim_timeout: float) -> Any:
+    return or_(
+        and_(
+            WebhookEvent.status == WebhookEventStatus.PENDING,
+            or_(WebhookEvent.next_attempt_at.is_(None), WebhookEvent.next_attempt_at <= now),
+        ),
+        and_(
+            WebhookEvent.status == WebhookEventStatus.SENDING,
+            WebhookEvent.claimed_at < now - timedelta(seconds=claim_timeout),
+        ),
+    )
+
+
+def due_events(settings: Settings, now: datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    with session_scope(settings.database_url) as session:
+        return list(
+            session.scalars(
+                select(WebhookEvent.id)
+                .where(_claimable(now, settings.claim_timeout))
+                .order_by(WebhookEvent.id)
+            )
+        )
+
+
+def next_delay(settings: Settings, attempt: int) -> float:
+    """Seconds before the next try after the `attempt`-th failed (the mail retry policy)."""
+    from digest.pipeline.deliver import RetryPolicy
+
+    return RetryPolicy.from_settings(settings).delay(attempt)
+
+
+def deliver_event(settings: Settings, event_id: int, client: httpx.Client) -> str | None:
+    """Claim one event, POST it, record the attempt; its status after, or None when another
+    sender had it (or it was not due)."""
+    now = utcnow()
+    with session_scope(settings.database_url) as session:
+        claimed = session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event_id, _claimable(now, settings.claim_timeout))
+            .values(status=WebhookEventStatus.SENDING, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            return None
+        event = session.get_one(WebhookEvent, event_id)
+        hook = session.get_one(Webhook, event.webhook_id)
+        url, secret, body, name = hook.url, hook.secret, event.body.encode(), event.event
+        attempts = event.attempts
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "digest-webhooks",
+        EVENT_HEADER: name,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
+    started = time.monotonic()
+    code: int | None = None
+    error: str | None = None
+    try:
+        response = client.post(url, content=body, headers=headers, timeout=TIMEOUT)
+        code = response.status_code
+        if not 200 <= code < 300:
+            error = f"HTTP {code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+    elapsed = int((time.monotonic() - started) * 1000)
+    done = utcnow()
+    attempts += 1
+    if error is None:
+        values: dict[str, Any] = {"status": WebhookEventStatus.DELIVERED, "delivered_at": done}
+    elif attempts >= MAX_ATTEMPTS:
+        values = {"status": WebhookEventStatus.FAILED}
+    else:
+        values = {
+            "status": WebhookEventStatus.PENDING,
+            "next_attempt_at": done + timedelta(seconds=next_delay(settings, attempts)),
+        }
+    with session_scope(settings.database_url) as session:
+        session.add(
+            WebhookAttempt(
+                event_id=event_id,
+                attempted_at=done,
+                status_code=code,
+                error=error,
+                duration_ms=elapsed,
+            )
+        )
+        session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event_id)
+            .values(attempts=attempts, last_error=error, claimed_at=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+    return str(values["status"])
+
+
+def deliver_due(
+    settings: Settings, ids: Sequence[int] | None = None, client: httpx.Client | None = None
+) -> dict[str, int]:
+    """Try every due event (or these) once; counted by what became of them."""
+    ids = due_events(settings) if ids is None else ids
+    counts: dict[str, int] = {}
+    if not ids:
+        return counts
+    own = client is None
+    client = client or httpx.Client(follow_redirects=False)
+    try:
+        for event_id in ids:
+            status = deliver_event(settings, event_id, client)
+            if status is not None:
+                counts[status] = counts.get(status, 0) + 1
+    finally:
+        if own:
+            client.close()
+    return counts

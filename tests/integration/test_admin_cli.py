@@ -1,0 +1,87 @@
+"""`digest send --test`, `digest admins` and `digest webhooks` in this process (Typer's
+runner), against a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from smtp_sink import Sink
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.config import get_settings
+
+
+@pytest.fixture
+def run(
+    migrated_database_url: str,
+    smtp: tuple[Sink, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[object]:
+    monkeypatch.chdir(tmp_path)
+    for key in ("DIGEST_BROKER_URL", "DIGEST_ADMIN_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DIGEST_DATABASE_URL", migrated_database_url)
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp[1])
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, (result.output, result.exception)
+        # An error a user can act on: what `digest` prints after "error:".
+        failure = "" if isinstance(result.exception, SystemExit) else str(result.exception or "")
+        return result.stdout + failure
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_send_test_mails_any_address_and_uses_up_nothing(
+    run, smtp: tuple[Sink, str], samples_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    sink = smtp[0]
+    run("sources", "add", f"{samples_url}/harwick-news.rss", "--topic", "city")
+    run("gather")
+    run("subscribers", "add", "ana@example.org", "--confirmed", "--name", "Ana")
+    out = json.loads(
+        run("send", "--test", "Editor@Example.org", "--as", "ana@example.org", "--json")
+    )
+    assert out["to"] == "editor@example.org" and out["latest"] is False
+    (message,) = sink.wait_for(1)
+    assert str(message["Subject"]).startswith("[Test] ")
+    ana = json.loads(run("subscribers", "list", "--json"))[0]
+    assert ana["last_sent_at"] is None
+    assert json.loads(run("sends", "list", "--json")) == []
+    # The real send still has everything new for her.
+    assert json.loads(run("send", "--now", "--json"))["sent"] == 1
+    assert "--as chooses" in run("send", "--as", "ana@example.org", code=1)
+
+
+def test_send_test_refuses_what_it_cannot_do(run) -> None:  # type: ignore[no-untyped-def]
+    assert "no articles yet" in run("send", "--test", "editor@example.org", code=1)
+    assert "not a valid email" in run("send", "--test", "nobody", code=1)
+    assert "not with --now" in run("send", "--test", "editor@example.org", "--now", code=1)
+
+
+def test_admins_and_webhooks_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
+    env = {"DIGEST_NEW_ADMIN_PASSWORD": "a long enough password"}
+    assert "Added admin #1" in run("admins", "add", "ops@example.org", env=env)
+    assert "already an admin" in run("admins", "add", "ops@example.org", env=env, code=1)
+    short = {"DIGEST_NEW_ADMIN_PASSWORD": "short"}
+    assert "at least 10" in run("admins", "add", "b@example.org", env=short, code=1)
+    token = run("admins", "token", "ops@example.org").strip()
+    assert token.startswith("dgt_")
+    assert [a["email"] for a in json.loads(run("admins", "list", "--json"))] == ["ops@example.org"]
+    added = run("webhooks", "add", "https://hooks.example.org/in", "--event", "send.finished")
+    assert "Signing secret" in added
+    assert "unknown event" in run(
+        "webhooks", "add", "https://h.example.org", "--event", "x", code=1
+    )
+    assert json.loads(run("webhooks", "list", "--json"))[0]["events"] == ["send.finished"]
+    run("webhooks", "remove", "1")
+    assert json.loads(run("webhooks", "list", "--json")) == []
