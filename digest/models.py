@@ -317,6 +317,7 @@ class Delivery(Base):
         UniqueConstraint("edition_id", "subscriber_id"),
         Index("ix_deliveries_send_status", "send_id", "status"),
         Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_deliveries_message_id", "message_id"),  # a DSN finds its copy by it
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
