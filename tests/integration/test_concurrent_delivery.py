@@ -56,10 +56,8 @@ print(json.dumps({"sent": report.sent, "skipped": report.skipped,
 """
 
 
-def test_two_processes_delivering_the_same_copies_send_each_once(
-    database_url: str, smtp: tuple[Sink, str], tmp_path: Path
-) -> None:
-    sink, smtp_url = smtp
+def seed_send(database_url: str, smtp_url: str, count: int, **extra: object) -> Settings:
+    """Settings, one article and `count` confirmed readers (reader000@...)."""
     settings = Settings(
         database_url=database_url,
         smtp_url=smtp_url,
@@ -67,9 +65,9 @@ def test_two_processes_delivering_the_same_copies_send_each_once(
         secret_key="race-secret",
         DIGEST_FROM="Digest <digest@news.example.org>",
         templates_dir=ROOT / "templates",
+        **extra,  # type: ignore[arg-type]
     )
     db.upgrade(database_url)
-    addresses = [f"reader{i:03d}@example.org" for i in range(COPIES)]
     with db.session_scope(database_url) as session:
         source = Source(url="https://example.org/feed.xml", name="Harbour News")
         session.add(source)
@@ -85,8 +83,17 @@ def test_two_processes_delivering_the_same_copies_send_each_once(
                 first_seen_at=utcnow(),
             )
         )
-        for address in addresses:
-            add_subscriber(session, address, confirmed=True)
+        for i in range(count):
+            add_subscriber(session, f"reader{i:03d}@example.org", confirmed=True)
+    return settings
+
+
+def test_two_processes_delivering_the_same_copies_send_each_once(
+    database_url: str, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    sink, smtp_url = smtp
+    settings = seed_send(database_url, smtp_url, COPIES)
+    addresses = [f"reader{i:03d}@example.org" for i in range(COPIES)]
     plan = pipeline.plan_send(settings, kind="now")
     assert len(plan.delivery_ids) == COPIES
 
@@ -151,34 +158,8 @@ def test_a_sender_that_stalls_past_the_claim_timeout_sends_none_of_what_was_take
     # copies over and sends them. When A wakes it must send none of them and must not
     # overwrite B's record: every subscriber gets exactly one message.
     sink, smtp_url = smtp
-    settings = Settings(
-        database_url=database_url,
-        smtp_url=smtp_url,
-        base_url="https://news.example.org",
-        secret_key="stall-secret",
-        DIGEST_FROM="Digest <digest@news.example.org>",
-        templates_dir=ROOT / "templates",
-        claim_timeout=0.5,
-    )
-    db.upgrade(database_url)
+    settings = seed_send(database_url, smtp_url, 6, claim_timeout=0.5)
     addresses = [f"reader{i:03d}@example.org" for i in range(6)]
-    with db.session_scope(database_url) as session:
-        source = Source(url="https://example.org/feed.xml", name="Harbour News")
-        session.add(source)
-        session.flush()
-        session.add(
-            Article(
-                source_id=source.id,
-                key="harbour-2",
-                link="https://example.org/harbour-2",
-                title="Ferry pier reopens",
-                body_text="The ferry pier reopened after repairs.",
-                summary="The ferry pier reopened after repairs.",
-                first_seen_at=utcnow(),
-            )
-        )
-        for address in addresses:
-            add_subscriber(session, address, confirmed=True)
     ids = pipeline.plan_send(settings, kind="now").delivery_ids
     reports: dict[str, pipeline.DeliveryReport] = {}
 
