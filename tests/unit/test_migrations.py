@@ -582,3 +582,31 @@ def test_0003_downgrade_puts_the_json_lists_back(database_url: str) -> None:
     # And up again.
     db.upgrade(database_url)
     assert db.schema_state(database_url).is_current
+
+
+def test_a_database_stamped_0006_when_it_followed_0003_gets_0004_and_0005(
+    database_url: str,
+) -> None:
+    # What main once shipped: 0001-0003, then 0006 (the deferred copies' column and index),
+    # stamped 0006. Made here by hand so that this test does not depend on today's chain.
+    command.upgrade(db.alembic_config(database_url), "0003")
+    with db.get_engine(database_url).begin() as conn:
+        when = sa.DateTime().compile(dialect=conn.dialect)  # as 0006 wrote it on each
+        conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN next_attempt_at {when}"))
+        conn.execute(
+            sa.text(
+                "CREATE INDEX ix_deliveries_status_next_attempt "
+                "ON deliveries (status, next_attempt_at)"
+            )
+        )
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    assert db.schema_state(database_url).current == "0006"
+
+    db.upgrade(database_url)  # what `digest init` runs
+    assert {"weekday", "day_of_month", "slot_checked_at"} <= columns(database_url, "subscribers")
+    assert "transactional_mails" in sa.inspect(db.get_engine(database_url)).get_table_names()
+    with db.get_engine(database_url).connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
