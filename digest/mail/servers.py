@@ -153,7 +153,6 @@ class _Server:
         self.lock = threading.Lock()
         self.down_until = 0.0
         self.down_reason = ""
-        self.sent = 0
 
     def checkout(self) -> Transport | None:
         """An idle connection (or a new one), None when all `pool` are in use."""
@@ -241,8 +240,6 @@ class ServerPool:
                     continue
                 finally:
                     server.checkin(conn)
-                with server.lock:
-                    server.sent += 1
                 return
             if busy:  # more senders than connections: wait for one to come back
                 self.sleep(0.001)

@@ -470,13 +470,12 @@ def deliver_batch(
         with ThreadPoolExecutor(width, thread_name_prefix="digest-send") as pool:
             for t in pool.map(attempt, claimed):
                 note(t)
-    lost = state.lost
     with session_scope(settings.database_url) as session:
         ours = lease.fence(session, utcnow())  # record only the copies still ours
         gone = [r for r in rows if r["id"] not in ours]
         if gone:
             rows = [r for r in rows if r["id"] in ours]
-            lost += len(gone)
+            state.lost += len(gone)
             report.forget({int(r["id"]) for r in gone})  # type: ignore[call-overload]
             log.warning(
                 "%d copies were taken over by another sender before this batch recorded "
@@ -493,7 +492,7 @@ def deliver_batch(
         budget.record(session)
         # In the same commit as the outcomes: a send that has nothing left to go says so.
         webhooks.record_finished_sends(session, [c.id for c in claimed])
-    report.skipped += lost
+    report.skipped += state.lost
     settled = len(set(delivery_ids)) - len(report.deferred)
     if on_settled and settled:
         on_settled(settled)
