@@ -277,7 +277,7 @@ _BOILERPLATE_SENTENCE = re.compile(
             r"订阅|訂閱|关注我们|關注我們|扫码|掃碼|点击(?:这里|此处)|欢迎(?:投稿|分享)|"
             r"구독|제보(?:하기|는)|좋아요|공유해 ?주세요|"
             r"اشترك|تابعونا|تابعنا|أرسل(?:وا)? لنا|شارك(?:وا)? (?:هذا|المقال)|"
-            r"ဆက်သွယ်ရန်|Like နှိပ်",
+            r"ဆက်သွယ်ရန်|like နှိပ်",
             # where it appeared first
             r"originally (?:appeared|published)|first (?:appeared|published) (?:on|in|at)|"
             r"this (?:article|story) (?:was|is) (?:republished|reproduced)|"
@@ -300,9 +300,107 @@ _BOILERPLATE_SENTENCE = re.compile(
 )
 
 
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of the regular expression *pattern*."""
+    parts: list[str] = []
+    depth, start, escaped, in_class = 0, 0, False, False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _needed_words(alternative: str) -> frozenset[str] | None:
+    """Strings one of which any match of *alternative* contains, or None if it has none
+    worth looking for (of two characters or more).
+
+    Read from the parsed pattern: a run of literal characters in its top-level sequence
+    must appear, as must one of the leading runs of a top-level alternation.
+    """
+    try:
+        from re import _constants as sre  # type: ignore[attr-defined]
+        from re import _parser
+
+        items = list(_parser.parse(alternative))
+    except Exception:  # another Python's internals: no shortcut, the regex decides
+        return None
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def leading(branch: object) -> str:
+        chars = []
+        for op, value in branch:  # type: ignore[attr-defined]
+            if op is not sre.LITERAL:
+                break
+            chars.append(chr(value))
+        return "".join(chars)
+
+    for op, value in [*items, (None, None)]:
+        if op is sre.LITERAL:
+            run.append(chr(value))
+            continue
+        if run:
+            candidates.append(frozenset(["".join(run)]))
+            run = []
+        if op is sre.BRANCH:
+            candidates.append(frozenset(leading(branch) for branch in value[1]))
+    usable = [c for c in candidates if all(len(word.strip()) >= 2 for word in c)]
+    return max(usable, key=lambda c: min(map(len, c)), default=None)
+
+
+class _Searcher:
+    """``search`` of an alternation of many patterns, quicker than ``re`` alone.
+
+    ``re`` tries every alternative at every position of the text. Here alternatives
+    anchored with ``^`` are tried at the start only, and the others only once the text
+    holds one of the words they need (see `_needed_words`); the few with no such word are
+    searched as they are. The answer is the same as the whole pattern's.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        anchored, anywhere, plain = [], [], []
+        words: set[str] = set()
+        for alternative in _alternatives(pattern):
+            if alternative.startswith("^"):
+                anchored.append(alternative)
+            elif (needed := _needed_words(alternative)) is not None:
+                anywhere.append(alternative)
+                words.update(needed)
+            else:
+                plain.append(alternative)
+        self.at_start = re.compile("|".join(anchored)) if anchored else None
+        self.anywhere = re.compile("|".join(anywhere)) if anywhere else None
+        self.plain = re.compile("|".join(plain)) if plain else None
+        self.words = tuple(sorted(words))
+
+    def search(self, text: str) -> bool:
+        if self.at_start is not None and self.at_start.match(text):
+            return True
+        if self.plain is not None and self.plain.search(text):
+            return True
+        if self.anywhere is None or not any(word in text for word in self.words):
+            return False
+        return bool(self.anywhere.search(text))
+
+
+_BOILERPLATE_SEARCH = _Searcher(_BOILERPLATE_SENTENCE.pattern)
+
+
 def is_boilerplate_sentence(sentence: str) -> bool:
     """Whether *sentence* is about the page rather than the story (see above)."""
-    return bool(_BOILERPLATE_SENTENCE.search(sentence.strip().casefold()))
+    return _BOILERPLATE_SEARCH.search(sentence.strip().casefold())
 
 
 def _without_clutter(line: str) -> str:
@@ -313,8 +411,9 @@ def _without_clutter(line: str) -> str:
     return " ".join(p for p in pieces if not is_boilerplate_sentence(p))
 
 
-_KEY_TRIM_END = re.compile(r"[\s:：»›>|•·–—-]+$")
-_KEY_TRIM_START = re.compile(r"^[\s»›>|•·*–—-]+")
+# What a line's key leaves out at its ends: whitespace and these marks.
+_KEY_TRIM_END = ":：»›>|•·–—-"
+_KEY_TRIM_START = "»›>|•·*–—-"
 _SENTENCE_END = re.compile(r"[.。;；။۔][\"'”’»)\]]*$")
 _MAX_LINK_LINE = 120  # chars; longer lines are prose, not a linked headline
 _MAX_TWIN_LINE = 160  # chars; a short line shown twice in a row is a caption/credit
@@ -325,9 +424,17 @@ _HEADER_LINES = 12  # lines from the top where a repeated headline marks the art
 _BYLINE_LINES = 4  # a byline this near the top (headline, dek, byline) ends the header
 
 
+def _trim(line: str, marks: str, *, end: bool) -> str:
+    while True:
+        trimmed = line.rstrip().rstrip(marks) if end else line.lstrip().lstrip(marks)
+        if trimmed == line:
+            return line
+        line = trimmed
+
+
 def _key(line: str) -> str:
-    line = _KEY_TRIM_START.sub("", _KEY_TRIM_END.sub("", line))
-    return _SPACES.sub(" ", line).casefold()
+    line = _trim(_trim(line, _KEY_TRIM_END, end=True), _KEY_TRIM_START, end=False)
+    return " ".join(line.split()).casefold()
 
 
 def _is_link_like(line: str) -> bool:

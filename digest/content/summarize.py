@@ -40,6 +40,8 @@ _ORDINAL_END = re.compile(r"(?:^|[\s(])\d{1,3}\.$")
 # splitter may not know ("Cllr.", "Ms.", "Cdr."): no word of prose looks like that.
 _TITLE_END = re.compile(r"(?:^|\s)[A-Z][b-df-hj-np-tv-xz]{0,4}\.$")
 # Thai and Lao end sentences with a space, not a mark.
+# What str.isalnum() is not (checked over every code point): what a key leaves out.
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _SPACE_STOP = re.compile(r"(?<=[\u0e00-\u0eff])\s+(?=[\u0e00-\u0eff])")
 _SPACE_STOP_SCRIPT = re.compile(r"[\u0e00-\u0eff]")
 # A sentence that is a quotation and nothing else: who said it is in a sentence nearby.
@@ -115,8 +117,7 @@ def word_count(text: str) -> float:
 
 
 def _key(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def _is_final(sentence: str) -> bool:
@@ -140,6 +141,7 @@ def summarize(
     language: str | None = None,
     max_sentences: int = DEFAULT_SENTENCES,
     max_words: int = DEFAULT_WORDS,
+    from_body: bool = False,
 ) -> str:
     """Return the lead of *text*: its first whole sentences, none left out in between.
 
@@ -148,15 +150,17 @@ def summarize(
     follow it while there are at most *max_sentences* and about *max_words* words. The first
     sentence is always whole, however long. A sentence ending in a colon, or a bare
     quotation, is never the last one: the next sentence comes too, or it goes. Boilerplate
-    sentences are removed first, as is page furniture if *text* did not come from
-    ``article_body``.
+    sentences are removed first, and page furniture too unless *from_body* says *text*
+    is already an ``article_body`` (whose furniture is gone).
     """
     if not text or not text.strip() or max_sentences <= 0:
         return ""
     known = [k for k in (_key(title or ""), _key(dek or "")) if k]
     sentences = [
         s
-        for s in split_sentences(strip_boilerplate(text, title=title), language)
+        for s in split_sentences(
+            text if from_body else strip_boilerplate(text, title=title), language
+        )
         if not is_boilerplate_sentence(s)
     ]
     start = next(

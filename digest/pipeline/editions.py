@@ -114,6 +114,7 @@ def _summary(article: Article, settings: Settings) -> str:
             language=article.language,
             max_sentences=settings.summary_sentences,
             max_words=settings.summary_words,
+            from_body=True,
         )
         or article.summary
     )

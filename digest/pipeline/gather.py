@@ -90,7 +90,7 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
         first_seen_at=now,
         content_html=content,
         body_text=body,
-        summary=summarize(body, title=entry.title, language=language),
+        summary=summarize(body, title=entry.title, language=language, from_body=True),
         language=language,
         is_teaser=entry.is_teaser,
         image_url=entry.image_url,
@@ -158,31 +158,29 @@ class Stored:
     new: int = 0
     seen: int = 0
     failed: list[str] = field(default_factory=list)  # entries a bug kept out, with why
+    articles: list[Article] = field(default_factory=list)  # made, not yet added
 
 
-def store_entries(
-    session: Session,
-    source: Source,
+def make_articles(
     entries: Sequence[FeedEntry],
+    source_id: int,
     now: datetime,
     *,
+    seen: int = 0,
     process: EntryProcessor = article_from_entry,
 ) -> Stored:
-    """Insert entries not seen before (same key in this source, or same link anywhere).
+    """The article rows of new ``entries`` (CPU only: no database, no lock held).
 
-    An entry that cannot be processed is left out and reported; the others are stored.
+    An entry that cannot be processed is left out and reported; the others are made.
     """
-    new, seen = split_new(session, source.id, entries)
     stored = Stored(seen=seen)
     # Oldest first, so article ids grow with publication order.
-    for entry in sorted(new, key=lambda e: e.published.timestamp() if e.published else 0):
+    for entry in sorted(entries, key=lambda e: e.published.timestamp() if e.published else 0):
         try:
-            article = process(entry, source.id, now)
+            stored.articles.append(process(entry, source_id, now))
         except Exception as exc:  # one hostile entry must not keep out its neighbours
             stored.failed.append(f"{entry.title[:80]!r}: {type(exc).__name__}: {exc}")
-            continue
-        session.add(article)
-        stored.new += 1
+    stored.new = len(stored.articles)
     return stored
 
 
@@ -336,6 +334,13 @@ def store(
 ) -> GatherResult:
     """Write what `collect` brought, and the outcome on the source's row."""
     state = collected.state
+    made = None
+    if collected.error is None and collected.read is not None and not collected.read.not_modified:
+        # What is new, and its rows, before the write: a write transaction holds SQLite's
+        # one lock, and other processes storing their sources wait for it.
+        with session_scope(db_url) as session:
+            new, seen = split_new(session, state.id, collected.entries)
+        made = make_articles(new, state.id, now, seen=seen, process=process)
     with session_scope(db_url) as session:
         source = session.get(Source, state.id)
         if source is None:
@@ -374,7 +379,8 @@ def store(
         source.kind = got.kind
         source.etag = (got.etag or "")[:500] or None
         source.last_modified = (got.last_modified or "")[:200] or None
-        stored = store_entries(session, source, collected.entries, now, process=process)
+        stored = made or Stored()  # made above: the read brought a modified source
+        session.add_all(stored.articles)
         if got.title and source.name == default_source_name(state.url):
             source.name = got.title[:200]  # nobody named it: the feed's title is better
         problems = stored.failed + collected.problems
