@@ -377,7 +377,11 @@ def run(args: argparse.Namespace) -> int:
         premailer_before = len(premailer_log.read_text().split())
         t0 = time.perf_counter()
         cli = subprocess.Popen(
-            [sys.executable, "-m", "digest", "send", "--now", "--json"],
+            [
+                sys.executable,
+                *(["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []),
+                "-m", "digest", "send", "--now", "--json",
+            ],
             cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         peaks.watch(cli.pid, "digest send")
@@ -419,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--batch", type=int, default=100, help="DIGEST_DELIVERY_BATCH_SIZE")
     parser.add_argument("--database-url", help="default: SQLite in the temporary folder")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="write a cProfile of the `digest send` process to FILE"
+    )
     return run(parser.parse_args(argv))
 
 

@@ -25,20 +25,12 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from rich.text import Text
 
-from digest import bounces, db, dispatch, importing, pipeline, sends
+from digest import db, dispatch, pipeline, sends
 from digest.config import Settings, get_settings, mask_url
 from digest.errors import DigestError, InvalidInput
 from digest.models import DeliveryStatus, Frequency, SendKind
 from digest.pipeline.transactional import queue_confirmations
 from digest.render import Mailing, check_templates
-from digest.sources import (
-    add_source,
-    article_rows,
-    check_source_url,
-    export_opml,
-    import_opml,
-    remove_source,
-)
 from digest.subscribers import add_subscriber, remove_subscriber
 
 app = typer.Typer(
@@ -204,15 +196,17 @@ def sources_add(
     ] = False,
 ) -> None:
     """Add a feed (RSS, Atom, JSON Feed), an article page, or a site's home or section page."""
+    from digest import sources
+
     settings = _settings()
-    url = check_source_url(url)
+    url = sources.check_source_url(url)
     kind = None
     if check:
         found = pipeline.check_source(settings, url)
         console.print(found.summary)
         url, kind = found.url, found.kind
     with db.session_scope(settings.database_url) as session:
-        source = add_source(
+        source = sources.add_source(
             session, url, name=name, topics=topic or [], kind=kind, full_text=full_text.value
         )
         console.print(f"Added source #{source.id}: {source.url}")
@@ -221,9 +215,11 @@ def sources_add(
 @sources_app.command("remove")
 def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) -> None:
     """Remove a source and its articles."""
+    from digest import sources
+
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
-        remove_source(session, source)
+        sources.remove_source(session, source)
     console.print(f"Removed source {source}")
 
 
@@ -277,13 +273,15 @@ def sources_import(
 
     Sources already added are left alone; each bad outline is reported with its line.
     """
+    from digest import sources
+
     settings = _settings()
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
     with db.session_scope(settings.database_url) as session:
-        result = import_opml(session, data)
+        result = sources.import_opml(session, data)
     if as_json:
         _print_json(result.as_dict())
     else:
@@ -306,9 +304,11 @@ def sources_export(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Write every source as OPML 2.0, topics as categories."""
+    from digest import sources
+
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
-        text = export_opml(session, title=f"{settings.list_name} sources")
+        text = sources.export_opml(session, title=f"{settings.list_name} sources")
     if output is None:
         sys.stdout.write(text)
     else:
@@ -339,9 +339,11 @@ def articles_list(
     as_json: JsonOption = False,
 ) -> None:
     """The articles gathered, newest first: what extraction kept of each."""
+    from digest import sources
+
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
-        rows = article_rows(session, source_id=source, since=since, limit=limit)
+        rows = sources.article_rows(session, source_id=source, since=since, limit=limit)
     _show(rows, ARTICLE_COLUMNS, as_json)
 
 
@@ -430,6 +432,8 @@ def subscribers_import(
     Columns: email (required), name, status, frequency, weekday, day_of_month, hour,
     timezone, topics (separated by |). Exits 1 when any row was refused.
     """
+    from digest import importing
+
     settings = _settings()
     result = importing.import_file(settings.database_url, file)
     summary = result.as_dict()
@@ -465,6 +469,8 @@ def subscribers_export(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Write every subscriber as CSV, in the columns import reads."""
+    from digest import importing
+
     settings = _settings()
     count = importing.export_file(settings.database_url, output)
     if output is not None:
@@ -790,6 +796,8 @@ def bounces_process(
     as_json: JsonOption = False,
 ) -> None:
     """Read a delivery status notification (RFC 3464) and apply its bounce."""
+    from digest import bounces
+
     settings = _settings()
     data = bounces.read_message(source, sys.stdin.buffer.read() if source == "-" else None)
     _show([bounces.process_dsn(settings, data)], BOUNCE_COLUMNS, as_json)

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from digest import pipeline, webhooks
+from digest import pipeline
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.mail import Transport, transport_for
 from digest.models import DeliveryStatus, SendKind
-from digest.pipeline.transactional import send_mail_in_process
 
 
 @dataclass(frozen=True)
@@ -140,11 +139,13 @@ class InProcess:
         # Retries wait in this process: the web app calls this after its answer has gone.
         transport = self.transport()
         try:
-            send_mail_in_process(self.settings, mail_id, transport)
+            pipeline.transactional.send_mail_in_process(self.settings, mail_id, transport)
         finally:
             transport.close()
 
     def deliver_webhooks(self) -> None:
+        from digest import webhooks  # only when there are webhooks to deliver
+
         webhooks.deliver_due(self.settings)
 
 

@@ -8,41 +8,50 @@
 
 Each function takes plain values (ids, settings, a transport) and does its own I/O at the
 edges, so the same calls run in this process or inside a Celery task.
+
+
+Names are re-exported here and each module is imported on first use, so that a command
+that only sends does not load the gathering code (feed parsers, HTTP clients).
 """
 
-from digest.pipeline.deliver import (
-    DeliveryReport,
-    RetryPolicy,
-    batches,
-    compose,
-    deliver_batch,
-    deliver_in_process,
-    due_deliveries,
-    mark_handed_out,
-    unsettled_ids,
-)
-from digest.pipeline.editions import edition_content, get_or_create_edition
-from digest.pipeline.gather import (
-    GatherResult,
-    SourceCheck,
-    article_from_entry,
-    check_source,
-    gather_all,
-    gather_source,
-    settings_fetcher,
-    source_ids,
-)
-from digest.pipeline.plan import Decision, SendPlan, decide, plan_send
-from digest.pipeline.reports import (
-    delivery_status,
-    failed_deliveries,
-    next_attempt,
-    preview,
-    send_status,
-    source_rows,
-    subscriber_rows,
-)
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_MODULES = {"deliver", "editions", "gather", "plan", "reports", "transactional"}
+_WHERE = {
+    "Decision": "plan",
+    "DeliveryReport": "deliver",
+    "GatherResult": "gather",
+    "RetryPolicy": "deliver",
+    "SendPlan": "plan",
+    "SourceCheck": "gather",
+    "article_from_entry": "gather",
+    "batches": "deliver",
+    "check_source": "gather",
+    "compose": "deliver",
+    "decide": "plan",
+    "deliver_batch": "deliver",
+    "deliver_in_process": "deliver",
+    "delivery_status": "reports",
+    "due_deliveries": "deliver",
+    "edition_content": "editions",
+    "failed_deliveries": "reports",
+    "gather_all": "gather",
+    "gather_source": "gather",
+    "get_or_create_edition": "editions",
+    "mark_handed_out": "deliver",
+    "next_attempt": "reports",
+    "plan_send": "plan",
+    "preview": "reports",
+    "send_status": "reports",
+    "settings_fetcher": "gather",
+    "source_ids": "gather",
+    "source_rows": "reports",
+    "subscriber_rows": "reports",
+    "unsettled_ids": "deliver",
+}
 __all__ = [
     "Decision",
     "DeliveryReport",
@@ -75,3 +84,53 @@ __all__ = [
     "subscriber_rows",
     "unsettled_ids",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:  # pipeline.plan and the like, as after `import digest.pipeline.plan`
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from digest.pipeline.deliver import (
+        DeliveryReport,
+        RetryPolicy,
+        batches,
+        compose,
+        deliver_batch,
+        deliver_in_process,
+        due_deliveries,
+        mark_handed_out,
+        unsettled_ids,
+    )
+    from digest.pipeline.editions import edition_content, get_or_create_edition
+    from digest.pipeline.gather import (
+        GatherResult,
+        SourceCheck,
+        article_from_entry,
+        check_source,
+        gather_all,
+        gather_source,
+        settings_fetcher,
+        source_ids,
+    )
+    from digest.pipeline.plan import Decision, SendPlan, decide, plan_send
+    from digest.pipeline.reports import (
+        delivery_status,
+        failed_deliveries,
+        next_attempt,
+        preview,
+        send_status,
+        source_rows,
+        subscriber_rows,
+    )
