@@ -10,6 +10,7 @@ they chose then, whoever signed the address up since.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,14 +30,20 @@ PREFERENCES = "preferences"
 CONFIRM = "confirm"
 
 
+@functools.lru_cache(maxsize=32)
+def _serializer(secret: str, purpose: str) -> URLSafeSerializer:
+    # One per secret and purpose: a send makes two tokens per copy.
+    return URLSafeSerializer(secret, salt=f"digest.{purpose}")
+
+
 def make_token(secret: str, purpose: str, subscriber_id: int) -> str:
-    return URLSafeSerializer(secret, salt=f"digest.{purpose}").dumps(subscriber_id)
+    return _serializer(secret, purpose).dumps(subscriber_id)
 
 
 def read_token(secret: str, purpose: str, token: str) -> int:
     """The subscriber id a token was made for, or InvalidInput when it is not genuine."""
     try:
-        value = URLSafeSerializer(secret, salt=f"digest.{purpose}").loads(token)
+        value = _serializer(secret, purpose).loads(token)
     except BadSignature:
         raise InvalidInput("this link is invalid or has been tampered with") from None
     if not isinstance(value, int) or isinstance(value, bool):
