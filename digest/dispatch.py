@@ -10,7 +10,7 @@ progress through the same callback, so a progress bar or a web page needs no bra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.mail import Transport, transport_for
 from digest.models import DeliveryStatus, SendKind
-from digest.pipeline.transactional import send_mail_in_process
+from digest.pipeline.transactional import due_mails, send_mail_in_process
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,7 @@ class SendOutcome:
     status: dict[DeliveryStatus, int] | None  # None: dry run, nothing to deliver, not waited
     picked_up: int = 0  # copies of earlier sends delivered with this one
     next_attempt: datetime | None = None  # the earliest deferred copy's next try
+    mails_picked_up: int = 0  # transactional mails nobody was sending, handed out again
 
 
 def send(
@@ -191,7 +192,48 @@ def send(
     stuck past the claim timeout), then have the dispatcher deliver both.
 
     `on_planned` hears the plan as soon as it is written (the web answers with the send's
-    id then, and shows its progress from the ledger while the copies go out)."""
+    id then, and shows its progress from the ledger while the copies go out).
+
+    A send of everyone also hands out again, after its copies, the transactional mails
+    nobody is sending (what beat's sweep does with workers; without them, a web process that
+    died before its confirmation went out leaves it to the next `digest run`)."""
+    outcome = _send(
+        settings,
+        dispatcher,
+        kind=kind,
+        email=email,
+        topic=topic,
+        dry_run=dry_run,
+        wait=wait,
+        on_progress=on_progress,
+        on_planned=on_planned,
+    )
+    if dry_run or email:
+        return outcome
+    return replace(outcome, mails_picked_up=send_stuck_mails(settings, dispatcher))
+
+
+def send_stuck_mails(settings: Settings, dispatcher: Dispatcher) -> int:
+    """Hand the transactional mails nobody is sending to the dispatcher again (the claim
+    keeps each one once); how many."""
+    ids = due_mails(settings, mark_handed_out=True)
+    for mail_id in ids:
+        dispatcher.send_transactional(mail_id)
+    return len(ids)
+
+
+def _send(
+    settings: Settings,
+    dispatcher: Dispatcher,
+    *,
+    kind: SendKind,
+    email: str | None,
+    topic: str | None,
+    dry_run: bool,
+    wait: bool,
+    on_progress: OnProgress,
+    on_planned: Callable[[pipeline.SendPlan], None] | None,
+) -> SendOutcome:
     plan = pipeline.plan_send(settings, kind=kind, email=email, topic=topic, dry_run=dry_run)
     if on_planned is not None:
         on_planned(plan)
