@@ -225,6 +225,28 @@ def send_mail(
         return mail.status
 
 
+def send_due_mails(
+    settings: Settings, transport: Callable[[], Transport], *, policy: RetryPolicy | None = None
+) -> dict[MailStatus, int]:
+    """The sweep without workers: one try for each mail `due_mails` finds (a temporary
+    failure leaves it pending, due again after its backoff). Counts by outcome; the
+    transport is opened only when there is something to send."""
+    policy = policy or RetryPolicy.from_settings(settings)
+    counts: dict[MailStatus, int] = {}
+    ids = due_mails(settings, policy=policy, mark_handed_out=True)
+    if not ids:
+        return counts
+    opened = transport()
+    try:
+        for mail_id in ids:
+            status = send_mail(settings, mail_id, opened, policy)
+            if status is not None:
+                counts[status] = counts.get(status, 0) + 1
+    finally:
+        opened.close()
+    return counts
+
+
 def send_mail_in_process(
     settings: Settings,
     mail_id: int,

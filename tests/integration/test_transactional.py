@@ -224,3 +224,33 @@ def test_on_the_workers_a_4xx_is_retried_and_beats_sweep_sends_stuck_mails(
         client.close()
     assert recipients(sink) == ["dead@example.org", "grey@example.org", "lost@example.org"]
     assert {settled(settings, i).status for i in (lost, dead)} == {MailStatus.SENT}
+
+
+def test_digest_serve_without_workers_sends_what_a_dead_web_process_left(
+    settings: Settings, smtp: tuple[Sink, str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from digest.web import create_app
+
+    # The web process that queued these died before sending them; the one started after it
+    # sweeps (no broker: no beat), one try each. A 4xx leaves its mail for a later sweep.
+    sink, url = smtp
+    settings = settings.model_copy(
+        update={"smtp_url": url, "claim_timeout": 1.0, "retry_base_delay": 600.0}
+    )
+    sink.replies["grey@example.org"] = ["451 4.7.1 greylisted"]
+    orphan = stuck(settings, "orphan@example.org", MailStatus.PENDING, age=30)
+    grey = stuck(settings, "grey@example.org", MailStatus.PENDING, age=30)
+    with TestClient(create_app(settings, sweep_interval=0.1)):
+        sink.wait_for(1, timeout=10)
+        row = settled(settings, orphan)
+        deadline = time.monotonic() + 10
+        while stored(settings, grey).attempts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # several sweeps more: the greylisted one waits for its backoff
+    assert row.status == MailStatus.SENT and recipients(sink) == ["orphan@example.org"]
+    late = stored(settings, grey)
+    assert (late.status, late.attempts) == (MailStatus.PENDING, 1) and "451" in (
+        late.last_error or ""
+    )
