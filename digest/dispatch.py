@@ -19,7 +19,7 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.mail import Transport, transport_for
 from digest.models import DeliveryStatus, SendKind
-from digest.pipeline.transactional import due_mails, send_mail_in_process
+from digest.pipeline.transactional import send_due_mails, send_mail_in_process
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,12 @@ class Dispatcher(Protocol):
 
     def deliver_webhooks(self) -> None:
         """Deliver the webhook events now due (each try recorded; failures come back later)."""
+        ...
+
+    def send_stuck_mails(self) -> int:
+        """Send again the transactional mails nobody is sending (a broker down when they
+        were queued, a sender that died, a lost retry); the claim keeps each one once.
+        Returns how many were handed out."""
         ...
 
 
@@ -147,6 +153,11 @@ class InProcess:
     def deliver_webhooks(self) -> None:
         webhooks.deliver_due(self.settings)
 
+    def send_stuck_mails(self) -> int:
+        # One try each: a temporary failure leaves the mail for a later sweep, after its
+        # backoff, rather than holding this process.
+        return sum(send_due_mails(self.settings, self.transport).values())
+
 
 # Builds the Celery dispatcher. Only the faces (digest/cli.py, digest/web/) know the
 # workers package, so they hand this in; the core never imports a queue.
@@ -210,16 +221,7 @@ def send(
     )
     if dry_run or email:
         return outcome
-    return replace(outcome, mails_picked_up=send_stuck_mails(settings, dispatcher))
-
-
-def send_stuck_mails(settings: Settings, dispatcher: Dispatcher) -> int:
-    """Hand the transactional mails nobody is sending to the dispatcher again (the claim
-    keeps each one once); how many."""
-    ids = due_mails(settings, mark_handed_out=True)
-    for mail_id in ids:
-        dispatcher.send_transactional(mail_id)
-    return len(ids)
+    return replace(outcome, mails_picked_up=dispatcher.send_stuck_mails())
 
 
 def _send(

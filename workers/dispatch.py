@@ -157,3 +157,8 @@ class CeleryDispatcher:
         from workers.tasks import deliver_webhooks
 
         deliver_webhooks.delay()
+
+    def send_stuck_mails(self) -> int:
+        from workers.tasks import requeue_mails
+
+        return requeue_mails()

@@ -13,7 +13,7 @@ from smtp_sink import Sink
 
 from digest import db, dispatch
 from digest.config import Settings
-from digest.dispatch import InProcess, send_stuck_mails
+from digest.dispatch import InProcess
 from digest.mail import SmtpTransport
 from digest.models import MailKind, MailStatus, SendKind, TransactionalMail, utcnow
 from digest.pipeline.transactional import (
@@ -162,7 +162,7 @@ def test_the_sweep_sends_what_a_lost_queue_or_a_dead_sender_left_once(
     due = due_mails(settings)
     assert due == [lost, dead, overdue]
     dispatcher = InProcess(settings, transport=lambda: SmtpTransport(url))
-    assert send_stuck_mails(settings, dispatcher) == 3
+    assert dispatcher.send_stuck_mails() == 3
     assert recipients(sink) == ["dead@example.org", "late@example.org", "lost@example.org"]
     for mail_id in due:
         assert stored(settings, mail_id).status == MailStatus.SENT
@@ -171,7 +171,7 @@ def test_the_sweep_sends_what_a_lost_queue_or_a_dead_sender_left_once(
     # and the next sweep finds nothing (the fresh and busy ones are not due yet).
     for mail_id in due:
         dispatcher.send_transactional(mail_id)
-    assert send_stuck_mails(settings, dispatcher) == 0 and len(sink.messages) == 3
+    assert dispatcher.send_stuck_mails() == 0 and len(sink.messages) == 3
 
 
 def test_a_send_of_everyone_hands_out_stuck_mails_in_this_process_too(
