@@ -10,7 +10,7 @@ progress through the same callback, so a progress bar or a web page needs no bra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -68,6 +68,12 @@ class Dispatcher(Protocol):
 
     def deliver_webhooks(self) -> None:
         """Deliver the webhook events now due (each try recorded; failures come back later)."""
+        ...
+
+    def send_stuck_mails(self) -> int:
+        """Send again the transactional mails nobody is sending (a broker down when they
+        were queued, a sender that died, a lost retry); the claim keeps each one once.
+        Returns how many were handed out."""
         ...
 
 
@@ -148,6 +154,11 @@ class InProcess:
 
         webhooks.deliver_due(self.settings)
 
+    def send_stuck_mails(self) -> int:
+        # One try each: a temporary failure leaves the mail for a later sweep, after its
+        # backoff, rather than holding this process.
+        return sum(pipeline.transactional.send_due_mails(self.settings, self.transport).values())
+
 
 # Builds the Celery dispatcher. Only the faces (digest/cli.py, digest/web/) know the
 # workers package, so they hand this in; the core never imports a queue.
@@ -174,6 +185,7 @@ class SendOutcome:
     status: dict[DeliveryStatus, int] | None  # None: dry run, nothing to deliver, not waited
     picked_up: int = 0  # copies of earlier sends delivered with this one
     next_attempt: datetime | None = None  # the earliest deferred copy's next try
+    mails_picked_up: int = 0  # transactional mails nobody was sending, handed out again
 
 
 def send(
@@ -192,7 +204,39 @@ def send(
     stuck past the claim timeout), then have the dispatcher deliver both.
 
     `on_planned` hears the plan as soon as it is written (the web answers with the send's
-    id then, and shows its progress from the ledger while the copies go out)."""
+    id then, and shows its progress from the ledger while the copies go out).
+
+    A send of everyone also hands out again, after its copies, the transactional mails
+    nobody is sending (what beat's sweep does with workers; without them, a web process that
+    died before its confirmation went out leaves it to the next `digest run`)."""
+    outcome = _send(
+        settings,
+        dispatcher,
+        kind=kind,
+        email=email,
+        topic=topic,
+        dry_run=dry_run,
+        wait=wait,
+        on_progress=on_progress,
+        on_planned=on_planned,
+    )
+    if dry_run or email:
+        return outcome
+    return replace(outcome, mails_picked_up=dispatcher.send_stuck_mails())
+
+
+def _send(
+    settings: Settings,
+    dispatcher: Dispatcher,
+    *,
+    kind: SendKind,
+    email: str | None,
+    topic: str | None,
+    dry_run: bool,
+    wait: bool,
+    on_progress: OnProgress,
+    on_planned: Callable[[pipeline.SendPlan], None] | None,
+) -> SendOutcome:
     plan = pipeline.plan_send(settings, kind=kind, email=email, topic=topic, dry_run=dry_run)
     if on_planned is not None:
         on_planned(plan)

@@ -12,8 +12,10 @@ long the file. Each good row is imported, each bad one is reported with its line
 and reason and changes nothing:
 
 - an address that appears twice in the file is refused on its later line;
-- an address that unsubscribed is suppressed: an import may not make it pending or
-  confirmed again (only the person's own sign-up can);
+- an address that unsubscribed or bounced is suppressed: a row for it is refused unless
+  the row itself says `unsubscribed` or `bounced` (a suppression list comes in as it is);
+  no import makes it pending or confirmed again, or changes it (only its owner's own
+  sign-up can bring it back);
 - a subscriber who already confirmed stays confirmed when the file says pending.
 
 Importing the same file twice changes nothing: the second import counts every row as
@@ -206,6 +208,32 @@ _FIELDS = (
     Subscriber.hour,
     Subscriber.timezone,
 )
+# What an import reads of a known address: its columns, and when it was suppressed.
+_KNOWN_FIELDS = (*_FIELDS, Subscriber.unsubscribed_at, Subscriber.bounced_at)
+
+
+def _suppressed_at(status: SubscriberStatus | None, now: datetime) -> dict[str, Any]:
+    """The stamp a suppression of this kind writes (none for an active status)."""
+    if status == SubscriberStatus.BOUNCED:
+        return {"bounced_at": now}
+    if status == SubscriberStatus.UNSUBSCRIBED:
+        return {"unsubscribed_at": now}
+    return {}
+
+
+def _refusal(row: _Row, old: Any) -> RowError:
+    """Why a row may not touch a suppressed address: what it did, and when."""
+    if old.status == SubscriberStatus.BOUNCED:
+        what, when = "bounced", old.bounced_at
+    else:
+        what, when = "unsubscribed", old.unsubscribed_at
+    on = f" on {when:%Y-%m-%d}" if when is not None else ""
+    return RowError(
+        row.line,
+        row.email,
+        f"{row.email} {what}{on}; only its owner can subscribe again, by signing up "
+        f"(a row with the status {what} imports it as it is)",
+    )
 
 
 class _Importer:
@@ -230,7 +258,7 @@ class _Importer:
         emails = [r.email for r in rows]
         known = {
             row.email: row
-            for row in session.execute(select(*_FIELDS).where(Subscriber.email.in_(emails)))
+            for row in session.execute(select(*_KNOWN_FIELDS).where(Subscriber.email.in_(emails)))
         }
         known_topics: dict[int, set[str]] = {}
         if known:
@@ -309,7 +337,9 @@ class _Importer:
             **row.schedule,
             "created_at": self.now,
             "confirmed_at": self.now if status == SubscriberStatus.CONFIRMED else None,
-            "unsubscribed_at": self.now if status in SUPPRESSED else None,
+            "unsubscribed_at": None,
+            "bounced_at": None,
+            **_suppressed_at(status, self.now),
             "last_article_id": 0,
         }
 
@@ -319,18 +349,15 @@ class _Importer:
         """The columns to write for a known address, and its new topics (None: the same)."""
         values: dict[str, Any] = {}
         if old.status in SUPPRESSED:
-            if row.status not in (None, *SUPPRESSED):
-                what = "bounced" if old.status == SubscriberStatus.BOUNCED else "unsubscribed"
-                return RowError(
-                    row.line,
-                    row.email,
-                    f"{row.email} {what}: an import cannot subscribe them again, "
-                    "only their own sign-up can",
-                )
-            if row.status is not None and row.status != old.status:
-                values["status"] = row.status  # from one kind of suppression to the other
+            # Only a row that itself says the address is suppressed may touch it: a blank
+            # status would otherwise let an old list rename or reschedule a person who left.
+            if row.status not in SUPPRESSED:
+                return _refusal(row, old)
+            if row.status != old.status:
+                # From one kind of suppression to the other.
+                values.update(status=row.status, **_suppressed_at(row.status, self.now))
         elif row.status in SUPPRESSED:
-            values.update(status=row.status, unsubscribed_at=self.now)
+            values.update(status=row.status, **_suppressed_at(row.status, self.now))
         elif row.status == SubscriberStatus.CONFIRMED and old.status != row.status:
             values.update(status=row.status, confirmed_at=self.now)
         # A confirmed subscriber stays confirmed when the file says pending.

@@ -254,8 +254,10 @@ def unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = 
 
 def suppressed_reason(sub: Subscriber) -> str:
     """Why an admin cannot add (or import) this address again."""
-    what = "bounced" if sub.status == SubscriberStatus.BOUNCED else "unsubscribed"
-    when = f" on {sub.unsubscribed_at:%Y-%m-%d}" if sub.unsubscribed_at else ""
+    bounced = sub.status == SubscriberStatus.BOUNCED
+    what = "bounced" if bounced else "unsubscribed"
+    at = sub.bounced_at if bounced else sub.unsubscribed_at
+    when = f" on {at:%Y-%m-%d}" if at else ""
     return (
         f"{sub.email} {what}{when} and is suppressed: only its owner can subscribe it again, "
         "by signing up"
@@ -419,27 +421,33 @@ def confirm(
     it carries. Returns the subscriber and whether this confirmed it (False: it already was).
 
     A suppressed address comes back only with a link made after it left: an old link from
-    before the unsubscribe does not undo it.
+    before the unsubscribe or the hard bounce does not undo it (a bounced address comes
+    back by signing up again, which mails a new link).
     """
     sub = session.get(Subscriber, token.subscriber_id)
     if sub is None:
         raise NotFound("this subscription no longer exists; sign up again")
     if sub.status == SubscriberStatus.CONFIRMED:
         return sub, False
-    left = sub.unsubscribed_at
-    if (
-        sub.status in SUPPRESSED
-        and left is not None
-        and token.issued_at < left.replace(microsecond=0)
-    ):
-        raise InvalidInput("this link is older than your unsubscribe; sign up again to come back")
+    if sub.status in SUPPRESSED:
+        # Tokens carry whole seconds: a link made in the same second as the suppression is
+        # taken as made after it.
+        for left, what in ((sub.unsubscribed_at, "unsubscribe"), (sub.bounced_at, "bounce")):
+            if left is not None and token.issued_at < left.replace(microsecond=0):
+                raise InvalidInput(
+                    f"this link is older than your {what}; sign up again to come back"
+                )
     try:
         prefs = Preferences(**token.preferences) if token.preferences else Preferences.of(sub)
         apply_preferences(session, sub, prefs)
     except (TypeError, InvalidInput):
         raise InvalidInput("this link is invalid or has been tampered with") from None
+    if sub.status == SubscriberStatus.BOUNCED:
+        # Back by their own sign-up: the bounces that suppressed the address are behind
+        # it, or the first soft bounce would suppress it again at once.
+        sub.hard_bounces = sub.soft_bounces = 0
     sub.status = SubscriberStatus.CONFIRMED
     sub.confirmed_at = now or utcnow()
-    sub.unsubscribed_at = None
+    sub.unsubscribed_at = sub.bounced_at = None
     webhooks.record_subscriber(session, webhooks.SUBSCRIBER_CONFIRMED, sub)
     return sub, True

@@ -115,7 +115,14 @@ class CeleryDispatcher:
         # No ping here: a web request should not wait on the workers; the task queues.
         from workers.tasks import send_transactional
 
-        send_transactional.delay(mail_id)
+        try:
+            send_transactional.delay(mail_id)
+        except Exception as exc:  # kombu's connection errors vary by transport
+            # The mail's row stays pending: beat's sweep hands it out once the broker is back.
+            self.on_warning(
+                f"the broker is unreachable ({type(exc).__name__}: {exc}); mail {mail_id} "
+                "stays queued in the database and is sent when it is back"
+            )
 
     def _retry_soon(self, status: dict[DeliveryStatus, int], waited: float) -> bool:
         """Deferred copies due within DIGEST_SEND_RETRY_WAIT of the start are waited for,
@@ -150,3 +157,8 @@ class CeleryDispatcher:
         from workers.tasks import deliver_webhooks
 
         deliver_webhooks.delay()
+
+    def send_stuck_mails(self) -> int:
+        from workers.tasks import requeue_mails
+
+        return requeue_mails()

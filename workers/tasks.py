@@ -12,7 +12,7 @@ from celery.signals import worker_process_shutdown
 from digest import db, pipeline, webhooks
 from digest.mail import Transport, transport_for
 from digest.models import MailStatus, SendKind, utcnow
-from digest.pipeline.transactional import MAX_ATTEMPTS, send_mail
+from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
 from workers.celery_app import app, settings
 
 POLICY = pipeline.RetryPolicy.from_settings(settings)
@@ -82,6 +82,12 @@ def enqueue_deliveries(delivery_ids: list[int]) -> int:
     return len(batches)
 
 
+def retry_countdown(status: MailStatus | None, retries: int) -> float | None:
+    """Seconds until a transactional mail's next try (None: settled, or not ours): a
+    temporary failure leaves the mail pending, tried again under the delivery policy."""
+    return POLICY.delay(retries + 1) if status == MailStatus.PENDING else None
+
+
 @app.task(name="digest.send_transactional", bind=True, max_retries=MAX_ATTEMPTS)
 def send_transactional(self: Task, mail_id: int) -> str | None:
     transport = transport_for(settings)
@@ -89,9 +95,21 @@ def send_transactional(self: Task, mail_id: int) -> str | None:
         status = send_mail(settings, mail_id, transport, POLICY)
     finally:
         transport.close()
-    if status == MailStatus.PENDING:
-        raise self.retry(countdown=POLICY.delay(self.request.retries + 1))
+    countdown = retry_countdown(status, self.request.retries)
+    if countdown is not None:
+        # A retry lost with its worker is found by the sweep once it is overdue.
+        raise self.retry(countdown=countdown)
     return None if status is None else status.value
+
+
+def requeue_mails() -> int:
+    """Hand out again the transactional mails nobody is sending (a broker that was down
+    when they were queued, a process that died before or while sending); the claim keeps
+    each one once. Stamped as handed out, so the next sweep waits another grace."""
+    ids = due_mails(settings, policy=POLICY, mark_handed_out=True)
+    for mail_id in ids:
+        send_transactional.delay(mail_id)
+    return len(ids)
 
 
 def leftovers() -> list[int]:
@@ -121,7 +139,7 @@ def deliver_webhooks() -> dict[str, int]:
 def sweep() -> dict[str, int]:
     if webhooks.due_events(settings):
         deliver_webhooks.delay()
-    return requeue_leftovers()
+    return {**requeue_leftovers(), "mails": requeue_mails()}
 
 
 @app.task(name="digest.dispatch_due")

@@ -4,16 +4,20 @@ Not digest editions: each is rendered from its own template pair in `templates/e
 when queued, recorded in `transactional_mails`, and sent through the same transports
 under the same `RetryPolicy` (4xx and lost connections are tried again). A row is claimed
 before it is sent, so a retried task never mails twice.
+
+`due_mails` is the sweep: mails nobody is sending although somebody should be (a broker
+that was down when the mail was queued, a process that died before or while sending it, a
+retry that was lost). Handing them out again is safe: the claim keeps each mail once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
@@ -36,6 +40,9 @@ from digest.render import environment
 # A confirmation or a welcome is wanted now, not tomorrow: a few tries, spaced by the
 # delivery retry policy's delays, then the mail fails (the person can ask for a new one).
 MAX_ATTEMPTS = 5
+# How long a queued mail is left to the sender it was handed to before the sweep hands it
+# out again (or the claim timeout, when that is shorter): a confirmation is wanted now.
+QUEUED_GRACE = 60.0
 
 SUBJECTS = {
     MailKind.CONFIRM: "Please confirm your subscription to {list_name}",
@@ -114,6 +121,67 @@ def claim_mail(session: Session, mail_id: int, claim_timeout: float) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+def due_mails(
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    policy: RetryPolicy | None = None,
+    mark_handed_out: bool = False,
+) -> list[int]:
+    """Mails that should be on their way and may not be: pending ones handed to a sender
+    more than the grace ago that it never took (a broker down when queued, a process that
+    died first), pending ones whose retry is overdue (a retry lost with its worker), and
+    ones claimed by a sender that died (past the claim timeout).
+
+    A retry is overdue once the longest delay `policy` could have drawn after that attempt,
+    plus the grace, has passed since the attempt. With `mark_handed_out`, the pending ones
+    found are stamped as handed out now, so the next sweep leaves them alone for another
+    grace (a long queue of confirmations is not queued again every minute).
+    """
+    now = now or utcnow()
+    policy = policy or RetryPolicy.from_settings(settings)
+    grace = timedelta(seconds=min(QUEUED_GRACE, settings.claim_timeout))
+    abandoned = now - timedelta(seconds=settings.claim_timeout)
+    pending = TransactionalMail.status == MailStatus.PENDING
+    with session_scope(settings.database_url) as session:
+        found = session.execute(
+            select(TransactionalMail.id, TransactionalMail.status, TransactionalMail.attempts)
+            .add_columns(TransactionalMail.claimed_at)
+            .where(
+                or_(
+                    pending
+                    & (
+                        func.coalesce(TransactionalMail.claimed_at, TransactionalMail.created_at)
+                        <= now - grace
+                    ),
+                    (TransactionalMail.status == MailStatus.SENDING)
+                    & (TransactionalMail.claimed_at < abandoned),
+                )
+            )
+            .order_by(TransactionalMail.id)
+        ).all()
+        ids: list[int] = []
+        handed: list[int] = []
+        for mail_id, status, attempts, claimed_at in found:
+            if status == MailStatus.PENDING:
+                if attempts and claimed_at is not None:
+                    longest = timedelta(seconds=policy.delay(attempts, rand=lambda: 1.0))
+                    if claimed_at + longest + grace > now:
+                        continue  # its retry may still be on its way
+                handed.append(mail_id)
+            ids.append(mail_id)
+        if mark_handed_out:
+            # claimed_at on a pending row: when it was last handed to a sender.
+            for start in range(0, len(handed), 1000):
+                session.execute(
+                    update(TransactionalMail)
+                    .where(TransactionalMail.id.in_(handed[start : start + 1000]), pending)
+                    .values(claimed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+    return ids
+
+
 def send_mail(
     settings: Settings, mail_id: int, transport: Transport, policy: RetryPolicy
 ) -> MailStatus | None:
@@ -155,6 +223,28 @@ def send_mail(
         mail.sent_at = now
         mail.message_id = message_id
         return mail.status
+
+
+def send_due_mails(
+    settings: Settings, transport: Callable[[], Transport], *, policy: RetryPolicy | None = None
+) -> dict[MailStatus, int]:
+    """The sweep without workers: one try for each mail `due_mails` finds (a temporary
+    failure leaves it pending, due again after its backoff). Counts by outcome; the
+    transport is opened only when there is something to send."""
+    policy = policy or RetryPolicy.from_settings(settings)
+    counts: dict[MailStatus, int] = {}
+    ids = due_mails(settings, policy=policy, mark_handed_out=True)
+    if not ids:
+        return counts
+    opened = transport()
+    try:
+        for mail_id in ids:
+            status = send_mail(settings, mail_id, opened, policy)
+            if status is not None:
+                counts[status] = counts.get(status, 0) + 1
+    finally:
+        opened.close()
+    return counts
 
 
 def send_mail_in_process(

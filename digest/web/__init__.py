@@ -22,7 +22,9 @@ from digest import db, dispatch, metrics, webhooks
 from digest.config import Settings, default_templates_dir, get_settings
 from digest.errors import DigestError
 from digest.links import UNSUBSCRIBE
+from digest.mail import transport_for
 from digest.models import Subscriber
+from digest.pipeline.transactional import send_due_mails
 from digest.subscribers import subscriber_for_token, unsubscribe
 from digest.web.admin import add_admin
 from digest.web.api import create_api
@@ -32,8 +34,9 @@ from digest.web.public import public_router
 from digest.web.webhooks import add_webhooks
 
 log = logging.getLogger(__name__)
-# In this process (no broker), due webhook events are delivered this often.
-WEBHOOK_INTERVAL = 5.0
+# In this process (no broker), due webhook events and transactional mails nobody is
+# sending are looked for this often.
+SWEEP_INTERVAL = 5.0
 
 
 def _workers(settings: Settings, on_warning: Callable[[str], None] | None) -> dispatch.Dispatcher:
@@ -42,12 +45,19 @@ def _workers(settings: Settings, on_warning: Callable[[str], None] | None) -> di
     return CeleryDispatcher(settings, on_warning)
 
 
-def _webhook_loop(settings: Settings, stop: threading.Event) -> None:
-    while not stop.wait(WEBHOOK_INTERVAL):
+def _sweep_loop(settings: Settings, stop: threading.Event, interval: float) -> None:
+    """What beat's sweep does with workers: due webhook events, and transactional mails
+    nobody is sending (a web process that died before its confirmation went out leaves it
+    to the next one; each is claimed, so several web processes send it once)."""
+    while not stop.wait(interval):
         try:
             webhooks.deliver_due(settings)
         except Exception:
             log.exception("delivering webhook events")
+        try:
+            send_due_mails(settings, lambda: transport_for(settings))
+        except Exception:
+            log.exception("sending transactional mails left behind")
 
 
 def broker_ok(broker_url: str) -> bool:
@@ -59,16 +69,21 @@ def broker_ok(broker_url: str) -> bool:
         return False
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, sweep_interval: float = SWEEP_INTERVAL
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Without a broker nobody else delivers webhook events: this process does.
+        # Without a broker nobody else sweeps: this process does.
         stop = threading.Event()
         if not settings.broker_url:
             threading.Thread(
-                target=_webhook_loop, args=(settings, stop), name="digest-webhooks", daemon=True
+                target=_sweep_loop,
+                args=(settings, stop, sweep_interval),
+                name="digest-sweep",
+                daemon=True,
             ).start()
         yield
         stop.set()

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -132,20 +133,34 @@ def test_export_then_import_round_trips_into_an_empty_database(
     assert run_import(url, text).unchanged == 4
 
 
-def test_an_unsubscribed_address_is_not_subscribed_again_by_an_import(url: str) -> None:
+def test_a_suppressed_address_is_refused_unless_the_row_says_it_is_suppressed(
+    url: str,
+) -> None:
     with db.session_scope(url) as session:
-        left = add_subscriber(session, "gone@example.org", confirmed=True)
+        left = add_subscriber(session, "gone@example.org", name="Gone", confirmed=True)
         unsubscribe(session, left.id)
+        left.unsubscribed_at = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+    before = export(url)
     result = run_import(url, HEADER + "gone@example.org,,confirmed,,,,,,\n")
     [error] = result.errors
-    assert error.line == 2 and "unsubscribed" in error.error and "sign-up" in error.error
+    assert error.line == 2 and error.email == "gone@example.org"
+    assert "unsubscribed on 2026-03-14" in error.error and "only its owner" in error.error
     assert run_import(url, HEADER + "gone@example.org,,pending,,,,,,\n").errors
-    # A row that does not ask for a status, or agrees, is fine; the status stays.
-    assert run_import(url, HEADER + "gone@example.org,Greta,,,,,,,\n").errors == []
-    assert run_import(url, HEADER + "gone@example.org,,unsubscribed,,,,,,\n").errors == []
+    # A row that does not say the address left is refused too, with its line and reason:
+    # an old list may not rename or reschedule someone who unsubscribed.
+    blank = run_import(
+        url, HEADER + "cy@example.org,Cy,,,,,,,\n" + "gone@example.org,Greta,,weekly,,,9,,\n"
+    )
+    assert (blank.imported, blank.updated, blank.unchanged) == (1, 0, 0)
+    [error] = blank.errors
+    assert error.line == 3 and "unsubscribed on 2026-03-14" in error.error
+    assert export(url).startswith(before)  # gone's row as it was, cy's added after it
+    # A suppression list imports as it is: the row that agrees is taken, then "unchanged".
+    agrees = run_import(url, HEADER + "gone@example.org,Gone,unsubscribed,,,,,,\n")
+    assert (agrees.updated, agrees.unchanged, agrees.errors) == (0, 1, [])
     with db.session_scope(url) as session:
-        sub = session.query(Subscriber).one()
-        assert sub.status == SubscriberStatus.UNSUBSCRIBED
+        sub = session.query(Subscriber).filter_by(email="gone@example.org").one()
+        assert (sub.status, sub.name) == (SubscriberStatus.UNSUBSCRIBED, "Gone")
 
 
 def test_statuses_change_as_the_file_says_except_confirmed_to_pending(url: str) -> None:
@@ -209,7 +224,9 @@ def test_a_bounced_address_is_suppressed_like_an_unsubscribed_one(url: str) -> N
             session, "hard@example.org", confirmed=True
         ).status = SubscriberStatus.BOUNCED
     [error] = run_import(url, HEADER + "hard@example.org,,confirmed,,,,,,\n").errors
-    assert "bounced" in error.error and "sign-up" in error.error
+    assert "bounced" in error.error and "only its owner" in error.error
+    [error] = run_import(url, HEADER + "hard@example.org,Hal,,,,,,,\n").errors
+    assert error.line == 2 and "bounced" in error.error
     # A suppression list from elsewhere comes in as it is, and nothing re-subscribes it.
     result = run_import(url, HEADER + "new-bounce@example.org,,bounced,,,,,,\n")
     assert (result.imported, result.errors) == (1, [])

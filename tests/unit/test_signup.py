@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from digest import db
+from digest.bounces import Bounce, count_bounces
 from digest.config import Settings
 from digest.errors import AlreadyExists
 from digest.links import PREFERENCES, link_path, make_confirm_token, make_token
@@ -260,6 +261,38 @@ def test_coming_back_after_unsubscribing(client, settings) -> None:  # type: ign
     assert (sub.status, sub.frequency, sub.unsubscribed_at) == (
         SubscriberStatus.CONFIRMED,
         "daily",
+        None,
+    )
+
+
+def test_a_link_from_before_a_hard_bounce_does_not_confirm_again(client, settings) -> None:  # type: ignore[no-untyped-def]
+    client.post("/subscribe", data=FORM)
+    first_link = confirm_link(outbox(settings)[0])
+    client.post(first_link)
+    sub_id = rows(settings)[0].id
+    # The address bounces hard (later than the link was made), through the one bounce path.
+    with db.session_scope(settings.database_url) as session:
+        bounce = Bounce(sub_id, hard=True, reason="550 5.1.1 no such user")
+        later = datetime.now(UTC) + timedelta(seconds=2)
+        assert count_bounces(session, settings, [bounce], now=later) == {sub_id}
+    # The old link, made before the bounce, is refused and changes nothing.
+    answer = client.post(first_link)
+    assert answer.status_code == 400 and "older than your bounce" in answer.text
+    [sub] = rows(settings)
+    assert (sub.status, sub.hard_bounces) == (SubscriberStatus.BOUNCED, 1)
+    # Signing up again mails a new link; that one brings the address back, bounces cleared
+    # (else its first soft bounce would suppress it again at once).
+    client.post("/subscribe", data={**FORM, "frequency": "daily"})
+    new_link = confirm_link(outbox(settings)[-1])
+    assert new_link != first_link
+    with db.session_scope(settings.database_url) as session:  # the link has whole seconds
+        session.get_one(Subscriber, sub_id).bounced_at = datetime.now(UTC) - timedelta(seconds=5)
+    assert client.post(new_link).status_code == 200
+    [sub] = rows(settings)
+    assert (sub.status, sub.frequency, sub.hard_bounces, sub.bounced_at) == (
+        SubscriberStatus.CONFIRMED,
+        "daily",
+        0,
         None,
     )
 
