@@ -38,6 +38,7 @@ def no_progress(_: Progress) -> None:
 
 class Dispatcher(Protocol):
     where: str  # said to the user: "in this process", "on the workers"
+    streams: bool  # copies can go out while the rest of the send is planned
 
     def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:
         """Gather every source; one source's failure is in its result, not raised."""
@@ -59,7 +60,11 @@ class Dispatcher(Protocol):
     ) -> dict[DeliveryStatus, int] | None:
         """Deliver these copies (the send's, and `earlier` ones of earlier sends); with
         wait, return them counted by state once none is queued or being sent (deferred ones
-        wait for their next attempt)."""
+        wait for their next attempt). Copies already handed out are not handed out again."""
+        ...
+
+    def hand_out(self, delivery_ids: Sequence[int]) -> None:
+        """Start on these copies now, while the plan goes on (only where `streams`)."""
         ...
 
     def send_transactional(self, mail_id: int) -> None:
@@ -81,6 +86,7 @@ class InProcess:
     """Everything in the calling process: the embedded default, no broker needed."""
 
     where = "in this process"
+    streams = False
 
     def __init__(
         self, settings: Settings, transport: Callable[[], Transport] | None = None
@@ -148,6 +154,9 @@ class InProcess:
             pipeline.transactional.send_mail_in_process(self.settings, mail_id, transport)
         finally:
             transport.close()
+
+    def hand_out(self, delivery_ids: Sequence[int]) -> None:
+        raise NotImplementedError("one process plans first, then sends")
 
     def deliver_webhooks(self) -> None:
         from digest import webhooks  # only when there are webhooks to deliver
@@ -237,7 +246,14 @@ def _send(
     on_progress: OnProgress,
     on_planned: Callable[[pipeline.SendPlan], None] | None,
 ) -> SendOutcome:
-    plan = pipeline.plan_send(settings, kind=kind, email=email, topic=topic, dry_run=dry_run)
+    plan = pipeline.plan_send(
+        settings,
+        kind=kind,
+        email=email,
+        topic=topic,
+        dry_run=dry_run,
+        on_chunk=dispatcher.hand_out if dispatcher.streams and not dry_run else None,
+    )
     if on_planned is not None:
         on_planned(plan)
     if dry_run:

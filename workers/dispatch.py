@@ -18,14 +18,20 @@ POLL_SECONDS = 0.2
 
 class CeleryDispatcher:
     where = "on the workers"
+    streams = True
 
     def __init__(self, settings: Settings, on_warning: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.on_warning = on_warning or (lambda message: None)
+        self._checked = False  # the broker answered (and the workers were asked)
+        self._handed_out: set[int] = set()
 
     def _ready(self) -> None:
         """Fail clearly when the broker is unreachable; warn when no worker answers."""
         from workers import app
+
+        if self._checked:
+            return
 
         try:
             with app.connection_for_write() as conn:
@@ -39,6 +45,16 @@ class CeleryDispatcher:
             self.on_warning(
                 "no worker answered; the work waits in the queue until `digest worker` runs"
             )
+        self._checked = True
+
+    def hand_out(self, delivery_ids: Sequence[int]) -> None:
+        """Queue a planned chunk's copies at once: workers send them while the plan goes on."""
+        from workers.tasks import enqueue_deliveries
+
+        self._ready()
+        ids = [i for i in delivery_ids if i not in self._handed_out]
+        self._enqueue(lambda: enqueue_deliveries(ids))
+        self._handed_out.update(ids)
 
     def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:
         from workers.tasks import enqueue_gather
@@ -74,7 +90,9 @@ class CeleryDispatcher:
 
         self._ready()
         ids = list(delivery_ids)
-        self._enqueue(lambda: enqueue_deliveries(ids))
+        fresh = [i for i in ids if i not in self._handed_out]
+        self._enqueue(lambda: enqueue_deliveries(fresh))
+        self._handed_out.update(fresh)
         if not wait:
             return None
         label, total = f"Sending #{send_id} (workers)" if send_id else "Sending (workers)", len(ids)

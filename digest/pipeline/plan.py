@@ -9,7 +9,7 @@ Every count it reports comes from rows it decided on or wrote, never from subtra
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -307,6 +307,7 @@ def plan_send(
     topic: str | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    on_chunk: Callable[[list[int]], None] | None = None,
 ) -> SendPlan:
     """Decide who gets which edition now and write the ledger rows (unless dry_run).
 
@@ -318,7 +319,9 @@ def plan_send(
     Subscribers are read a range of ids at a time and `decide` is applied to each range,
     its rows written in bulk, so memory does not grow with the list. The send's row is
     written only when there is something to deliver. `topic` limits it to the confirmed
-    subscribers who chose that topic.
+    subscribers who chose that topic. With `on_chunk`, each range is committed on its own
+    and the ids of its copies handed to `on_chunk` at once: workers start on them while
+    the rest is planned.
     """
     kind = SendKind(kind)
     now = now or utcnow()
@@ -333,6 +336,22 @@ def plan_send(
         for chunk in chunks:
             _plan_chunk(session, settings, chunk, plan, editions, kind, now, dry_run)
             session.expunge_all()  # the chunk's subscribers are done with
+            if on_chunk is not None and plan.send_id is not None and not dry_run:
+                # Written for good, so that the copies can go out while the next chunk
+                # is planned (a plan cut short leaves pending rows the sweep hands out).
+                session.commit()
+                ids = list(
+                    session.scalars(
+                        select(Delivery.id)
+                        .where(
+                            Delivery.send_id == plan.send_id,
+                            Delivery.subscriber_id.between(chunk[0].id, chunk[-1].id),
+                        )
+                        .order_by(Delivery.id)
+                    )
+                )
+                if ids:
+                    on_chunk(ids)
         if plan.send_id is not None:
             plan.delivery_ids = list(
                 session.scalars(
