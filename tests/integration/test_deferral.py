@@ -205,16 +205,9 @@ def test_a_dispatch_with_nobody_due_writes_no_send(database_url: str, tmp_path: 
 
 
 def test_planning_reads_subscribers_in_ranges(database_url: str, tmp_path: Path) -> None:
-    from digest.pipeline import plan as plan_module
-
     settings = make_settings(database_url, "smtp://127.0.0.1:25", tmp_path)
     seed(settings, 25)
-    original = plan_module.SUBSCRIBER_CHUNK
-    plan_module.SUBSCRIBER_CHUNK = 7  # four ranges, the last one short
-    try:
-        plan = pipeline.plan_send(settings, kind="now")
-    finally:
-        plan_module.SUBSCRIBER_CHUNK = original
+    plan = pipeline.plan_send(settings, kind="now", chunk_size=7)  # four ranges, one short
     assert plan.planned == 25 and len(plan.delivery_ids) == 25 and len(plan.editions) == 1
 
 
