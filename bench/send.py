@@ -376,12 +376,11 @@ def run(args: argparse.Namespace) -> int:
         before = count.value
         premailer_before = len(premailer_log.read_text().split())
         t0 = time.perf_counter()
+        profile = (
+            ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
+        )
         cli = subprocess.Popen(
-            [
-                sys.executable,
-                *(["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []),
-                "-m", "digest", "send", "--now", "--json",
-            ],
+            [sys.executable, *profile, "-m", "digest", "send", "--now", "--json"],
             cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         peaks.watch(cli.pid, "digest send")

@@ -245,10 +245,6 @@ def require_current_schema(url: str, migrations_dir: Path = MIGRATIONS) -> Schem
     )
 
 
-def needs_upgrade(url: str) -> bool:
-    return not schema_state(url).is_current
-
-
 def _next_rev_id(migrations_dir: Path, url: str) -> str:
     from alembic.script import ScriptDirectory
 

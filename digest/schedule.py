@@ -106,5 +106,6 @@ def is_due(info: ScheduleInfo, now: datetime) -> bool:
     return slot > info.since
 
 
-def due_subscribers(infos: Iterable[ScheduleInfo], now: datetime) -> list[int]:
-    return [info.subscriber_id for info in infos if is_due(info, now)]
+def due_subscribers(infos: Iterable[ScheduleInfo], now: datetime) -> list[ScheduleInfo]:
+    """Those whose local slot has come since they were last sent (or checked), in order."""
+    return [info for info in infos if is_due(info, now)]

@@ -108,13 +108,6 @@ class DeliveryReport:
         for i in ids:
             self.deferred.pop(i, None)
 
-    def add(self, other: DeliveryReport) -> None:
-        self.sent += other.sent
-        self.bounced += other.bounced
-        self.failed += other.failed
-        self.skipped += other.skipped
-        self.deferred.update(other.deferred)
-
 
 @dataclass(frozen=True)
 class Addressee:
@@ -229,11 +222,6 @@ def claim_batch(
         )
         claimed += [Claimed(*row) for row in rows]
     return sorted(claimed, key=lambda c: c.id)
-
-
-def claim(session: Session, delivery_id: int, claim_timeout: float) -> bool:
-    """Take one delivery for sending (see claim_batch)."""
-    return bool(claim_batch(session, [delivery_id], claim_timeout, utcnow()))
 
 
 def _addressees(session: Session, ids: Sequence[int]) -> dict[int, Addressee]:

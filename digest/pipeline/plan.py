@@ -38,7 +38,7 @@ from digest.pipeline.editions import (
     published_or_seen,
     render_subject,
 )
-from digest.schedule import ScheduleInfo, is_due, since
+from digest.schedule import ScheduleInfo, due_subscribers, since
 from digest.subscribers import find_subscriber
 
 # --- the rules (pure) ---------------------------------------------------------------------
@@ -80,7 +80,7 @@ def due_recipients(
     """Everyone for a send --now; for a scheduled send, those whose local slot has come."""
     if kind is SendKind.NOW:
         return list(recipients)
-    return [r for r in recipients if is_due(r, now)]
+    return due_subscribers(recipients, now)
 
 
 def decide(
@@ -176,19 +176,19 @@ SUBSCRIBER_CHUNK = 1000
 
 
 def allowed_sources(
-    session: Session, subscriber_ids: Sequence[int]
+    session: Session, subscriber_ids: Sequence[int], size: int = SUBSCRIBER_CHUNK
 ) -> dict[int, frozenset[int] | None]:
     """Each subscriber's allowed sources: None (every source) for one with no topics, else
     the sources sharing at least one topic with them (possibly none).
 
-    One query per chunk of subscribers: their topics, each joined to the sources that have
+    One query per chunk of `size` subscribers: their topics, each joined to the sources that have
     it. A subscriber with topics has at least one row (a NULL source where no source has
     that topic); one with none has no row.
     """
     allowed: dict[int, set[int]] = {}
     ids = list(dict.fromkeys(subscriber_ids))
-    for start in range(0, len(ids), SUBSCRIBER_CHUNK):
-        chunk = ids[start : start + SUBSCRIBER_CHUNK]
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
         rows = session.execute(
             select(subscriber_topics.c.subscriber_id, source_topics.c.source_id)
             .outerjoin(source_topics, source_topics.c.topic_id == subscriber_topics.c.topic_id)
@@ -307,6 +307,7 @@ def plan_send(
     topic: str | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    chunk_size: int = SUBSCRIBER_CHUNK,
     on_chunk: Callable[[list[int]], None] | None = None,
 ) -> SendPlan:
     """Decide who gets which edition now and write the ledger rows (unless dry_run).
@@ -316,9 +317,9 @@ def plan_send(
     is new for them, and nobody gets the same edition twice. A due subscriber with nothing
     new has that slot marked as used (`slot_checked_at`): they wait for their next slot.
 
-    Subscribers are read a range of ids at a time and `decide` is applied to each range,
-    its rows written in bulk, so memory does not grow with the list. The send's row is
-    written only when there is something to deliver. `topic` limits it to the confirmed
+    Subscribers are read a range of `chunk_size` ids at a time and `decide` is applied to
+    each range, its rows written in bulk, so memory does not grow with the list. The send's
+    row is written only when there is something to deliver. `topic` limits it to the confirmed
     subscribers who chose that topic. With `on_chunk`, each range is committed on its own
     and the ids of its copies handed to `on_chunk` at once: workers start on them while
     the rest is planned.
@@ -331,7 +332,7 @@ def plan_send(
         chunks: Iterable[list[Subscriber]] = (
             [recipients(session, email=email)]
             if email is not None
-            else recipient_chunks(session, topic=topic)
+            else recipient_chunks(session, chunk_size, topic=topic)
         )
         for chunk in chunks:
             _plan_chunk(session, settings, chunk, plan, editions, kind, now, dry_run)

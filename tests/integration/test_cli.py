@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture
-def run(tmp_path: Path, database_url: str) -> Run:
+def runner(tmp_path: Path, database_url: str) -> Run:
+    """`digest ARGS` in its own process against this database, as it is (not migrated)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     environ.update(
         PYTHONPATH=str(ROOT),
@@ -32,7 +32,6 @@ def run(tmp_path: Path, database_url: str) -> Run:
         # The samples have fixed publication dates: a first digest reaches back to them.
         DIGEST_FIRST_DIGEST_DAYS="100000",
     )
-    upgrade(database_url)  # `digest init` of this deployment
 
     def digest(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -47,8 +46,12 @@ def run(tmp_path: Path, database_url: str) -> Run:
     return digest
 
 
-# Error messages of the command line: one database is enough.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.fixture
+def run(tmp_path: Path, database_url: str) -> Run:
+    upgrade(database_url)  # `digest init` of this deployment
+    return runner(tmp_path, database_url)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -69,7 +72,6 @@ def test_bad_input_gets_a_clear_error_without_a_traceback(
     assert "Traceback" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_unreachable_broker_is_named_without_a_traceback(run: Run) -> None:
     result = run("gather", DIGEST_BROKER_URL="redis://127.0.0.1:9/0")
     assert result.returncode == 1
@@ -143,17 +145,16 @@ def test_lists_gather_preview_and_dry_run(run: Run, tmp_path: Path) -> None:
     assert gone.returncode == 1 and "no source 2" in gone.stderr
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_only_init_and_run_migrate_the_others_ask_for_init(run: Run, tmp_path: Path) -> None:
-    fresh = {"DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+def test_only_init_and_run_migrate_the_others_ask_for_init(
+    tmp_path: Path, database_url: str
+) -> None:
+    run = runner(tmp_path, database_url)  # on the empty database, no `digest init` yet
     for args in (["sources", "list"], ["send", "--now"], ["preview"], ["serve"], ["worker"]):
-        env = (
-            {**fresh, "DIGEST_BROKER_URL": "redis://127.0.0.1:1/0"} if args == ["worker"] else fresh
-        )
+        env = {"DIGEST_BROKER_URL": "redis://127.0.0.1:1/0"} if args == ["worker"] else {}
         result = run(*args, **env)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert "run `digest init`" in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) <= 2, result.stderr  # one line, wrapped
-    assert run("init", **fresh).returncode == 0
-    listed = run("sources", "list", "--json", **fresh)
+    assert run("init").returncode == 0
+    listed = run("sources", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []

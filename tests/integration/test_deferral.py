@@ -177,6 +177,29 @@ def test_a_deferred_copy_goes_with_the_next_send_and_only_sent_ones_count_delive
     assert server.received() == Counter(addresses[1:])
 
 
+def test_the_in_process_send_defers_under_the_retry_policy_of_the_settings(
+    database_url: str, server: LateServer, tmp_path: Path
+) -> None:
+    # The workers' tasks build their policy from the same settings (test_retry_policy).
+    settings = make_settings(
+        database_url,
+        server.url,
+        tmp_path,
+        send_retry_wait=0,
+        retry_base_delay=1000,
+        retry_max_delay=5000,
+    )
+    policy = pipeline.RetryPolicy.from_settings(settings)
+    seed(settings, 4)
+    outcome = send_now(settings)  # the server never starts: every copy meets a refusal
+    assert outcome.status == {DeliveryStatus.DEFERRED: 4}
+    with db.session_scope(settings.database_url) as session:
+        rows = session.execute(select(Delivery.claimed_at, Delivery.next_attempt_at)).all()
+    waits = [(after - claimed).total_seconds() for claimed, after in rows]
+    # The first attempt failed: between half and all of the base delay, with jitter.
+    assert all(policy.base_delay / 2 <= w <= policy.base_delay + 5 for w in waits), waits
+
+
 def test_the_end_of_the_retry_window_fails_a_copy_with_its_last_error(
     database_url: str, server: LateServer, tmp_path: Path
 ) -> None:
@@ -205,16 +228,9 @@ def test_a_dispatch_with_nobody_due_writes_no_send(database_url: str, tmp_path: 
 
 
 def test_planning_reads_subscribers_in_ranges(database_url: str, tmp_path: Path) -> None:
-    from digest.pipeline import plan as plan_module
-
     settings = make_settings(database_url, "smtp://127.0.0.1:25", tmp_path)
     seed(settings, 25)
-    original = plan_module.SUBSCRIBER_CHUNK
-    plan_module.SUBSCRIBER_CHUNK = 7  # four ranges, the last one short
-    try:
-        plan = pipeline.plan_send(settings, kind="now")
-    finally:
-        plan_module.SUBSCRIBER_CHUNK = original
+    plan = pipeline.plan_send(settings, kind="now", chunk_size=7)  # four ranges, one short
     assert plan.planned == 25 and len(plan.delivery_ids) == 25 and len(plan.editions) == 1
 
 

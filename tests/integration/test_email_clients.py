@@ -268,6 +268,7 @@ def test_spamassassin_scores_a_sent_digest_as_clean(tmp_path: Path) -> None:
         **case.get("settings", {}),
         "postal_address": "Lakeside Weekly, 4 Harbour Row, 1234 Lakeside",
     }
+    # SQLite only: the database just carries the case to the message (test_golden runs both).
     _, raw, _ = run_case(
         GOLDEN / "lakeside", case, f"sqlite:///{tmp_path / 'digest.db'}", tmp_path / "outbox"
     )

@@ -1,5 +1,5 @@
 """The gathering commands as a user runs them: `sources add/list/import/export`, `gather`
-and `articles list`, each its own process, against a loopback site (SQLite is enough)."""
+and `articles list`, each its own process, against a loopback site, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from digest.db import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 Run = Callable[..., subprocess.CompletedProcess[str]]
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")

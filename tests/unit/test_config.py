@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -69,3 +70,33 @@ def test_setting_names_follow_the_prefix_or_the_alias() -> None:
     names = env_names()
     assert names["database_url"] == "DIGEST_DATABASE_URL"
     assert names["from_address"] == "DIGEST_FROM"
+
+
+def environment_reads(root: Path) -> set[str]:
+    """DIGEST_* names the code reads from the environment itself, not through Settings:
+    `os.environ.get("X")`, `os.environ["X"]`, `os.getenv("X")`."""
+    names: set[str] = set()
+    for path in [*root.joinpath("digest").rglob("*.py"), *root.joinpath("workers").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            key: ast.expr | None = None
+            if isinstance(node, ast.Call) and node.args:
+                func = node.func
+                if isinstance(func, ast.Attribute) and (
+                    func.attr == "getenv"
+                    or (func.attr == "get" and ast.unparse(func.value).endswith("environ"))
+                ):
+                    key = node.args[0]
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("environ"):
+                key = node.slice
+            if isinstance(key, ast.Constant) and str(key.value).startswith("DIGEST_"):
+                names.add(str(key.value))
+    return names
+
+
+def test_variables_read_outside_the_settings_are_named_in_the_readme() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Configuration", 1)[1].split("\n#", 1)[0]
+    outside = environment_reads(root) - set(env_names().values())
+    assert "DIGEST_NEW_ADMIN_PASSWORD" in outside  # the scan finds what is there
+    assert {name for name in outside if f"`{name}`" not in section} == set()

@@ -174,7 +174,7 @@ def test_due_subscribers_picks_only_those_due() -> None:
         info(now - timedelta(minutes=10), timezone="Europe/Berlin", subscriber_id=4),  # sent
         info(yesterday, frequency="weekly", timezone="Europe/Berlin", subscriber_id=5),  # Tue
     ]
-    assert due_subscribers(infos, now) == [1, 3]
+    assert [i.subscriber_id for i in due_subscribers(infos, now)] == [1, 3]
     assert due_subscribers([], now) == []
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from digest.mail.message import list_id_for, message_id_for
 from digest.mail.template import MAX_LINE, Recipient, build_template
-from digest.pipeline.deliver import RetryPolicy
 from digest.render import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 from digest.subscribers import normalize_email
 
@@ -135,16 +134,3 @@ def test_an_unbreakable_long_line_falls_back_to_a_per_copy_encoding() -> None:
     body = raw.partition(b"\r\n\r\n")[2]
     assert b"quoted-printable" in raw and max(len(line) for line in body.split(b"\r\n")) <= 78
     assert url in parse(raw).get_body(("plain",)).get_content()
-
-
-def test_retry_policy_backs_off_with_jitter_inside_the_window() -> None:
-    policy = RetryPolicy(base_delay=30, max_delay=3600, window=86400)
-    assert [policy.delay(a, rand=lambda: 1.0) for a in (1, 2, 3)] == [30, 60, 120]
-    assert [policy.delay(a, rand=lambda: 0.0) for a in (1, 2, 3)] == [15, 30, 60]
-    assert policy.delay(30, rand=lambda: 1.0) == 3600
-    planned = DATE
-    from datetime import timedelta
-
-    late = planned + timedelta(hours=23, minutes=59)
-    assert policy.next_attempt(20, planned, late) == planned + timedelta(days=1)
-    assert policy.next_attempt(21, planned, planned + timedelta(days=1)) is None

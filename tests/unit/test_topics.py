@@ -137,16 +137,13 @@ def test_each_subscriber_gets_the_sources_sharing_a_topic(url: str, settings: Se
     }
 
 
-def test_allowed_sources_reads_many_subscribers_in_chunks(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_allowed_sources_reads_many_subscribers_in_chunks(url: str) -> None:
     ids = add_sources_with_articles(url)
-    monkeypatch.setattr(pipeline.plan, "SUBSCRIBER_CHUNK", 2)
     subscribers = [
         subscribe(url, f"r{i}@example.org", ["culture"] if i % 2 else []) for i in range(5)
     ]
     with db.session_scope(url) as session:
-        allowed = allowed_sources(session, subscribers)
+        allowed = allowed_sources(session, subscribers, size=2)  # three chunks, one short
     culture = frozenset({ids["culture"][0], ids["both"][0]})
     assert allowed == {s: culture if i % 2 else None for i, s in enumerate(subscribers)}
 
