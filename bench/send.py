@@ -117,12 +117,16 @@ def free_port() -> int:
 # --- peak memory ------------------------------------------------------------------------
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 class PeakRss:
     """Samples VmHWM (the kernel's own peak) of chosen processes and their descendants."""
 
     def __init__(self) -> None:
         self.roots: dict[int, str] = {}
         self.peaks: dict[tuple[int, str], int] = {}
+        self.cpu: dict[tuple[int, str], float] = {}  # CPU seconds so far, last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -144,8 +148,11 @@ class PeakRss:
                 pid, name = todo.pop()
                 try:
                     status = Path(f"/proc/{pid}/status").read_text()
+                    stat = Path(f"/proc/{pid}/stat").read_text()
                 except OSError:
                     continue
+                fields = stat.rsplit(")", 1)[1].split()
+                self.cpu[(pid, name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
                 for line in status.splitlines():
                     if line.startswith("VmHWM:"):
                         kb = int(line.split()[1])
@@ -374,8 +381,23 @@ def run(args: argparse.Namespace) -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("the worker did not start:\n" + (work / "worker.log").read_text())
         before = count.value
+        peaks._sample()
+        cpu_before = dict(peaks.cpu)
         premailer_before = len(premailer_log.read_text().split())
         t0 = time.perf_counter()
+        arrivals: dict[str, float] = {}
+
+        def watch_arrivals() -> None:  # when the first and the last copy reached the sink
+            while "last" not in arrivals and time.perf_counter() - t0 < 3600:
+                got = count.value - before
+                if got and "first" not in arrivals:
+                    arrivals["first"] = time.perf_counter() - t0
+                if got >= args.subscribers:
+                    arrivals["last"] = time.perf_counter() - t0
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=watch_arrivals, daemon=True)
+        watcher.start()
         profile = (
             ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
         )
@@ -396,11 +418,19 @@ def run(args: argparse.Namespace) -> int:
         peaks.stop()
         print(f"digest send --now: {rate:,.0f} msg/s ({elapsed:.2f} s for {arrived} messages)")
         print(f"ratio to the ceiling: {rate / rate_ceiling:.2f} (target >= 0.70)")
+        watcher.join(5)
+        first, last = arrivals.get("first", 0.0), arrivals.get("last", elapsed)
+        print(
+            f"timeline: first copy at {first:.2f} s, last at {last:.2f} s, the command "
+            f"ended at {elapsed:.2f} s; between first and last "
+            f"{args.subscribers / max(last - first, 1e-9):,.0f} msg/s"
+        )
         print(f"sent {summary.get('sent')}, failed {summary.get('failed')}, arrived {arrived}")
         print(f"premailer ran {premailer_runs} time(s) during the send (target 1)")
-        print("peak RSS (VmHWM) per process:")
+        print("peak RSS (VmHWM) and CPU seconds during the send, per process:")
         for (pid, label), kb in sorted(peaks.peaks.items(), key=lambda x: x[0][1]):
-            print(f"  {label:22} pid {pid:>7}  {kb / 1024:7.1f} MB")
+            used = peaks.cpu.get((pid, label), 0.0) - cpu_before.get((pid, label), 0.0)
+            print(f"  {label:22} pid {pid:>7}  {kb / 1024:7.1f} MB  {used:6.2f} s CPU")
         assert arrived == args.subscribers, (arrived, args.subscribers)
         return 0
     finally:

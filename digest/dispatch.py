@@ -57,10 +57,12 @@ class Dispatcher(Protocol):
         wait: bool = True,
         on_progress: OnProgress = no_progress,
         earlier: Sequence[int] = (),
+        handed_out: int = 0,
     ) -> dict[DeliveryStatus, int] | None:
         """Deliver these copies (the send's, and `earlier` ones of earlier sends); with
         wait, return them counted by state once none is queued or being sent (deferred ones
-        wait for their next attempt). Copies already handed out are not handed out again."""
+        wait for their next attempt). The first `handed_out` were given to `hand_out`
+        already, while the send was planned."""
         ...
 
     def hand_out(self, delivery_ids: Sequence[int]) -> None:
@@ -120,6 +122,7 @@ class InProcess:
         wait: bool = True,
         on_progress: OnProgress = no_progress,
         earlier: Sequence[int] = (),
+        handed_out: int = 0,  # never here: this dispatcher does not stream
     ) -> dict[DeliveryStatus, int] | None:
         # In this process there is nobody to wait for: `wait` changes nothing.
         label = f"Sending #{send_id}" if send_id else "Sending earlier copies"
@@ -258,7 +261,6 @@ def _send(
         on_planned(plan)
     if dry_run:
         return SendOutcome(plan, None)
-    planned = set(plan.delivery_ids)
     earlier: set[int] = set()
     if not email:
         earlier.update(dispatcher.leftovers())
@@ -267,12 +269,18 @@ def _send(
             # again: a claim keeps each copy once), rather than saying "in flight" and
             # leaving them to a worker that may be dead.
             earlier.update(pipeline.unsettled_ids(settings))
-    picked = sorted(earlier - planned)
-    ids = plan.delivery_ids + picked
+    picked = sorted(earlier.difference(plan.delivery_ids)) if earlier else []
+    ids = plan.delivery_ids + picked if picked else plan.delivery_ids
     if not ids:
         return SendOutcome(plan, None)
     status = dispatcher.deliver(
-        plan.send_id, ids, wait=wait, on_progress=on_progress, earlier=picked
+        plan.send_id,
+        ids,
+        wait=wait,
+        on_progress=on_progress,
+        earlier=picked,
+        # Streamed: every copy of the plan was queued as its range was written.
+        handed_out=len(plan.delivery_ids) if dispatcher.streams else 0,
     )
     deferred = (status or {}).get(DeliveryStatus.DEFERRED, 0)
     return SendOutcome(

@@ -77,8 +77,9 @@ def deliver_batch(delivery_ids: list[int]) -> dict[str, Any]:
 def enqueue_deliveries(delivery_ids: list[int]) -> int:
     """Fan out in batches, one task per batch rather than per message."""
     batches = list(pipeline.batches(delivery_ids, settings.delivery_batch_size))
-    for batch in batches:
-        deliver_batch.delay(batch)
+    with app.producer_or_acquire() as producer:  # one connection for them all
+        for batch in batches:
+            deliver_batch.apply_async((batch,), producer=producer)
     return len(batches)
 
 

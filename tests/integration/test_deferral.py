@@ -234,6 +234,26 @@ def test_planning_reads_subscribers_in_ranges(database_url: str, tmp_path: Path)
     assert plan.planned == 25 and len(plan.delivery_ids) == 25 and len(plan.editions) == 1
 
 
+def test_a_streamed_plan_hands_out_each_range_once_it_is_written(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, "smtp://127.0.0.1:25", tmp_path)
+    seed(settings, 25)
+    handed: list[list[int]] = []
+
+    def hand_out(ids: list[int]) -> None:
+        # Another connection sees them: a worker could claim them now.
+        with db.session_scope(settings.database_url) as session:
+            found = session.scalars(select(Delivery.id).where(Delivery.id.in_(ids))).all()
+        assert sorted(found) == ids
+        handed.append(ids)
+
+    plan = pipeline.plan_send(settings, kind="now", chunk_size=7, on_chunk=hand_out)
+    assert [len(ids) for ids in handed] == [7, 7, 7, 4]
+    assert sorted(i for ids in handed for i in ids) == plan.delivery_ids
+    assert len(plan.delivery_ids) == 25
+
+
 def test_two_sends_at_once_mail_everyone_once(
     database_url: str, server: LateServer, tmp_path: Path
 ) -> None:

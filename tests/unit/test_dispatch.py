@@ -32,3 +32,12 @@ def test_a_broker_hands_the_work_to_what_the_face_built() -> None:
 def test_a_broker_with_no_way_to_the_workers_is_a_clear_error() -> None:
     with pytest.raises(DigestError, match="DIGEST_BROKER_URL"):
         dispatch.dispatcher_for(Settings(broker_url="redis://127.0.0.1:6379/3"))
+
+
+def test_poll_interval_follows_the_rate_between_its_bounds() -> None:
+    from workers.dispatch import POLL_LONGEST, POLL_SECONDS, poll_interval
+
+    assert poll_interval(0, 100, 1.0) == POLL_SECONDS  # no rate yet
+    assert poll_interval(1000, 99_000, 1.0) == POLL_LONGEST  # 99 s to go
+    assert poll_interval(1000, 400, 1.0) == pytest.approx(0.1)  # 0.4 s to go
+    assert poll_interval(1000, 10, 1.0) == 0.05  # the end is near
