@@ -223,3 +223,77 @@ def test_a_byline_under_the_headline_ends_the_header() -> None:
     assert strip_boilerplate(text, title="Quay opens") == (
         "The new quay opened on Friday after four years of work."
     )
+
+
+# --- the clutter search: the same answer as the whole pattern, quicker -----------------------
+
+
+def _fixture_lines() -> list[str]:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    lines: list[str] = []
+    for path in [*(root / "golden" / "content").rglob("*"), root / "fixtures" / "content"]:
+        for file in [path] if path.is_file() else sorted(path.rglob("*.json")):
+            text = file.read_text(encoding="utf-8")
+            if file.suffix in (".html", ".htm"):
+                text = html_to_text(text)
+            for line in text.splitlines():
+                line = line.strip().casefold()
+                if line:
+                    lines += [line, *(p for p in line.split(". ") if p)]
+    return lines
+
+
+def test_the_clutter_search_answers_as_the_whole_pattern() -> None:
+    from digest.content import clean
+
+    lines = _fixture_lines() + [
+        s.casefold()
+        for s in (
+            "We use cookies to improve your experience.",
+            "By Anna Berg, 12 March 2026",
+            "Photo: Harbour Gazette",
+            "Click here to read more",
+            "© 2026 Harbour Gazette. All rights reserved.",
+            "Dieser Artikel erschien zuerst in der Abendpost.",
+            "本文首发于晚报。",
+            "The ferry timetable changes on Monday.",
+        )
+    ]
+    whole = [bool(clean._BOILERPLATE_SENTENCE.search(line)) for line in lines]
+    quick = [clean._BOILERPLATE_SEARCH.search(line) for line in lines]
+    assert quick == whole
+    assert 10 < sum(whole) < len(lines)  # both kinds of line were tried
+
+
+def test_every_alternative_not_at_the_start_is_looked_for_by_its_words() -> None:
+    from digest.content import clean
+
+    search = clean._BOILERPLATE_SEARCH
+    assert search.plain is None and search.at_start is not None and search.words
+    # The text is casefolded before the search: a word with capitals could never be found.
+    assert all(word == word.casefold() for word in search.words)
+
+
+def test_the_words_an_alternative_needs() -> None:
+    import re
+
+    from digest.content.clean import _alternatives, _needed_words
+
+    cases = {
+        r"\bcookies?\b.{0,80}\b(?:use|accept)": ["cookie use", "cookies we accept"],
+        r"(?:subscribe|sign up) now": ["subscribe now", "sign up now"],
+        r"\b(?:click|tap) here\b": ["click here", "tap here"],
+        r"(?:使用|接受).{0,10}cookie": ["我们使用cookie", "接受 cookie"],
+        r"\S{2,4} 기자": ["홍길동 기자"],
+    }
+    for pattern, matching in cases.items():
+        words = _needed_words(pattern)
+        assert words and all(len(w.strip()) >= 2 for w in words), pattern
+        for text in matching:
+            assert re.search(pattern, text), text
+            assert any(word in text for word in words), (pattern, text, words)
+    assert _needed_words(r"\bcookies?\b.{0,80}\b(?:use|accept)") == {"cookie"}
+    assert _needed_words(r"[a-z]+\d") is None  # nothing literal to look for
+    assert _alternatives(r"a|(b|c)|[|]|\|d") == ["a", "(b|c)", "[|]", r"\|d"]
