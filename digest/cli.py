@@ -212,6 +212,47 @@ def sources_add(
         console.print(f"Added source #{source.id}: {source.url}")
 
 
+@sources_app.command("set")
+def sources_set(
+    source: Annotated[str, typer.Argument(help="URL or id.")],
+    name: Annotated[str | None, typer.Option(help="A new display name.")] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option(help="Topic; repeat for several. Replaces its topics.")
+    ] = None,
+    no_topics: Annotated[bool, typer.Option("--no-topics", help="Remove every topic.")] = False,
+    full_text: Annotated[
+        FullTextMode | None,
+        typer.Option(help="Fetch each entry's page: for teasers (auto), always or never."),
+    ] = None,
+    paused: Annotated[
+        bool | None,
+        typer.Option("--pause/--resume", help="Leave it out of gathering, or take it back."),
+    ] = None,
+) -> None:
+    """Change a source: its name, topics, full-text mode, or whether it is gathered."""
+    from digest import sources
+
+    if topic and no_topics:
+        raise InvalidInput("give --topic or --no-topics, not both")
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        found = sources.find_source(session, source)
+        sources.update_source(
+            session,
+            found,
+            name=name,
+            topics=[] if no_topics else topic,
+            full_text=full_text.value if full_text else None,
+            paused=paused,
+        )
+        state = "paused" if found.paused else "gathered"
+        topics = ", ".join(found.topic_names) or "no topics"
+        console.print(
+            f"Source #{found.id} {escape(found.name)}: {state}, full text "
+            f"{found.full_text_mode}, {escape(topics)}"
+        )
+
+
 @sources_app.command("remove")
 def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) -> None:
     """Remove a source and its articles."""

@@ -89,6 +89,34 @@ def add_source(
     return source
 
 
+def update_source(
+    session: Session,
+    source: Source,
+    *,
+    name: str | None = None,
+    topics: list[str] | None = None,
+    full_text: str | None = None,
+    paused: bool | None = None,
+) -> Source:
+    """Change what is given (None leaves a field as it is); nothing changes if any value
+    is refused. Topics replace the source's topics."""
+    if name is not None and not name.strip():
+        raise InvalidInput("a source's name must not be empty")
+    if full_text is not None and full_text not in FULL_TEXT_MODES:
+        raise InvalidInput(f"full text is one of {', '.join(FULL_TEXT_MODES)}, not {full_text!r}")
+    new_topics = topics_named(session, topics) if topics is not None else None
+    if name is not None:
+        source.name = name.strip()[:200]
+    if new_topics is not None:
+        source.topics = new_topics
+    if full_text is not None:
+        source.full_text_mode = full_text
+    if paused is not None:
+        source.paused = paused
+    session.flush()
+    return source
+
+
 def list_sources(session: Session) -> list[Source]:
     return list(session.scalars(select(Source).order_by(Source.id)))
 

@@ -34,7 +34,8 @@ from digest.models import (
     utcnow,
 )
 from digest.schedule import WEEKDAYS
-from digest.sources import add_source, topics_named
+from digest.sources import FULL_TEXT_MODES, add_source, topics_named
+from digest.sources import update_source as change_source
 from digest.subscribers import (
     add_subscriber,
     apply_schedule,
@@ -73,6 +74,7 @@ def source_dict(s: Source, articles: int = 0) -> dict[str, Any]:
         "name": s.name,
         "topics": s.topic_names,
         "paused": s.paused,
+        "full_text": s.full_text_mode,
         "articles": articles,
         "last_ok_at": s.last_ok_at,
         "last_fetched_at": s.last_fetched_at,
@@ -149,23 +151,27 @@ def update_source(
     name: str | None = None,
     topics: Sequence[str] | None = None,
     paused: bool | None = None,
+    full_text: str | None = None,
 ) -> dict[str, Any]:
+    if name is not None and not name.strip():
+        raise InvalidField("name", "must not be empty")
+    if full_text is not None and full_text not in FULL_TEXT_MODES:
+        raise InvalidField("full_text", f"must be one of {', '.join(FULL_TEXT_MODES)}")
     with db.session_scope(settings.database_url) as session:
         s = session.get(Source, source_id)
         if s is None:
             raise NotFound(f"no source {source_id}")
-        if name is not None:
-            if not name.strip():
-                raise InvalidField("name", "must not be empty")
-            s.name = name.strip()[:200]
-        if topics is not None:
-            try:
-                s.topics = topics_named(session, list(topics))
-            except InvalidInput as exc:
-                raise _field("topics", exc) from None
-        if paused is not None:
-            s.paused = paused
-        session.flush()
+        try:
+            change_source(
+                session,
+                s,
+                name=name,
+                topics=list(topics) if topics is not None else None,
+                full_text=full_text,
+                paused=paused,
+            )
+        except InvalidInput as exc:
+            raise _field("topics", exc) from None
         return source_dict(s, _article_counts(session, [s.id]).get(s.id, 0))
 
 

@@ -10,7 +10,7 @@ naming the field.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -56,6 +56,7 @@ class SourcePatch(Body):
     name: Short | None = None
     topics: list[Short] | None = Field(None, max_length=100)
     paused: bool | None = None
+    full_text: Literal["auto", "always", "never"] | None = None
 
 
 class SubscriberIn(Body):
@@ -185,7 +186,12 @@ def create_api(
     @api.patch("/sources/{source_id}", tags=["sources"])
     def sources_update(source_id: Id, body: SourcePatch) -> dict[str, Any]:
         return actions.update_source(
-            settings, source_id, name=body.name, topics=body.topics, paused=body.paused
+            settings,
+            source_id,
+            name=body.name,
+            topics=body.topics,
+            paused=body.paused,
+            full_text=body.full_text,
         )
 
     @api.delete("/sources/{source_id}", status_code=204, tags=["sources"])

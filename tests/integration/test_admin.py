@@ -278,7 +278,14 @@ def test_sources_and_subscribers_through_the_api(
     assert again.status_code == 409
     source_id = made.json()["id"]
     paused = client.patch(f"/api/v1/sources/{source_id}", json={"paused": True}, headers=BEARER)
-    assert paused.json()["paused"] is True
+    assert paused.json()["paused"] is True and paused.json()["full_text"] == "auto"
+    mode = client.patch(f"/api/v1/sources/{source_id}", json={"full_text": "never"}, headers=BEARER)
+    assert (mode.json()["full_text"], mode.json()["paused"]) == ("never", True)
+    wrong = client.patch(
+        f"/api/v1/sources/{source_id}", json={"full_text": "sometimes"}, headers=BEARER
+    )
+    assert wrong.status_code == 422
+    assert client.get(f"/api/v1/sources/{source_id}", headers=BEARER).json()["full_text"] == "never"
     client.patch(f"/api/v1/sources/{source_id}", json={"paused": False}, headers=BEARER)
     gathered = client.post("/api/v1/gathers", json={}, headers=BEARER).json()["results"]
     assert gathered[0]["new"] > 0 and gathered[0]["error"] is None

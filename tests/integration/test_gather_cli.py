@@ -166,3 +166,40 @@ def test_bad_urls_are_refused_when_added_or_imported_and_nothing_is_imported_twi
     run("sources", "export", "--output", str(out))
     back = json.loads(run("sources", "import", str(out), "--json").stdout)
     assert back == {"added": 0, "known": 2, "errors": []}
+
+
+def test_sources_set_changes_what_is_given_and_refuses_what_is_wrong(run: Run, site: Site) -> None:
+    url = f"{site.base}/cli/set-feed.xml"
+    assert run("sources", "add", url, "--topic", "Harbour").returncode == 0
+
+    changed = run(
+        "sources", "set", url, "--name", "Quay Log", "--full-text", "never", "--pause",
+        "--topic", "Ferries", "--topic", "weather",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "paused, full text never, ferries, weather" in changed.stdout
+    [row] = json.loads(run("sources", "list", "--json").stdout)
+    assert (row["name"], row["full_text"], row["paused"], row["topics"]) == (
+        "Quay Log", "never", True, ["ferries", "weather"],
+    )  # fmt: skip
+
+    # Only what is given changes.
+    assert run("sources", "set", str(row["id"]), "--resume", "--no-topics").returncode == 0
+    [row] = json.loads(run("sources", "list", "--json").stdout)
+    assert (row["name"], row["full_text"], row["paused"], row["topics"]) == (
+        "Quay Log", "never", False, [],
+    )  # fmt: skip
+
+    refused = [
+        run("sources", "set", url, "--full-text", "sometimes"),
+        run("sources", "set", url, "--name", "  "),
+        run("sources", "set", url, "--topic", "x", "--no-topics"),
+        run("sources", "set", "999", "--pause"),
+    ]
+    assert [r.returncode != 0 for r in refused] == [True] * 4
+    assert "sometimes" in refused[0].stderr
+    assert "name must not be empty" in refused[1].stderr
+    assert "not both" in refused[2].stderr
+    assert "no source 999" in refused[3].stderr
+    [after] = json.loads(run("sources", "list", "--json").stdout)
+    assert after == row  # nothing changed by a refused command
