@@ -492,8 +492,14 @@ def _row(c: Claimed, status: DeliveryStatus, **values: object) -> dict[str, obje
 
 
 def batches(ids: Sequence[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(ids), max(1, size)):
-        yield list(ids[start : start + size])
+    """``ids`` in as few batches of at most ``size`` as can hold them, of even sizes (600
+    ids in batches of 500 are two of 300, so that two workers share them)."""
+    if not ids:
+        return
+    count = -(-len(ids) // max(1, size))
+    even = -(-len(ids) // count)
+    for start in range(0, len(ids), even):
+        yield list(ids[start : start + even])
 
 
 def deliver_in_process(

@@ -201,6 +201,8 @@ def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-de
     url, start_redis = own_redis
     env["DIGEST_BROKER_URL"] = url
     env["DIGEST_CLAIM_TIMEOUT"] = "4"  # the sweep's pace; longer than a live sender pauses
+    # Ten batches: most of them are still in Redis's queue when it goes.
+    env["DIGEST_DELIVERY_BATCH_SIZE"] = "100"
     start_worker()
     cli("sources", "add", f"{samples_url}/harbour-log.atom")
     cli("gather")

@@ -41,3 +41,15 @@ def test_poll_interval_follows_the_rate_between_its_bounds() -> None:
     assert poll_interval(1000, 99_000, 1.0) == POLL_LONGEST  # 99 s to go
     assert poll_interval(1000, 400, 1.0) == pytest.approx(0.1)  # 0.4 s to go
     assert poll_interval(1000, 10, 1.0) == 0.05  # the end is near
+
+
+def test_batches_are_as_few_as_the_size_allows_and_even() -> None:
+    from digest.pipeline import batches
+
+    ids = list(range(1, 601))
+    assert [len(b) for b in batches(ids, 500)] == [300, 300]
+    assert [len(b) for b in batches(ids, 100)] == [100] * 6
+    assert [len(b) for b in batches(ids[:7], 3)] == [3, 3, 1]
+    assert [len(b) for b in batches(list(range(1001)), 500)] == [334, 334, 333]
+    assert [i for b in batches(ids, 250) for i in b] == ids  # all, once, in order
+    assert list(batches([], 500)) == []
