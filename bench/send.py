@@ -325,6 +325,8 @@ def run(args: argparse.Namespace) -> int:
     smtp_port, redis_port = free_port(), free_port()
     database_url = args.database_url or f"sqlite:///{work / 'bench.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    if args.batch:
+        env["DIGEST_DELIVERY_BATCH_SIZE"] = str(args.batch)
     env.update(
         PYTHONPATH=f"{work / 'site'}{os.pathsep}{REPO}",
         BENCH_PREMAILER_LOG=str(premailer_log),
@@ -334,7 +336,6 @@ def run(args: argparse.Namespace) -> int:
         DIGEST_BASE_URL="https://news.example.org",
         DIGEST_SECRET_KEY="bench-secret",
         DIGEST_FROM="Bench Digest <digest@news.example.org>",
-        DIGEST_DELIVERY_BATCH_SIZE=str(args.batch),
         DIGEST_TEMPLATES_DIR=str(REPO / "templates"),
     )
     settings = Settings(
@@ -450,7 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
-    parser.add_argument("--batch", type=int, default=100, help="DIGEST_DELIVERY_BATCH_SIZE")
+    parser.add_argument(
+        "--batch", type=int, help="DIGEST_DELIVERY_BATCH_SIZE (default: the project's)"
+    )
     parser.add_argument("--database-url", help="default: SQLite in the temporary folder")
     parser.add_argument(
         "--profile", metavar="FILE", help="write a cProfile of the `digest send` process to FILE"

@@ -6,7 +6,9 @@ DIGEST_BROKER_URL is set) is decided by `digest.dispatch`, not here.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -106,15 +108,19 @@ def _progress_bar() -> Iterator[dispatch.OnProgress]:
         yield on_progress
 
 
-def _workers(settings: Settings, on_warning: Callable[[str], None] | None) -> dispatch.Dispatcher:
-    # Imported only with a broker configured: Celery costs every command time to import.
-    from workers.dispatch import CeleryDispatcher
+def _dispatcher(settings: Settings, *, check_now: bool = False) -> dispatch.Dispatcher:
+    """Where the work runs. With `check_now` (a command about to send or gather), the
+    broker is checked on a thread while this process plans."""
 
-    return CeleryDispatcher(settings, on_warning)
+    def workers(
+        settings: Settings, on_warning: Callable[[str], None] | None
+    ) -> dispatch.Dispatcher:
+        # Imported only with a broker configured: Celery costs every command time to import.
+        from workers.dispatch import CeleryDispatcher
 
+        return CeleryDispatcher(settings, on_warning, check_now=check_now)
 
-def _dispatcher(settings: Settings) -> dispatch.Dispatcher:
-    return dispatch.dispatcher_for(settings, workers=_workers, on_warning=_warn)
+    return dispatch.dispatcher_for(settings, workers=workers, on_warning=_warn)
 
 
 def _print_json(value: Any) -> None:
@@ -559,7 +565,7 @@ def _say_failed_sources(gathered: Sequence[dict[str, Any]]) -> bool:
 
 def _gather(settings: Settings) -> list[dict[str, Any]]:
     with _progress_bar() as on_progress:
-        results = _dispatcher(settings).gather(on_progress)
+        results = _dispatcher(settings, check_now=True).gather(on_progress)
     return [asdict(r) for r in results]
 
 
@@ -601,7 +607,7 @@ def preview(
 def _send(
     settings: Settings, *, kind: SendKind, email: str | None, dry_run: bool, wait: bool
 ) -> dispatch.SendOutcome:
-    dispatcher = _dispatcher(settings)
+    dispatcher = _dispatcher(settings, check_now=not dry_run)
     with _progress_bar() as on_progress:
         return dispatch.send(
             settings,
@@ -1081,6 +1087,7 @@ def beat(ctx: typer.Context) -> None:
 
 
 def main() -> None:
+    code: int | str | None = 0
     try:
         app()
     except DigestError as exc:
@@ -1088,4 +1095,26 @@ def main() -> None:
         # and printed as it is: a message may contain [brackets] that are not markup.
         for line in str(exc).splitlines() or [type(exc).__name__]:
             err.print(Text.assemble(("error:", "red"), " ", line), soft_wrap=True)
-        sys.exit(1)
+        code = 1
+    except SystemExit as exc:  # how every command ends, with its status
+        code = exc.code
+    _end(code)
+
+
+def _end(code: int | str | None) -> None:
+    """Flush what was printed and leave without tearing the interpreter down.
+
+    Every command's work is done and written by now (files closed, transactions
+    committed, child processes joined); what remains is freeing some 900 modules, which
+    takes 0.1-0.25 s and changes nothing. An unexpected exception does not come here: it
+    ends as Python ends, with its traceback.
+    """
+    if isinstance(code, str):  # sys.exit("message")
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (`digest ... | head`) has nothing more to say.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -31,17 +32,42 @@ class CeleryDispatcher:
     where = "on the workers"
     streams = True
 
-    def __init__(self, settings: Settings, on_warning: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_warning: Callable[[str], None] | None = None,
+        *,
+        check_now: bool = False,
+    ) -> None:
+        """With `check_now`, the broker check starts at once on a thread: it waits on the
+        network while the caller plans (a command about to send or gather)."""
         self.settings = settings
         self.on_warning = on_warning or (lambda message: None)
         self._checked = False  # the broker answered (and the workers were asked)
+        self._check: threading.Thread | None = None
+        self._check_failed: DigestError | None = None
+        if check_now:
+            self._check = threading.Thread(target=self._check_in_background, daemon=True)
+            self._check.start()
+
+    def _check_in_background(self) -> None:
+        try:
+            self._check_broker()
+        except DigestError as exc:
+            self._check_failed = exc
 
     def _ready(self) -> None:
         """Fail clearly when the broker is unreachable; warn when no worker answers."""
-        from workers import app
+        if self._check is not None:
+            self._check.join()
+            self._check = None
+            if self._check_failed is not None:
+                raise self._check_failed
+        if not self._checked:
+            self._check_broker()
 
-        if self._checked:
-            return
+    def _check_broker(self) -> None:
+        from workers import app
 
         try:
             with app.connection_for_write() as conn:

@@ -173,6 +173,7 @@ class SendPlan:
 # Subscribers per query when reading their allowed sources: under any database's limit
 # on bound parameters.
 SUBSCRIBER_CHUNK = 1000
+FIRST_RANGE = 100  # subscribers in the first range of a streamed plan
 
 
 def allowed_sources(
@@ -247,22 +248,27 @@ def recipients(session: Session, *, email: str | None) -> list[Subscriber]:
 
 
 def recipient_chunks(
-    session: Session, size: int = SUBSCRIBER_CHUNK, *, topic: str | None = None
+    session: Session,
+    size: int = SUBSCRIBER_CHUNK,
+    *,
+    topic: str | None = None,
+    first: int | None = None,
 ) -> Iterator[list[Subscriber]]:
-    """Confirmed subscribers by ascending id, `size` at a time (a range per query); with a
-    topic, only those who chose it."""
+    """Confirmed subscribers by ascending id, `size` at a time (a range per query; the
+    first range `first` long when given); with a topic, only those who chose it."""
     after = 0
+    limit = min(first, size) if first else size
     while True:
         query = select(Subscriber).where(
             Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > after
         )
         if topic is not None:
             query = query.where(Subscriber.topics.any(Topic.name == topic))
-        chunk = list(session.scalars(query.order_by(Subscriber.id).limit(size)))
+        chunk = list(session.scalars(query.order_by(Subscriber.id).limit(limit)))
         if not chunk:
             return
         yield chunk
-        after = chunk[-1].id
+        after, limit = chunk[-1].id, size
 
 
 def schedule_info(sub: Subscriber) -> ScheduleInfo:
@@ -332,7 +338,10 @@ def plan_send(
         chunks: Iterable[list[Subscriber]] = (
             [recipients(session, email=email)]
             if email is not None
-            else recipient_chunks(session, chunk_size, topic=topic)
+            # Streamed: a short first range, so that the first copies go out at once.
+            else recipient_chunks(
+                session, chunk_size, topic=topic, first=FIRST_RANGE if on_chunk else None
+            )
         )
         for chunk in chunks:
             _plan_chunk(session, settings, chunk, plan, editions, kind, now, dry_run)

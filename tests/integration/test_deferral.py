@@ -254,6 +254,16 @@ def test_a_streamed_plan_hands_out_each_range_once_it_is_written(
     assert len(plan.delivery_ids) == 25
 
 
+def test_a_streamed_plan_starts_with_a_short_range(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, "smtp://127.0.0.1:25", tmp_path)
+    seed(settings, 150)
+    handed: list[list[int]] = []
+    plan = pipeline.plan_send(settings, kind="now", on_chunk=handed.append)  # ranges of 1,000
+    first = pipeline.plan.FIRST_RANGE
+    assert [len(ids) for ids in handed] == [first, 150 - first]
+    assert sorted(i for ids in handed for i in ids) == plan.delivery_ids
+
+
 def test_two_sends_at_once_mail_everyone_once(
     database_url: str, server: LateServer, tmp_path: Path
 ) -> None:
