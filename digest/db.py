@@ -58,6 +58,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
+def close_all() -> None:
+    """Close every pooled connection of this process. The last connection to a SQLite
+    file folds its write-ahead log back into the file: a copy of `digest.db` alone then
+    holds everything."""
+    for engine in list(_engines):
+        engine.dispose()
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """The engine for a URL; a malformed URL or a missing driver raises ConfigError."""

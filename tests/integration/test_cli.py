@@ -158,3 +158,24 @@ def test_only_init_and_run_migrate_the_others_ask_for_init(
     assert run("init").returncode == 0
     listed = run("sources", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
+def test_a_command_leaves_the_sqlite_file_whole_and_its_output_flushed(tmp_path: Path) -> None:
+    # SQLite only: the write-ahead log is a file beside the database. A command ends
+    # without the interpreter's teardown, so it must close its connections itself.
+    import sqlite3
+
+    path = tmp_path / "digest.db"
+    run = runner(tmp_path, f"sqlite:///{path}")
+    assert run("init").returncode == 0
+    for i in range(3):
+        assert run("subscribers", "add", f"r{i}@example.org", "--confirmed").returncode == 0
+    listed = run("subscribers", "list", "--json")
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 3
+    assert not (tmp_path / "digest.db-wal").exists()
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(path.read_bytes())  # the file alone, as a backup would take it
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT count(*) FROM subscribers").fetchone() == (3,)
+    refused = run("subscribers", "add", "not-an-address")
+    assert refused.returncode == 1 and "error:" in refused.stderr
