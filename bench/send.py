@@ -5,7 +5,8 @@ One run, all on loopback and in a temporary directory:
 1. a lean SMTP sink (asyncio, in its own process: answers the verbs, reads DATA to the
    final dot without parsing, counts messages);
 2. a real redis-server and a Celery worker (`digest worker`, prefork, `--concurrency C`);
-3. N confirmed subscribers inserted in bulk, a few articles inserted directly;
+3. N confirmed subscribers imported with `digest subscribers import` (a CSV written
+   here), a few articles inserted directly;
 4. the ceiling: C processes, each one smtplib connection, send N pre-built messages of the
    size of a digest copy (`sendmail` on bytes);
 5. `digest send --now` as a real process, timed from start to exit (planning, rendering,
@@ -178,7 +179,7 @@ def _ceiling_sender(port: int, messages: list[bytes], start: Any) -> None:
     start.wait()
     conn = smtplib.SMTP("127.0.0.1", port)
     for i, data in enumerate(messages):
-        conn.sendmail("bench@localhost", [f"reader{i}@example.test"], data)
+        conn.sendmail("bench@localhost", [f"reader{i}@example.org"], data)
     conn.quit()
 
 
@@ -190,7 +191,7 @@ def ceiling(port: int, n: int, size: int, connections: int, count: Any) -> float
     procs = []
     for share in per:
         msgs = [
-            b"From: bench@localhost\r\nTo: reader%d@example.test\r\nSubject: x\r\n\r\n" % i + lines
+            b"From: bench@localhost\r\nTo: reader%d@example.org\r\nSubject: x\r\n\r\n" % i + lines
             for i in range(share)
         ]
         procs.append(mp.Process(target=_ceiling_sender, args=(port, msgs, start)))
@@ -232,11 +233,10 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     raise SystemExit("redis-server did not start")
 
 
-def seed(database_url: str, n: int) -> None:
-    from sqlalchemy import insert
-
+def seed(database_url: str) -> None:
+    """The schema, a source and eight articles (inserted directly: one edition)."""
     from digest import db
-    from digest.models import Article, Source, Subscriber, SubscriberStatus, utcnow
+    from digest.models import Article, Source, utcnow
 
     db.upgrade(database_url)
     now = utcnow()
@@ -263,24 +263,21 @@ def seed(database_url: str, n: int) -> None:
                     summary=paragraph * 2,
                 )
             )
-        for start in range(0, n, 10_000):
-            session.execute(
-                insert(Subscriber),
-                [
-                    {
-                        "email": f"reader{i:06d}@example.test",
-                        "name": f"Reader {i}",
-                        "status": SubscriberStatus.CONFIRMED,
-                        "frequency": "daily",
-                        "hour": 7,
-                        "timezone": "UTC",
-                        "created_at": now,
-                        "confirmed_at": now,
-                        "last_article_id": 0,
-                    }
-                    for i in range(start, min(n, start + 10_000))
-                ],
-            )
+
+
+def import_subscribers(n: int, work: Path, env: dict[str, str]) -> None:
+    """N confirmed subscribers, imported the way an admin would: `digest subscribers import`."""
+    path = work / "subscribers.csv"
+    with path.open("w") as fh:
+        fh.write("email,name,status,frequency,hour,timezone\n")
+        for i in range(n):
+            fh.write(f"reader{i:06d}@example.org,Reader {i},confirmed,daily,7,UTC\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "subscribers", "import", str(path), "--json"],
+        cwd=work, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0 or json.loads(done.stdout)["imported"] != n:
+        raise SystemExit(f"the import failed:\n{done.stdout}\n{done.stderr}")
 
 
 def copy_size(settings: Any) -> int:
@@ -308,7 +305,7 @@ def copy_size(settings: Any) -> int:
     )
     copy = template.copy_for(
         Recipient(
-            "reader000001@example.test", "Reader 1", "<x@y>", "https://a/u", "https://a/p", now
+            "reader000001@example.org", "Reader 1", "<x@y>", "https://a/u", "https://a/p", now
         )
     )
     return len(copy.plain())
@@ -354,9 +351,10 @@ def run(args: argparse.Namespace) -> int:
     redis = start_redis(redis_port, work)
     worker: subprocess.Popen[bytes] | None = None
     try:
+        seed(database_url)
         t = time.perf_counter()
-        seed(database_url, args.subscribers)
-        print(f"seeded {args.subscribers} subscribers in {time.perf_counter() - t:.1f} s")
+        import_subscribers(args.subscribers, work, env)
+        print(f"imported {args.subscribers} subscribers in {time.perf_counter() - t:.1f} s")
         size = copy_size(settings)
         rate_ceiling = ceiling(smtp_port, args.subscribers, size, args.concurrency, count)
         print(f"ceiling: {rate_ceiling:,.0f} msg/s ({args.concurrency} connections, {size} B)")

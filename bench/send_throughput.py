@@ -227,7 +227,7 @@ def add_synthetic_articles(settings: Any, count: int = 8) -> int:
     """A Source and `count` Article rows inserted directly, with plausible text."""
     from digest.db import session_scope
     from digest.models import Article, Source, utcnow
-    from digest.sources import topics_named
+    from digest.topics import topics_named
 
     now = utcnow()
     paragraph = (

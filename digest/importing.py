@@ -46,8 +46,8 @@ from digest.models import (
     utcnow,
 )
 from digest.schedule import WEEKDAYS
-from digest.sources import TOPIC_MAX_LENGTH, normalize_topics
 from digest.subscribers import check_schedule, clean_name, day_of_month_text, normalize_email
+from digest.topics import TOPIC_MAX_LENGTH, normalize_topics
 
 COLUMNS = (
     "email",

@@ -123,7 +123,7 @@ def _enum_column(kind: type[enum.StrEnum]) -> Enum:
 
 
 class Topic(Base):
-    """A topic name, lowercased and trimmed (`digest.sources.normalize_topics`)."""
+    """A topic name, lowercased and trimmed (`digest.topics.normalize_topics`)."""
 
     __tablename__ = "topics"
 

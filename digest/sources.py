@@ -1,5 +1,5 @@
-"""Managing sources: add, list, remove, OPML import and export; topics by name; the
-articles gathered."""
+"""Managing sources: add, change, list, remove, OPML import and export; the articles
+gathered. Topics by name live in `digest.topics`."""
 
 from __future__ import annotations
 
@@ -11,41 +11,14 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from digest.db import insert_ignore
 from digest.errors import AlreadyExists, InvalidInput, NotFound
 from digest.gather.opml import OpmlEntry, OpmlError, parse_opml, write_opml
 from digest.gather.urls import BadUrl, check_http_url
-from digest.models import Article, Source, Topic
+from digest.models import Article, Source
+from digest.topics import topics_named
 
 SOURCE_KINDS = ("feed", "page", "section")
 FULL_TEXT_MODES = ("auto", "always", "never")
-
-TOPIC_MAX_LENGTH = 200
-
-
-def normalize_topics(topics: list[str] | tuple[str, ...]) -> list[str]:
-    """Lowercase, trimmed, unique, in the order given."""
-    seen: dict[str, None] = {}
-    for topic in topics:
-        cleaned = " ".join(topic.split()).lower()
-        if cleaned:
-            seen.setdefault(cleaned, None)
-    return list(seen)
-
-
-def topics_named(session: Session, names: list[str] | tuple[str, ...]) -> list[Topic]:
-    """The Topic rows of these names (normalized), created where missing, sorted by name.
-
-    Two writers adding the same new topic at once: the unique name keeps one row.
-    """
-    wanted = normalize_topics(names)
-    if not wanted:
-        return []
-    too_long = [t for t in wanted if len(t) > TOPIC_MAX_LENGTH]
-    if too_long:
-        raise InvalidInput(f"a topic has at most {TOPIC_MAX_LENGTH} characters: {too_long[0]!r}")
-    session.execute(insert_ignore(session, Topic), [{"name": name} for name in wanted])
-    return list(session.scalars(select(Topic).where(Topic.name.in_(wanted)).order_by(Topic.name)))
 
 
 def check_source_url(url: str) -> str:

@@ -33,7 +33,7 @@ from digest.models import (
     utcnow,
 )
 from digest.schedule import LAST_DAY, MAX_DAY_OF_MONTH, MONDAY, WEEKDAYS
-from digest.sources import normalize_topics, topics_named
+from digest.topics import normalize_topics, topics_named
 
 
 def normalize_email(address: str) -> str:

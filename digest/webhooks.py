@@ -19,10 +19,9 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -39,6 +38,9 @@ from digest.models import (
     WebhookEventStatus,
     utcnow,
 )
+
+if TYPE_CHECKING:  # httpx is imported when events are delivered, not by every send
+    import httpx
 
 SUBSCRIBER_CONFIRMED = "subscriber.confirmed"
 SUBSCRIBER_UNSUBSCRIBED = "subscriber.unsubscribed"
@@ -276,6 +278,8 @@ def next_delay(settings: Settings, attempt: int) -> float:
 def deliver_event(settings: Settings, event_id: int, client: httpx.Client) -> str | None:
     """Claim one event, POST it, record the attempt; its status after, or None when another
     sender had it (or it was not due)."""
+    import httpx  # loaded already with the client; here for its errors
+
     now = utcnow()
     with session_scope(settings.database_url) as session:
         claimed = session.execute(
@@ -348,7 +352,10 @@ def deliver_due(
     if not ids:
         return counts
     own = client is None
-    client = client or httpx.Client(follow_redirects=False)
+    if client is None:
+        import httpx
+
+        client = httpx.Client(follow_redirects=False)
     try:
         for event_id in ids:
             status = deliver_event(settings, event_id, client)

@@ -34,7 +34,7 @@ from digest.models import (
     utcnow,
 )
 from digest.schedule import WEEKDAYS
-from digest.sources import FULL_TEXT_MODES, add_source, topics_named
+from digest.sources import FULL_TEXT_MODES, add_source
 from digest.sources import update_source as change_source
 from digest.subscribers import (
     add_subscriber,
@@ -46,6 +46,7 @@ from digest.subscribers import (
     unsubscribe,
 )
 from digest.testsend import send_test
+from digest.topics import topics_named
 
 MAX_PAGE = 500
 URL_MAX = 2000  # the column's length

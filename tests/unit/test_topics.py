@@ -27,8 +27,9 @@ from digest.models import (
     utcnow,
 )
 from digest.pipeline.plan import allowed_sources, new_articles
-from digest.sources import add_source, remove_source, topics_named
+from digest.sources import add_source, remove_source
 from digest.subscribers import add_subscriber
+from digest.topics import topics_named
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,37 @@
+"""Topics by name: what sources are about and subscribers choose (rows of their own)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.db import insert_ignore
+from digest.errors import InvalidInput
+from digest.models import Topic
+
+TOPIC_MAX_LENGTH = 200
+
+
+def normalize_topics(topics: list[str] | tuple[str, ...]) -> list[str]:
+    """Lowercase, trimmed, unique, in the order given."""
+    seen: dict[str, None] = {}
+    for topic in topics:
+        cleaned = " ".join(topic.split()).lower()
+        if cleaned:
+            seen.setdefault(cleaned, None)
+    return list(seen)
+
+
+def topics_named(session: Session, names: list[str] | tuple[str, ...]) -> list[Topic]:
+    """The Topic rows of these names (normalized), created where missing, sorted by name.
+
+    Two writers adding the same new topic at once: the unique name keeps one row.
+    """
+    wanted = normalize_topics(names)
+    if not wanted:
+        return []
+    too_long = [t for t in wanted if len(t) > TOPIC_MAX_LENGTH]
+    if too_long:
+        raise InvalidInput(f"a topic has at most {TOPIC_MAX_LENGTH} characters: {too_long[0]!r}")
+    session.execute(insert_ignore(session, Topic), [{"name": name} for name in wanted])
+    return list(session.scalars(select(Topic).where(Topic.name.in_(wanted)).order_by(Topic.name)))
