@@ -14,7 +14,7 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.links import subscriber_links
 from digest.models import Article, Delivery, DeliveryStatus, Source, Subscriber, utcnow
-from digest.pipeline.editions import edition_content
+from digest.pipeline.editions import edition_content, published_or_seen
 from digest.pipeline.plan import new_articles
 from digest.render import Mailing, personalize, render_edition
 from digest.schedule import WEEKDAYS
@@ -135,7 +135,7 @@ def subscriber_rows(settings: Settings) -> list[dict[str, Any]]:
 def preview(
     settings: Settings, *, email: str | None = None, now: datetime | None = None
 ) -> tuple[str, str, str] | None:
-    """Subject, HTML and text of the next digest for `email` (or of the latest articles).
+    """Subject, HTML and text of the next digest for `email` (or of the newest articles).
 
     Nothing is written: no edition, no ledger row. None when there is nothing to show.
     """
@@ -146,7 +146,13 @@ def preview(
             ids = new_articles(session, [sub], settings, now)[sub.id]
             name, subscriber_id = sub.name, sub.id
         else:
-            latest = select(Article.id).order_by(Article.id.desc()).limit(settings.max_articles)
+            # The newest by publication (or first sight): not by id, which follows the order
+            # in which the sources' fetches happened to finish.
+            latest = (
+                select(Article.id)
+                .order_by(published_or_seen().desc(), Article.id.desc())
+                .limit(settings.max_articles)
+            )
             ids = tuple(session.scalars(latest))
             name, subscriber_id = None, 0
         if not ids:
