@@ -181,12 +181,16 @@ class CeleryDispatcher:
 
     def _retry_soon(self, status: dict[DeliveryStatus, int], waited: float) -> bool:
         """Deferred copies due within DIGEST_SEND_RETRY_WAIT of the start are waited for,
-        as in this process; later ones are left to the workers' countdowns."""
+        as in this process; later ones are left to the workers' countdowns.
+
+        The count and the next attempt are read one after the other: a worker may take the
+        last deferred copy in between. None deferred any more is then a reason to count
+        again (the copy is being sent), not to stop with it counted as deferred."""
         if not status.get(DeliveryStatus.DEFERRED):
             return False
         due = pipeline.next_attempt(self.settings)
         if due is None:
-            return False
+            return True
         return waited + max(0.0, (due - utcnow()).total_seconds()) <= self.settings.send_retry_wait
 
     def _say_requeued(self, counts: dict[str, int]) -> None:

@@ -53,3 +53,19 @@ def test_batches_are_as_few_as_the_size_allows_and_even() -> None:
     assert [len(b) for b in batches(list(range(1001)), 500)] == [334, 334, 333]
     assert [i for b in batches(ids, 250) for i in b] == ids  # all, once, in order
     assert list(batches([], 500)) == []
+
+
+def test_a_deferred_copy_taken_between_two_reads_is_counted_again(
+    migrated_database_url: str,
+) -> None:
+    """The watcher read one copy deferred; by the time it asks when that copy is due, a
+    worker has taken it (the ledger holds none deferred). It must look again rather than
+    stop and report the copy as deferred while it is being sent."""
+    from digest.models import DeliveryStatus
+    from workers.dispatch import CeleryDispatcher
+
+    watcher = CeleryDispatcher(
+        Settings(database_url=migrated_database_url, broker_url="redis://127.0.0.1:1/0")
+    )
+    assert watcher._retry_soon({DeliveryStatus.DEFERRED: 1}, waited=0.0) is True
+    assert watcher._retry_soon({DeliveryStatus.SENT: 3}, waited=0.0) is False
