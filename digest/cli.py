@@ -1118,4 +1118,7 @@ def _end(code: int | str | None) -> None:
         # A closed pipe (`digest ... | head`) has nothing more to say.
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        # A profiler or a coverage tracer writes its figures as the interpreter ends.
+        raise SystemExit(code or 0)
     os._exit(code or 0)

@@ -179,3 +179,28 @@ def test_a_command_leaves_the_sqlite_file_whole_and_its_output_flushed(tmp_path:
         assert conn.execute("SELECT count(*) FROM subscribers").fetchone() == (3,)
     refused = run("subscribers", "add", "not-an-address")
     assert refused.returncode == 1 and "error:" in refused.stderr
+
+
+def test_a_command_under_a_profiler_still_writes_its_profile(tmp_path: Path) -> None:
+    # A command skips the interpreter's teardown, but not when a profiler or a coverage
+    # tracer is on: they write their figures as the interpreter ends.
+    import pstats
+
+    run = runner(tmp_path, f"sqlite:///{tmp_path / 'digest.db'}")
+    assert run("init").returncode == 0
+    profile = tmp_path / "list.prof"
+    result = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "digest", "sources", "list"],
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
+            "PYTHONPATH": str(ROOT),
+            "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    functions = {name for _, _, name in pstats.Stats(str(profile)).stats}  # type: ignore[attr-defined]
+    assert "sources_list" in functions
