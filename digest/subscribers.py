@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,6 +37,9 @@ from digest.topics import normalize_topics, topics_named
 
 def normalize_email(address: str) -> str:
     """The canonical form of an address, or InvalidInput saying why it is not one."""
+    # Loaded on first use: its patterns cost every command 20 ms, and a send reads none.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:

@@ -23,13 +23,16 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from typing import TYPE_CHECKING
 
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.mail.message import domain_of
+
+if TYPE_CHECKING:  # cryptography is loaded where a key is: most sends sign nothing
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 SIGNED_HEADERS = (
     b"From",
@@ -44,7 +47,6 @@ SIGNED_HEADERS = (
 
 _WSP = re.compile(rb"[ \t]+")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
-PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 def relaxed_header(name: bytes, value: bytes) -> bytes:
@@ -107,7 +109,10 @@ class Signer:
         )
         data = b"".join(relaxed_header(n, fields[n.lower()]) + b"\r\n" for n in signed)
         data += relaxed_header(b"DKIM-Signature", tags)  # the header itself, b= empty
-        if isinstance(self.private_key, rsa.RSAPrivateKey):
+        if self.algorithm == b"rsa-sha256":
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import padding
+
             signature = self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         else:  # RFC 8463: Ed25519 over the SHA-256 of the data
             signature = self.private_key.sign(hashlib.sha256(data).digest())
@@ -119,6 +124,9 @@ class Signer:
 
 def load_key(path: Path) -> tuple[PrivateKey, bytes]:
     """Read a PEM private key and name its DKIM algorithm."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     setting = "DIGEST_DKIM_KEY_FILE"
     try:
         data = Path(path).read_bytes()
@@ -145,6 +153,9 @@ def load_key(path: Path) -> tuple[PrivateKey, bytes]:
 
 def dns_record(public_pem: bytes) -> bytes:
     """The TXT record to publish at selector._domainkey.domain for a PEM public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     key = serialization.load_pem_public_key(public_pem)
     if isinstance(key, ed25519.Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

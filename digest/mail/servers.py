@@ -36,6 +36,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from digest.config import mask_url
 from digest.mail.transports import (
+    RateLimited,
     SmtpTransport,
     SoftBounce,
     TemporaryError,
@@ -52,14 +53,6 @@ DOWN_FOR = 30.0
 # Options a server URL may carry in its query string.
 OPTIONS = ("rate", "pool")
 MAX_POOL = 50
-
-
-class RateLimited(TemporaryError):
-    """Every server is at its limit for longer than a batch should wait."""
-
-    def __init__(self, message: str, until: datetime) -> None:
-        super().__init__(message)
-        self.until = until
 
 
 @dataclass(frozen=True)

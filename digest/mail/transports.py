@@ -13,6 +13,7 @@ import smtplib
 import ssl
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -31,6 +32,14 @@ class MailError(DigestError):
 
 class TemporaryError(MailError):
     pass
+
+
+class RateLimited(TemporaryError):
+    """Every server is at its limit for longer than a batch should wait."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
 
 
 class PermanentError(MailError):

@@ -35,9 +35,8 @@ from digest.links import subscriber_links
 from digest.mail import PermanentError, TemporaryError, Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.outgoing import Finisher
-from digest.mail.servers import RateLimited
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
-from digest.mail.transports import Bounced, SoftBounce, TransportDown
+from digest.mail.transports import Bounced, RateLimited, SoftBounce, TransportDown
 from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
 from digest.render import Mailing
 from digest.sends import ErrorBudget, active_send

@@ -610,3 +610,40 @@ def test_a_database_stamped_0006_when_it_followed_0003_gets_0004_and_0005(
             conn, opts={"compare_type": True, "compare_server_default": True}
         )
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_the_quick_reading_of_the_head_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    assert db.shipped_head() == script.get_current_head()
+
+
+def test_a_chain_the_quick_reading_does_not_understand_is_left_to_alembic(
+    database_url: str, migrations_copy: Path
+) -> None:
+    db.upgrade(database_url)
+    head = db.schema_state(database_url).head
+    versions = migrations_copy / "versions"
+    # A merge revision (a tuple of parents) is valid Alembic the regular reading refuses.
+    (versions / "9999_merge.py").write_text(
+        f'revision = "9999"\ndown_revision = ("{head}",)\n'
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
+    )
+    assert db.shipped_head(migrations_copy) is None
+    state = db.schema_state(database_url, migrations_copy)
+    assert (state.current, state.head, state.is_current) == (head, "9999", False)
+    command.upgrade(db.alembic_config(database_url, migrations_copy), "head")
+    assert db.schema_state(database_url, migrations_copy).is_current
+
+
+def test_the_quick_check_sees_a_database_behind_or_ahead(database_url: str) -> None:
+    command.upgrade(db.alembic_config(database_url), "0008")
+    state = db.schema_state(database_url)
+    assert (state.current, state.known, state.is_current) == ("0008", True, False)
+    db.upgrade(database_url)
+    with db.get_engine(database_url).begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
+    state = db.schema_state(database_url)
+    assert (state.current, state.known, state.is_current) == ("0999", False, False)
