@@ -176,8 +176,9 @@ class Settings(BaseSettings):
 
     @property
     def limits_url(self) -> str | None:
-        """Where SMTP rate limits are counted so that every sender shares them: the broker
-        when it is Redis; else None (counted in the process, enough for in-process sends)."""
+        """Where the counts every process shares are kept (SMTP rate limits; requests open
+        per host while gathering, and robots.txt): the broker when it is Redis; else None
+        (counted in the process, enough when one process does the work)."""
         url = self.broker_url or ""
         return url if url.startswith(("redis://", "rediss://", "unix://")) else None
 

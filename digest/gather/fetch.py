@@ -22,6 +22,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from digest.gather.hosts import HostGate, LocalGate
+
 MAX_REDIRECTS = 5
 _ALLOWED_SCHEMES = ("http", "https")
 USER_AGENT = "digest/0.1 (self-hosted newsletter digests)"
@@ -241,10 +243,16 @@ class Fetcher:
     max_bytes: int = 5_000_000
     per_host: int = 4
     user_agent: str = USER_AGENT
-    _hosts: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
+    # Requests open per host, and robots.txt bodies: this process's own unless a gate
+    # shared by every gathering process (digest.gather.hosts) is given.
+    gate: HostGate | None = None
     _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
     _robots_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.gate is None:
+            self.gate = LocalGate(self.per_host)
 
     def __enter__(self) -> Fetcher:
         return self
@@ -254,10 +262,8 @@ class Fetcher:
 
     @contextmanager
     def _slot(self, url: str) -> Iterator[None]:
-        host = (urlsplit(url).hostname or "").lower()
-        with self._lock:
-            gate = self._hosts.setdefault(host, threading.BoundedSemaphore(self.per_host))
-        with gate:
+        assert self.gate is not None
+        with self.gate.slot((urlsplit(url).hostname or "").lower()):
             yield
 
     def __call__(
@@ -296,10 +302,18 @@ class Fetcher:
     def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
         # No robots.txt (or none readable) allows everything; 401/403 would mean "keep out",
         # but sites answer so for robots.txt by misconfiguration far more often.
-        try:
-            fetched = self(f"{origin}/robots.txt")
-        except FetchError:
+        assert self.gate is not None
+        body = self.gate.robots(origin)  # read by another process a moment ago
+        if body is None:
+            try:
+                body = self(f"{origin}/robots.txt").body.decode("utf-8", "replace")
+            except FetchError as exc:
+                if exc.status is None or exc.status >= 500:
+                    return None  # down for now: allowed, and nothing said to the others
+                body = ""  # there is none
+            self.gate.keep_robots(origin, body)
+        if not body:
             return None
         rules = urllib.robotparser.RobotFileParser()
-        rules.parse(fetched.body.decode("utf-8", "replace").splitlines())
+        rules.parse(body.splitlines())
         return rules

@@ -441,12 +441,16 @@ def source_ids(db_url: str) -> list[int]:
 
 def settings_fetcher(settings: Settings, client: httpx.Client | None = None) -> Fetcher:
     """The fetcher every source is read with: the limits come from the settings."""
+    from digest.gather.hosts import host_gate
+
     return Fetcher(
         client=client or httpx.Client(),
         timeout=settings.fetch_timeout,
         max_bytes=settings.fetch_max_bytes,
         per_host=settings.gather_per_host,
         user_agent=user_agent_for(settings.base_url),
+        # With Redis, every gathering process shares the per-host limit and robots.txt.
+        gate=host_gate(settings.gather_per_host, settings.limits_url, settings.fetch_timeout),
     )
 
 

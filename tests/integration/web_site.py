@@ -34,6 +34,9 @@ class Site:
         self.requests: list[Request] = []
         self.stop = threading.Event()
         self.base = ""
+        self.open = 0  # requests being answered now
+        self.most_open = 0  # the most answered at once since the last reset
+        self.counting = threading.Lock()
 
     def add(self, path: str, body: bytes | str = b"", **route: object) -> str:
         data = body.encode("utf-8") if isinstance(body, str) else body
@@ -46,6 +49,18 @@ class Site:
     def reset(self) -> None:
         self.routes.clear()
         self.requests.clear()
+        self.most_open = 0
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        with self.counting:
+            self.open += 1
+            self.most_open = max(self.most_open, self.open)
+        try:
+            yield
+        finally:
+            with self.counting:
+                self.open -= 1
 
 
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
@@ -64,7 +79,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             if route is None:
                 route = Route(b"not here", "text/plain", 404)
             if route.delay:
-                site.stop.wait(route.delay)
+                with site.answering():
+                    site.stop.wait(route.delay)
             if route.etag and self.headers.get("If-None-Match") == route.etag:
                 self.send_response(304)
                 self.send_header("ETag", route.etag)
