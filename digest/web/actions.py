@@ -34,7 +34,7 @@ from digest.models import (
     utcnow,
 )
 from digest.schedule import WEEKDAYS
-from digest.sources import FULL_TEXT_MODES, add_source
+from digest.sources import FULL_TEXT_MODES, add_source, check_source_url
 from digest.sources import update_source as change_source
 from digest.subscribers import (
     add_subscriber,
@@ -73,6 +73,7 @@ def source_dict(s: Source, articles: int = 0) -> dict[str, Any]:
         "id": s.id,
         "url": s.url,
         "name": s.name,
+        "kind": s.kind,  # feed, page or section
         "topics": s.topic_names,
         "paused": s.paused,
         "full_text": s.full_text_mode,
@@ -128,21 +129,38 @@ def get_source(settings: Settings, source_id: int) -> dict[str, Any]:
 
 
 def create_source(
-    settings: Settings, url: str, name: str | None = None, topics: Sequence[str] = ()
+    settings: Settings,
+    url: str,
+    name: str | None = None,
+    topics: Sequence[str] = (),
+    *,
+    full_text: str = "auto",
+    check: bool = False,
 ) -> dict[str, Any]:
-    """Add a source, as `digest sources add` does.
-
-    Feed discovery (a site's page naming its feed) belongs to gathering; when it offers
-    one, it is called here and nowhere else."""
+    """Add a source, as `digest sources add` does; with `check`, fetch the URL first and
+    say what it is (`found`): on a site's page, the feed it names is added instead (feed
+    discovery, as `sources add --check`). This fetches, so call it off the event loop."""
     if len(url.strip()) > URL_MAX:
         raise InvalidField("url", f"at most {URL_MAX} characters")
+    if full_text not in FULL_TEXT_MODES:
+        raise InvalidField("full_text", f"must be one of {', '.join(FULL_TEXT_MODES)}")
+    kind = found = None
+    if check:
+        try:
+            checked = pipeline.check_source(settings, check_source_url(url))
+        except InvalidInput as exc:
+            raise _field("url", exc) from None
+        url, kind, found = checked.url, checked.kind, checked.summary
     with db.session_scope(settings.database_url) as session:
         try:
-            source = add_source(session, url, name=name or None, topics=list(topics))
+            source = add_source(
+                session, url, name=name or None, topics=list(topics), kind=kind, full_text=full_text
+            )
         except InvalidInput as exc:
             field = "topics" if "topic" in str(exc) else "url"
             raise _field(field, exc) from None
-        return source_dict(source)
+        added = source_dict(source)
+    return {**added, "found": found} if check else added
 
 
 def update_source(

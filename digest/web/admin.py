@@ -230,12 +230,20 @@ def admin_router(
         if form is None:
             return refused(request)
         try:
-            source = actions.create_source(
-                settings, text(form, "url"), text(form, "name") or None, topics_of(form)
+            source = await run_in_threadpool(  # with "check", it fetches the URL
+                lambda: actions.create_source(
+                    settings,
+                    text(form, "url"),
+                    text(form, "name") or None,
+                    topics_of(form),
+                    full_text=text(form, "full_text") or "auto",
+                    check=bool(text(form, "check")),
+                )
             )
         except DigestError as exc:
             return failed(request, exc, "Source not added")
-        return back("/admin/sources", f"Added {source['name']}")
+        found = f" ({source['found']})" if source.get("found") else ""
+        return back("/admin/sources", f"Added {source['name']}{found}")
 
     @router.post("/sources/import")
     async def sources_import(request: Request) -> Response:
@@ -275,6 +283,23 @@ def admin_router(
             source=source,
             articles=actions.recent_articles(settings, source_id),
         )
+
+    @router.post("/sources/{source_id}")
+    async def source_change(request: Request, source_id: int) -> Response:
+        form = await checked_form(request)
+        if form is None:
+            return refused(request)
+        try:
+            source = actions.update_source(
+                settings,
+                source_id,
+                name=text(form, "name"),
+                topics=topics_of(form),
+                full_text=text(form, "full_text") or None,
+            )
+        except DigestError as exc:
+            return failed(request, exc, "Source not changed")
+        return back(f"/admin/sources/{source_id}", f"Saved {source['name']}")
 
     @router.post("/sources/{source_id}/pause")
     async def source_pause(request: Request, source_id: int) -> Response:

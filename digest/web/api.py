@@ -50,6 +50,9 @@ class SourceIn(Body):
     url: Text
     name: Short | None = None
     topics: list[Short] = Field(default_factory=list, max_length=100)
+    full_text: Literal["auto", "always", "never"] = "auto"
+    # Fetch it first and say what it is (`found`); a site's page adds the feed it names.
+    check: bool = False
 
 
 class SourcePatch(Body):
@@ -177,7 +180,9 @@ def create_api(
 
     @api.post("/sources", status_code=201, tags=["sources"])
     def sources_create(body: SourceIn) -> dict[str, Any]:
-        return actions.create_source(settings, body.url, body.name, body.topics)
+        return actions.create_source(
+            settings, body.url, body.name, body.topics, full_text=body.full_text, check=body.check
+        )
 
     @api.get("/sources/{source_id}", tags=["sources"])
     def sources_get(source_id: Id) -> dict[str, Any]:

@@ -487,3 +487,66 @@ def test_the_archive_can_be_turned_off(migrated_database_url: str, tmp_path: Pat
 
     settings = make_settings(migrated_database_url, tmp_path, archive=False)
     assert TestClient(create_app(settings)).get("/archive").status_code == 404
+
+
+def test_the_admin_finds_a_sites_feed_and_changes_a_source(client: TestClient) -> None:
+    from gather_pages import rss, section_page
+    from web_site import serve_site
+
+    assert sign_in(client, token=TOKEN).status_code == 303
+    csrf = csrf_of(client.get("/admin/sources").text)
+    with serve_site() as site:
+        site.add("/feed.xml", rss([], title="Quay Weekly"), content_type="application/rss+xml")
+        links = [(f"/2026/story-{i}", f"Story number {i} of the week") for i in range(6)]
+        home = site.add("/", section_page(links, feed="/feed.xml"))
+        added = client.post(
+            "/admin/sources",
+            data={"csrf": csrf, "url": home, "full_text": "never", "check": "1"},
+        )
+        assert added.status_code == 200
+        assert "found the feed" in added.text and "Quay Weekly" in added.text
+        (source,) = client.get("/api/v1/sources", headers=BEARER).json()["items"]
+        assert source["url"] == f"{site.base}/feed.xml" and source["kind"] == "feed"
+        assert source["full_text"] == "never"
+        # Through the API too, with the check's finding in the answer.
+        site.add("/other/feed.xml", rss([], title="Other"), content_type="application/rss+xml")
+        site.add("/other/", section_page(links, feed="/other/feed.xml"))
+        made = client.post(
+            "/api/v1/sources",
+            json={"url": f"{site.base}/other/", "check": True, "full_text": "always"},
+            headers=BEARER,
+        )
+        assert made.status_code == 201, made.text
+        assert "found the feed" in made.json()["found"] and "Other" in made.json()["found"]
+        assert made.json()["url"] == f"{site.base}/other/feed.xml"
+        assert made.json()["full_text"] == "always"
+        unreachable = client.post(
+            "/admin/sources", data={"csrf": csrf, "url": f"{site.base}/missing", "check": "1"}
+        )
+        assert unreachable.status_code == 400 and "404" in unreachable.text
+
+    page = client.get(f"/admin/sources/{source['id']}").text
+    assert f'value="{source["name"]}"' in page and '<option value="never" selected>' in page
+    changed = client.post(
+        f"/admin/sources/{source['id']}",
+        data={
+            "csrf": csrf,
+            "name": "The Quay",
+            "topic_list": "harbour, city",
+            "full_text": "always",
+        },
+    )
+    assert changed.status_code == 200 and "Saved The Quay" in changed.text
+    now = client.get(f"/api/v1/sources/{source['id']}", headers=BEARER).json()
+    assert (now["name"], sorted(now["topics"]), now["full_text"]) == (
+        "The Quay",
+        ["city", "harbour"],
+        "always",
+    )
+    refused = client.post(
+        f"/admin/sources/{source['id']}", data={"csrf": csrf, "name": "X", "full_text": "often"}
+    )
+    assert refused.status_code == 400 and "full_text" in refused.text
+    assert (
+        client.get(f"/api/v1/sources/{source['id']}", headers=BEARER).json()["name"] == "The Quay"
+    )
