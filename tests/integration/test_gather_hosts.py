@@ -44,16 +44,11 @@ with Fetcher(client=httpx.Client(), per_host=2, gate=gate) as fetcher:
 """
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
+@pytest.fixture
+def web() -> Iterator[Site]:
+    """A site of its own for each test: its counts start at nothing."""
     with serve_site() as served:
         yield served
-
-
-@pytest.fixture
-def web(site: Site) -> Site:
-    site.reset()
-    return site
 
 
 def gather_in_two_processes(web: Site, redis_url: str) -> None:
