@@ -308,8 +308,8 @@ class Fetcher:
             try:
                 body = self(f"{origin}/robots.txt").body.decode("utf-8", "replace")
             except FetchError as exc:
-                if exc.status is None or exc.status >= 500:
-                    return None  # down for now: allowed, and nothing said to the others
+                if exc.status is None or exc.status >= 500 or exc.status in _BUSY_STATUSES:
+                    return None  # down or busy for now: allowed, nothing said to the others
                 body = ""  # there is none
             self.gate.keep_robots(origin, body)
         if not body:
