@@ -696,9 +696,8 @@ def send(
 
 
 def _send_test(settings: Settings, to: str, as_subscriber: str | None, as_json: bool) -> None:
-    from digest.testsend import send_test
-
-    result = send_test(settings, to, as_subscriber=as_subscriber)
+    # Sent where the digests go out: by a worker when there is a broker.
+    result = _dispatcher(settings).send_test(to, as_subscriber)
     if as_json:
         _print_json(asdict(result))
         return

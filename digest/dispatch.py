@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from digest import pipeline
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.mail import Transport, transport_for
 from digest.models import DeliveryStatus, SendKind
+
+if TYPE_CHECKING:  # loaded by the test send itself: it brings the address checks
+    from digest.testsend import TestSend
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class Dispatcher(Protocol):
         """Send again the transactional mails nobody is sending (a broker down when they
         were queued, a sender that died, a lost retry); the claim keeps each one once.
         Returns how many were handed out."""
+        ...
+
+    def send_test(self, to: str, as_subscriber: str | None = None) -> TestSend:
+        """Mail a test copy (digest.testsend) and say what went, or raise why not."""
         ...
 
 
@@ -170,6 +177,11 @@ class InProcess:
         # One try each: a temporary failure leaves the mail for a later sweep, after its
         # backoff, rather than holding this process.
         return sum(pipeline.transactional.send_due_mails(self.settings, self.transport).values())
+
+    def send_test(self, to: str, as_subscriber: str | None = None) -> TestSend:
+        from digest.testsend import send_test
+
+        return send_test(self.settings, to, as_subscriber=as_subscriber, transport=self.transport)
 
 
 # Builds the Celery dispatcher. Only the faces (digest/cli.py, digest/web/) know the

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from digest.config import Settings
 from digest.errors import DigestError, InvalidField, InvalidInput
@@ -79,3 +80,31 @@ def send_test(
     finally:
         sender.close()
     return TestSend(address, TEST_PREFIX + subject, as_subscriber, latest, message_id)
+
+
+# A test send handed to a worker comes back as plain data (a queue carries JSON): the
+# TestSend's fields, or the error to raise again on this side.
+
+
+def answer(settings: Settings, to: str, as_subscriber: str | None) -> dict[str, Any]:
+    """send_test as plain data: what a worker hands back."""
+    try:
+        return asdict(send_test(settings, to, as_subscriber=as_subscriber))
+    except DigestError as exc:
+        field = exc.field if isinstance(exc, InvalidField) else None
+        return {
+            "error": exc.reason if isinstance(exc, InvalidField) else str(exc),
+            "field": field,
+            "input": isinstance(exc, InvalidInput),
+        }
+
+
+def from_answer(answered: dict[str, Any]) -> TestSend:
+    """The TestSend a worker answered, or its error raised as the same kind."""
+    if "error" not in answered:
+        return TestSend(**answered)
+    if answered.get("field"):
+        raise InvalidField(answered["field"], answered["error"])
+    if answered.get("input"):
+        raise InvalidInput(answered["error"])
+    raise DigestError(answered["error"])

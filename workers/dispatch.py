@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from digest import pipeline, sends
 from digest.config import Settings
 from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
 from digest.models import DeliveryStatus, utcnow
+
+if TYPE_CHECKING:
+    from digest.testsend import TestSend
 
 # Copies still queued or being sent; deferred ones are waiting for their next attempt.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
@@ -44,6 +48,7 @@ class CeleryDispatcher:
         self.settings = settings
         self.on_warning = on_warning or (lambda message: None)
         self._checked = False  # the broker answered (and the workers were asked)
+        self._workers_answered = False
         self._check: threading.Thread | None = None
         self._check_failed: DigestError | None = None
         if check_now:
@@ -81,6 +86,7 @@ class CeleryDispatcher:
             self.on_warning(
                 "no worker answered; the work waits in the queue until `digest worker` runs"
             )
+        self._workers_answered = bool(answers)
         self._checked = True
 
     def hand_out(self, delivery_ids: Sequence[int]) -> None:
@@ -211,6 +217,31 @@ class CeleryDispatcher:
                 f"the broker went away while queuing ({type(exc).__name__}: {exc}); "
                 "the copies stay pending and are queued again when it is back"
             )
+
+    def send_test(self, to: str, as_subscriber: str | None = None) -> TestSend:
+        """Sent by a worker, waited for: whoever asked hears what went or why not. A copy
+        no worker takes in time is never sent later (the task expires)."""
+        from celery.exceptions import TimeoutError as NoAnswer
+
+        from digest.testsend import from_answer
+        from workers.tasks import send_test
+
+        self._ready()
+        if not self._workers_answered:
+            raise DigestError(
+                "no worker answered: test copies are sent by the workers (`digest worker`)"
+            )
+        wait = self.settings.smtp_timeout * 2 + 10  # a render, and one SMTP exchange
+        result = send_test.apply_async((to, as_subscriber), expires=wait)
+        try:
+            answered = result.get(timeout=wait)
+        except NoAnswer:
+            raise DigestError(
+                f"no worker sent the test copy within {wait:g} s; it will not be sent"
+            ) from None
+        finally:
+            result.forget()
+        return from_answer(answered)
 
     def deliver_webhooks(self) -> None:
         from workers.tasks import deliver_webhooks

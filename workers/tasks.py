@@ -9,7 +9,7 @@ from celery import Task, group
 from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
-from digest import db, pipeline, webhooks
+from digest import db, pipeline, testsend, webhooks
 from digest.mail import Transport, transport_for
 from digest.models import MailStatus, SendKind, utcnow
 from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
@@ -127,6 +127,13 @@ def requeue_leftovers() -> dict[str, int]:
     with db.session_scope(settings.database_url) as session:
         pipeline.mark_handed_out(session, ids, utcnow())
     return {"deliveries": len(ids), "batches": batches}
+
+
+@app.task(name="digest.send_test")
+def send_test(to: str, as_subscriber: str | None) -> dict[str, Any]:
+    """A test copy, sent from a worker (which has the SMTP settings a web process may
+    lack); the answer is plain data, an error included."""
+    return testsend.answer(settings, to, as_subscriber)
 
 
 @app.task(name="digest.deliver_webhooks")

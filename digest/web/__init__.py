@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from digest import db, dispatch, metrics, webhooks
+from digest import db, dispatch, metrics
 from digest.config import Settings, default_templates_dir, get_settings
 from digest.errors import DigestError
 from digest.links import UNSUBSCRIBE
@@ -32,6 +32,7 @@ from digest.web.archive import archive_router
 from digest.web.auth import bearer_admin
 from digest.web.public import public_router
 from digest.web.webhooks import add_webhooks
+from digest.webhooks import deliver_due as deliver_webhook_events
 
 log = logging.getLogger(__name__)
 # In this process (no broker), due webhook events and transactional mails nobody is
@@ -51,7 +52,8 @@ def _sweep_loop(settings: Settings, stop: threading.Event, interval: float) -> N
     to the next one; each is claimed, so several web processes send it once)."""
     while not stop.wait(interval):
         try:
-            webhooks.deliver_due(settings)
+            # Called by its full name: `webhooks` in this package is digest.web.webhooks.
+            deliver_webhook_events(settings)
         except Exception:
             log.exception("delivering webhook events")
         try:

@@ -45,7 +45,6 @@ from digest.subscribers import (
     normalize_email,
     unsubscribe,
 )
-from digest.testsend import send_test
 from digest.topics import topics_named
 
 MAX_PAGE = 500
@@ -584,9 +583,14 @@ def start_send(
     return box.get("send_id")
 
 
-def test_send(settings: Settings, email: str, as_subscriber: str | None = None) -> dict[str, Any]:
-    result = send_test(settings, email, as_subscriber=as_subscriber or None)
-    return asdict(result)
+def test_send(
+    settings: Settings,
+    dispatcher: dispatch.Dispatcher,
+    email: str,
+    as_subscriber: str | None = None,
+) -> dict[str, Any]:
+    """A test copy, sent where the digests go out (the workers, with a broker)."""
+    return asdict(dispatcher.send_test(email, as_subscriber or None))
 
 
 def preview(settings: Settings, subscriber: str | None) -> dict[str, Any] | None:

@@ -523,7 +523,11 @@ def admin_router(
             return refused(request)
         try:
             result = await run_in_threadpool(
-                actions.test_send, settings, text(form, "email"), text(form, "as") or None
+                actions.test_send,
+                settings,
+                dispatcher(),
+                text(form, "email"),
+                text(form, "as") or None,
             )
         except DigestError as exc:
             return failed(request, exc, "Test not sent")

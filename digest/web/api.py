@@ -291,7 +291,7 @@ def create_api(
     def test_sends_create(body: TestSendIn) -> dict[str, Any]:
         """Mail the next digest of `as` (a subscriber; else the latest articles) to `email`.
         Uses up nothing."""
-        return actions.test_send(settings, body.email, body.as_)
+        return actions.test_send(settings, dispatcher_factory(), body.email, body.as_)
 
     @api.get("/preview", tags=["sends"])
     def preview(subscriber: Search = None) -> dict[str, Any]:

@@ -91,7 +91,9 @@ def test_an_editor_runs_the_newsletter_from_the_browser(  # type: ignore[no-unty
         page.fill("#name", "Harwick Courier")
         page.fill("#topic_list", "city, transport")
         page.click("button:has-text('Add source')")
-        expect(page.get_by_role("status")).to_have_text("Added Harwick Courier")
+        # The form fetches the URL first (its box is ticked) and says what it found.
+        expect(page.get_by_role("status")).to_contain_text("Added Harwick Courier")
+        expect(page.get_by_role("status")).to_contain_text("is a feed 'Harwick Courier'")
         page.click("button:has-text('Gather now')")
         expect(page.get_by_role("status")).to_contain_text("Gathered 1 sources")
         assert "0 errors" in page.get_by_role("status").inner_text()

@@ -200,3 +200,51 @@ def test_a_killed_worker_loses_no_message(cli, smtp, samples_url, env, start_wor
     # The ledger agrees: every delivery settled as sent, none stuck "sending".
     listed = json.loads(cli("subscribers", "list", "--json").stdout)
     assert all(s["last_sent_at"] for s in listed)
+
+
+def test_a_test_copy_is_sent_by_a_worker(
+    cli, smtp, samples_url, env, tmp_path, start_worker
+) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sink, _ = smtp
+
+    def test_send(*args: str) -> subprocess.CompletedProcess[str]:
+        # This process cannot reach any SMTP server: only a worker can send the copy.
+        return subprocess.run(
+            [sys.executable, "-m", "digest", "send", "--test", *args],
+            cwd=tmp_path,
+            env={
+                **env,
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+                "DIGEST_SMTP_URL": "smtp://127.0.0.1:9",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    nobody = test_send("editor@example.org")
+    assert nobody.returncode == 1 and "no worker answered" in nobody.stderr
+    start_worker()
+    cli("sources", "add", f"{samples_url}/culture.json")
+    cli("subscribers", "add", "ana@example.org", "--confirmed")
+    cli("gather")
+    sent = test_send("Editor@Example.org", "--as", "ana@example.org", "--json")
+    assert sent.returncode == 0, sent.stderr
+    result = json.loads(sent.stdout)
+    assert result["to"] == "editor@example.org" and result["subject"].startswith("[Test] ")
+    (msg,) = sink.wait_for(1)
+    assert msg["Message-ID"] == result["message_id"] and msg["To"] == "editor@example.org"
+    # The worker's refusals come back as the same clear errors, and nothing is sent.
+    bad = test_send("nobody")
+    assert bad.returncode == 1 and "not a valid email address" in bad.stderr
+    ghost = test_send("editor@example.org", "--as", "ghost@example.org")
+    assert ghost.returncode == 1 and "ghost@example.org" in ghost.stderr
+    assert "Traceback" not in bad.stderr + ghost.stderr
+    assert len(sink.wait_for(2, timeout=1)) == 1
+    # A test copy uses up nothing: the real send still goes to ana.
+    summary = json.loads(cli("send", "--now", "--json").stdout)
+    assert summary["planned"] == 1 and summary["sent"] == 1

@@ -182,3 +182,24 @@ def test_the_workers_deliver_events_too(
     assert webhooks.verify(
         SECRET, headers[webhooks.TIMESTAMP_HEADER], body, headers[webhooks.SIGNATURE_HEADER]
     )
+
+
+def test_the_web_process_delivers_events_without_workers(
+    settings: Settings, receiver: Receiver
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from digest.web import create_app
+
+    with db.session_scope(settings.database_url) as session:
+        webhooks.add_webhook(session, receiver.url, [webhooks.SUBSCRIBER_UNSUBSCRIBED], SECRET)
+        unsubscribe(session, add_subscriber(session, "gil@example.org", confirmed=True).id)
+    # No broker: `digest serve` sweeps due events itself, every sweep interval.
+    with TestClient(create_app(settings, sweep_interval=0.1)):
+        deadline = time.monotonic() + 20
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+    ((headers, _),) = receiver.requests
+    assert headers[webhooks.EVENT_HEADER] == "subscriber.unsubscribed"
+    with db.session_scope(settings.database_url) as session:
+        assert session.scalars(select(WebhookEvent)).one().status == WebhookEventStatus.DELIVERED
