@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, create_engine, event, inspect, make_url, text
+from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -179,26 +179,23 @@ def upgrade(url: str) -> None:
     from alembic import command
 
     check_connection(url)
-    _restamp_older_chain(url)
     command.upgrade(alembic_config(url), "head")
 
 
-def _restamp_older_chain(url: str) -> None:
+def restamp_older_chain(conn: Connection) -> None:
     """Until a recent main, the revisions ran 0003, 0004, 0005, 0006; they now run 0003,
     0006, 0004, 0005 (one earlier commit had shipped 0006 right after 0003). A database
     stamped 0006 by the older chain has 0004 and 0005 too, which today's chain would add
     again: it is stamped 0005, the same tables in today's chain. One stamped 0006 without
     0004's columns is where today's chain says. (Stamps 0004 and 0005 of the older chain
-    lack 0006: revision 0012 adds it.)"""
-    with get_engine(url).begin() as conn:
-        found = inspect(conn)
-        if not found.has_table("alembic_version"):
-            return
-        stamped = [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
-        if stamped != ["0006"]:
-            return
-        if "weekday" in {c["name"] for c in found.get_columns("subscribers")}:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    lack 0006: revision 0012 adds it.) Alembic's environment calls this on its connection
+    before it reads the stamp."""
+    found = inspect(conn)
+    if not found.has_table("alembic_version"):
+        return
+    stamped = [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    if stamped == ["0006"] and "weekday" in {c["name"] for c in found.get_columns("subscribers")}:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
 
+from digest.db import restamp_older_chain
 from digest.models import Base, UTCDateTime
 
 config = context.config
@@ -38,6 +39,8 @@ def run_migrations_online() -> None:
         poolclass=pool.NullPool,
     )
     with connectable.connect() as connection:
+        with connection.begin():  # a stamp of the older order of 0004-0006, put right
+            restamp_older_chain(connection)
         # Batch mode lets later migrations alter SQLite tables.
         context.configure(
             connection=connection,

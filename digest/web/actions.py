@@ -127,6 +127,11 @@ def get_source(settings: Settings, source_id: int) -> dict[str, Any]:
         return source_dict(s, _article_counts(session, [s.id]).get(s.id, 0))
 
 
+def _check_full_text(mode: str) -> None:
+    if mode not in FULL_TEXT_MODES:
+        raise InvalidField("full_text", f"must be one of {', '.join(FULL_TEXT_MODES)}")
+
+
 def create_source(
     settings: Settings,
     url: str,
@@ -141,8 +146,7 @@ def create_source(
     discovery, as `sources add --check`). This fetches, so call it off the event loop."""
     if len(url.strip()) > URL_MAX:
         raise InvalidField("url", f"at most {URL_MAX} characters")
-    if full_text not in FULL_TEXT_MODES:
-        raise InvalidField("full_text", f"must be one of {', '.join(FULL_TEXT_MODES)}")
+    _check_full_text(full_text)
     kind = found = None
     if check:
         try:
@@ -173,8 +177,8 @@ def update_source(
 ) -> dict[str, Any]:
     if name is not None and not name.strip():
         raise InvalidField("name", "must not be empty")
-    if full_text is not None and full_text not in FULL_TEXT_MODES:
-        raise InvalidField("full_text", f"must be one of {', '.join(FULL_TEXT_MODES)}")
+    if full_text is not None:
+        _check_full_text(full_text)
     with db.session_scope(settings.database_url) as session:
         s = session.get(Source, source_id)
         if s is None:

@@ -6,7 +6,8 @@ they now run 0003, 0006, 0004, 0005, 0007, so that a database stamped 0006 right
 or 0005 by the older chain has no 0006 yet, though the new chain takes it as done. This
 revision adds what 0006 adds where it is missing, as 0006 adds it, and changes nothing
 where it exists. (A database stamped 0006 by the older chain has 0004 and 0005 as well:
-`digest.db.upgrade` restamps it 0005 first, where the new chain has the same tables.)
+the migrations environment restamps it 0005 first, where the new chain has the same
+tables: `digest.db.restamp_older_chain`.)
 
 Revision ID: 0012
 Revises: 0011
