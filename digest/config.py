@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     # Unset: messages are written as .eml files into outbox_dir.
     smtp_url: str | None = None
-    # Seconds an SMTP server may take to connect or answer before the copy is deferred.
+    # Seconds an SMTP server may take to connect or answer before the copy is deferred
+    # (the answer to a message's final dot: a third of claim_timeout, if longer).
     smtp_timeout: float = Field(30.0, gt=0)
     outbox_dir: Path = Path("outbox")
     base_url: str = "http://localhost:8000"

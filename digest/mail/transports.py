@@ -12,7 +12,7 @@ import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -123,10 +123,49 @@ def smtp_url_problem(url: str) -> str | None:
     return None
 
 
-class SmtpTransport:
-    """SMTP with one connection reused across messages, reopened when the server drops it."""
+def _patient_data(self: smtplib.SMTP, msg: bytes | str) -> tuple[int, bytes]:
+    """smtplib's DATA, waiting `data_timeout` for the answer to the message's final dot."""
+    with _patience(self, getattr(self, "data_timeout", None)):
+        return smtplib.SMTP.data(self, msg)
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+
+class _SMTP(smtplib.SMTP):
+    data_timeout: float | None = None
+    data = _patient_data  # type: ignore[assignment]
+
+
+class _SMTP_SSL(smtplib.SMTP_SSL):
+    data_timeout: float | None = None
+    data = _patient_data  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def _patience(conn: smtplib.SMTP, seconds: float | None) -> Iterator[None]:
+    """Read the server's answers with this timeout (socket timeouts apply per read)."""
+    sock = conn.sock
+    if sock is None or seconds is None:
+        yield
+        return
+    before = sock.gettimeout()
+    sock.settimeout(seconds)
+    try:
+        yield
+    finally:
+        if conn.sock is sock:
+            with contextlib.suppress(OSError):
+                sock.settimeout(before)
+
+
+class SmtpTransport:
+    """SMTP with one connection reused across messages, reopened when the server drops it.
+
+    Every command's answer is awaited `timeout` seconds, except the answer to the
+    message's final dot, awaited `data_timeout` (at least `timeout`): a server may take
+    the message and answer late (RFC 5321 4.5.3.2.6 allows it ten minutes), and a copy
+    given up at that point has been delivered, so sending it again would send it twice
+    (RFC 5321 6.1)."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, data_timeout: float = 0.0) -> None:
         problem = smtp_url_problem(url)
         if problem:
             raise InvalidInput(f"SMTP URL {problem}")
@@ -140,17 +179,18 @@ class SmtpTransport:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
+        self.data_timeout = max(timeout, data_timeout)
         self._conn: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
-        conn: smtplib.SMTP | None = None
+        conn: _SMTP | _SMTP_SSL | None = None
         try:
             if self.scheme == "smtps":
-                conn = smtplib.SMTP_SSL(
+                conn = _SMTP_SSL(
                     self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
                 )
             else:
-                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                conn = _SMTP(self.host, self.port, timeout=self.timeout)
                 if self.scheme == "smtp+starttls":
                     conn.starttls(context=ssl.create_default_context())
             if self.username:
@@ -162,6 +202,7 @@ class SmtpTransport:
             if isinstance(exc, smtplib.SMTPAuthenticationError):
                 raise PermanentError(f"SMTP login to {self.host} refused: {_reply(exc)}") from exc
             raise TransportDown(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
+        conn.data_timeout = self.data_timeout
         return conn
 
     def send(self, msg: EmailMessage) -> None:
@@ -170,7 +211,7 @@ class SmtpTransport:
     def send_copy(self, copy: OutgoingCopy) -> None:
         """Send a copy's bytes as they are: 8bit and already dot-stuffed, when the server
         announced 8BITMIME; else the copy encoded on its own (quoted-printable)."""
-        self._attempt(lambda conn: _transact(conn, copy))
+        self._attempt(lambda conn: _transact(conn, copy, self.data_timeout))
 
     def _attempt(self, send: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
         for attempt in (1, 2):
@@ -219,7 +260,9 @@ class SmtpTransport:
             self._conn = None
 
 
-def _transact(conn: smtplib.SMTP, copy: OutgoingCopy) -> dict[str, tuple[int, bytes]]:
+def _transact(
+    conn: smtplib.SMTP, copy: OutgoingCopy, data_timeout: float | None = None
+) -> dict[str, tuple[int, bytes]]:
     """MAIL, RCPT and DATA with the copy's pre-stuffed bytes.
 
     `smtplib.sendmail` would dot-stuff and fix line ends of every copy again (a regex over
@@ -260,7 +303,8 @@ def _transact(conn: smtplib.SMTP, copy: OutgoingCopy) -> dict[str, tuple[int, by
         _rset_or_close(conn, data_code)
         raise smtplib.SMTPDataError(data_code, data_reply)
     conn.send(copy.stuffed + b".\r\n")
-    code, reply = conn.getreply()
+    with _patience(conn, data_timeout):
+        code, reply = conn.getreply()
     if code != 250:
         _rset_or_close(conn, code)
         raise smtplib.SMTPDataError(code, reply)
@@ -299,6 +343,7 @@ def transport_from_url(
     outbox_dir: Path,
     limits_url: str | None = None,
     timeout: float = 30.0,
+    data_timeout: float = 0.0,
 ) -> Transport:
     """The outbox without a URL; one SMTP server; or several servers and rate limits (see
     digest.mail.servers), counted in Redis at `limits_url` when given."""
@@ -310,13 +355,19 @@ def transport_from_url(
         return ServerPool(
             parse_servers(smtp_url),
             limiter=Limiter(limits_url),
-            connect=lambda url: SmtpTransport(url, timeout=timeout),
+            connect=lambda url: SmtpTransport(url, timeout=timeout, data_timeout=data_timeout),
         )
-    return SmtpTransport(smtp_url, timeout=timeout)
+    return SmtpTransport(smtp_url, timeout=timeout, data_timeout=data_timeout)
 
 
 def transport_for(settings: Settings) -> Transport:
-    """The transport the settings describe (see transport_from_url)."""
+    """The transport the settings describe (see transport_from_url). The final dot's
+    answer is awaited a third of the claim timeout: a sender renews its claim every third,
+    so no other sender takes the copy over while this one still waits."""
     return transport_from_url(
-        settings.smtp_url, settings.outbox_dir, settings.limits_url, settings.smtp_timeout
+        settings.smtp_url,
+        settings.outbox_dir,
+        settings.limits_url,
+        settings.smtp_timeout,
+        settings.claim_timeout / 3,
     )

@@ -31,6 +31,8 @@ class Sink:
     # recipient -> seconds to sit on DATA before answering, to hold a message in flight.
     delays: dict[str, float] = field(default_factory=dict)
     in_flight: list[str] = field(default_factory=list)
+    # recipient -> seconds to take over answering DATA after the message was accepted.
+    late: dict[str, float] = field(default_factory=dict)
     servers: list[Any] = field(default_factory=list)  # one aiosmtpd SMTP per EHLO'd session
     arrived: list[float] = field(default_factory=list)  # time.monotonic() of each accepted
     bodies: list[str] = field(default_factory=list)  # the BODY= each MAIL FROM announced
@@ -77,6 +79,9 @@ class Sink:
                 next((o for o in envelope.mail_options if o.upper().startswith("BODY=")), "")
             )
             self.messages.append(message_from_bytes(envelope.original_content, policy=default))
+        late = max((self.late.get(r.lower(), 0.0) for r in envelope.rcpt_tos), default=0.0)
+        if late:
+            await asyncio.sleep(late)  # taken, then answered slowly (a busy queue, a scan)
         return "250 Message accepted"
 
     def wait_for(self, count: int, timeout: float = 30) -> list[Message]:

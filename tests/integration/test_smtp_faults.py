@@ -125,6 +125,23 @@ def test_a_server_that_answers_nothing_times_out_and_the_copies_wait(
         assert session.scalar(select(func.min(Delivery.attempts))) >= 2
 
 
+def test_a_copy_answered_late_after_its_final_dot_is_sent_once(
+    database_url: str, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    """The server takes two copies, then answers their final dot after the command timeout:
+    they count as sent on the first attempt and nobody gets a second copy."""
+    sink, url = smtp
+    settings = make_settings(database_url, url, tmp_path, smtp_timeout=0.3, send_retry_wait=30)
+    addresses = seed(settings, 6)
+    for slow in addresses[1:3]:
+        sink.late[slow] = 1.0
+    outcome = send_now(settings)
+    assert outcome.status == {DeliveryStatus.SENT: 6}
+    assert received(sink) == Counter(addresses)
+    with db.session_scope(settings.database_url) as session:
+        assert session.scalar(select(func.max(Delivery.attempts))) == 1
+
+
 def test_connections_cut_in_the_middle_of_data_lose_nobody_and_send_nobody_twice(
     database_url: str, smtp: tuple[Sink, str], proxy: Proxy, tmp_path: Path
 ) -> None:

@@ -165,6 +165,25 @@ def test_temporary_refusal_then_retry_to_the_same_recipient(
     assert server.recorder.subjects() == ["Harwick Digest no. 1"]
 
 
+def test_a_late_answer_to_the_final_dot_is_awaited_not_sent_twice(server: Server) -> None:
+    """Every command answers within `timeout`, but the server answers the message's final
+    dot after it: the transport waits `data_timeout` for that answer, since giving up there
+    would leave a copy that arrived counted as not sent."""
+    server.recorder.late["ann@example.org"] = 0.8
+    patient = SmtpTransport(server.url, timeout=0.3, data_timeout=5)
+    patient.send(message(1))
+    patient.send(message(2, to="bob@example.org"))  # the connection is still in step
+    patient.close()
+    assert server.recorder.subjects() == ["Harwick Digest no. 1", "Harwick Digest no. 2"]
+    assert server.recorder.sessions == 1
+    # Without the longer wait the copy is given up on after it arrived.
+    hasty = SmtpTransport(server.url, timeout=0.3)
+    with pytest.raises(TemporaryError):
+        hasty.send(message(3))
+    hasty.close()
+    assert server.recorder.subjects()[-1] == "Harwick Digest no. 3"
+
+
 def test_server_not_listening_is_temporary() -> None:
     port = free_port()
     t = SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=2)
