@@ -113,11 +113,58 @@ def _digest(token: str) -> str:
 
 def create_token(session: Session, email: str, name: str = "api") -> str:
     """A new API token for this admin; the only time it is seen in clear."""
-    user = find_admin(session, email)
+    return _issue(session, find_admin(session, email).id, name)
+
+
+def create_token_for(session: Session, admin: Admin, name: str) -> str:
+    """A new API token for the signed-in admin (the admin's console)."""
+    if admin.by_token or session.get(AdminUser, admin.id) is None:
+        raise InvalidInput(
+            "API tokens belong to an admin user: sign in with an address and password "
+            "(`digest admins add` makes one)"
+        )
+    return _issue(session, admin.id, name)
+
+
+def _issue(session: Session, admin_id: int, name: str) -> str:
+    label = " ".join(name.split())
+    if not label:
+        raise InvalidField("name", "say what the token is for")
+    if len(label) > 200:
+        raise InvalidField("name", "at most 200 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(admin_user_id=user.id, name=name[:200], token_hash=_digest(token)))
+    session.add(ApiToken(admin_user_id=admin_id, name=label, token_hash=_digest(token)))
     session.flush()
     return token
+
+
+def token_rows(session: Session) -> list[dict[str, Any]]:
+    """Every admin's tokens (admins hold the same rights, so any may revoke any)."""
+    rows = session.execute(
+        select(ApiToken, AdminUser.email)
+        .join(AdminUser, AdminUser.id == ApiToken.admin_user_id)
+        .order_by(ApiToken.id)
+    )
+    return [
+        {
+            "id": token.id,
+            "name": token.name,
+            "admin": email,
+            "created_at": token.created_at,
+            "last_used_at": token.last_used_at,
+        }
+        for token, email in rows
+    ]
+
+
+def revoke_token(session: Session, token_id: int) -> str:
+    """Delete a token at once (its next request is refused); its name, for the notice."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no API token #{token_id}")
+    session.delete(token)
+    session.flush()
+    return token.name
 
 
 def admin_for_token(session: Session, token: str, admin_token: str | None) -> Admin | None:

@@ -144,16 +144,17 @@ def _show(rows: Sequence[dict[str, Any]], columns: Sequence[Column], as_json: bo
         return
     table = Table(*(c.header for c in columns))
     for row in rows:
-        table.add_row(*(c.cell(row) for c in columns))
+        # Text, not markup: a subscriber may call themselves "[/b]" on the sign-up form.
+        table.add_row(*(Text(c.cell(row)) for c in columns))
     console.print(table)
 
 
 def _key_values(title: str, pairs: Sequence[tuple[str, str]]) -> None:
-    table = Table(title=title, show_header=False)
+    table = Table(title=Text(title), show_header=False)
     table.add_column(style="bold")
     table.add_column()
     for key, value in pairs:
-        table.add_row(key, value)
+        table.add_row(key, Text(value))
     console.print(table)
 
 
@@ -982,6 +983,37 @@ def admins_token(
     with db.session_scope(settings.database_url) as session:
         token = create_token(session, email, name)
     sys.stdout.write(token + "\n")
+
+
+TOKEN_COLUMNS = (
+    Column("id", lambda r: str(r["id"])),
+    Column("for", lambda r: r["name"]),
+    Column("admin", lambda r: r["admin"]),
+    Column("made", lambda r: _when(r["created_at"])),
+    Column("last used", lambda r: _when(r["last_used_at"])),
+)
+
+
+@admins_app.command("tokens")
+def admins_tokens(as_json: JsonOption = False) -> None:
+    """List the API tokens of every admin (never the tokens themselves)."""
+    from digest.admins import token_rows
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        rows = token_rows(session)
+    _show(rows, TOKEN_COLUMNS, as_json)
+
+
+@admins_app.command("revoke-token")
+def admins_revoke_token(token_id: int) -> None:
+    """Revoke an API token: its next request is refused."""
+    from digest.admins import revoke_token
+
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        name = revoke_token(session, token_id)
+    console.print(f"Revoked API token #{token_id} ({name})", markup=False)
 
 
 WEBHOOK_COLUMNS = (

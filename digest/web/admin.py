@@ -22,7 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from digest import db, dispatch, webhooks
+from digest import admins, db, dispatch, webhooks
 from digest.admins import Admin, admin_for_token, authenticate
 from digest.config import Settings
 from digest.errors import DigestError, InvalidField
@@ -595,6 +595,41 @@ def admin_router(
         except DigestError as exc:
             return failed(request, exc)
         return back("/admin/webhooks", f"Removed webhook #{webhook_id}")
+
+    @router.get("/tokens", response_class=HTMLResponse)
+    def tokens_page(request: Request) -> HTMLResponse:
+        with db.session_scope(settings.database_url) as session:
+            tokens = admins.token_rows(session)
+        return render(request, "tokens.html", title="API tokens", tokens=tokens)
+
+    @router.post("/tokens", response_class=HTMLResponse)
+    async def tokens_add(request: Request) -> Response:
+        form = await checked_form(request)
+        if form is None:
+            return refused(request)
+        name = text(form, "name")
+        try:
+            with db.session_scope(settings.database_url) as session:
+                token = admins.create_token_for(session, request.state.admin, name)
+        except DigestError as exc:
+            return failed(request, exc, "Token not made")
+        # Shown this once, on a page that is not cached: it is stored only as a hash.
+        page = render(
+            request, "token_added.html", title="API token made", purpose=name, token=token
+        )
+        page.headers["Cache-Control"] = "no-store"
+        return page
+
+    @router.post("/tokens/{token_id}/revoke")
+    async def token_revoke(request: Request, token_id: int) -> Response:
+        if await checked_form(request) is None:
+            return refused(request)
+        try:
+            with db.session_scope(settings.database_url) as session:
+                name = admins.revoke_token(session, token_id)
+        except DigestError as exc:
+            return failed(request, exc)
+        return back("/admin/tokens", f"Revoked API token #{token_id} ({name})")
 
     return router
 

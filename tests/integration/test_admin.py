@@ -234,6 +234,52 @@ def test_an_admins_api_token_works_and_the_database_keeps_only_its_hash(
     assert stored and token not in stored
 
 
+def test_an_admin_makes_and_revokes_api_tokens_in_the_console(
+    client: TestClient, settings: Settings
+) -> None:
+    with db.session_scope(settings.database_url) as session:
+        add_admin(session, "ops@example.org", PASSWORD)
+    assert sign_in(client, email="ops@example.org", password=PASSWORD).status_code == 303
+    page = client.get("/admin/tokens")
+    assert page.status_code == 200 and "No API tokens." in page.text
+    csrf = csrf_of(page.text)
+    assert client.post("/admin/tokens", data={"csrf": csrf, "name": " "}).status_code == 400
+    made = client.post("/admin/tokens", data={"csrf": csrf, "name": "site <sign-up> form"})
+    assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
+    found = re.search(r'<pre id="api-token">(dgt_[\w-]+)</pre>', made.text)
+    assert found and "site &lt;sign-up&gt; form" in made.text
+    token = found.group(1)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/sources", headers=bearer).status_code == 200
+    listed = client.get("/admin/tokens").text
+    assert "site &lt;sign-up&gt; form" in listed and "ops@example.org" in listed
+    assert token not in listed and "never" not in listed  # used just now
+    revoked = client.post("/admin/tokens/1/revoke", data={"csrf": csrf})
+    assert "Revoked API token #1" in revoked.text and "No API tokens." in revoked.text
+    assert client.get("/api/v1/sources", headers=bearer).status_code == 401
+    assert client.post("/admin/tokens/1/revoke", data={"csrf": csrf}).status_code == 404
+    # Without the CSRF token nothing is made.
+    assert client.post("/admin/tokens", data={"name": "forged"}).status_code == 403
+    with db.get_engine(settings.database_url).connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM api_tokens").scalar() == 0
+
+
+def test_the_admin_token_holder_cannot_make_tokens_but_may_revoke_them(
+    client: TestClient, settings: Settings
+) -> None:
+    with db.session_scope(settings.database_url) as session:
+        add_admin(session, "ops@example.org", PASSWORD)
+        create_token(session, "ops@example.org", "a leaked one")
+    assert sign_in(client, token=TOKEN).status_code == 303
+    csrf = csrf_of(client.get("/admin/tokens").text)
+    refused = client.post("/admin/tokens", data={"csrf": csrf, "name": "mine"})
+    assert refused.status_code == 400 and "belong to an admin user" in refused.text
+    assert (
+        "Revoked API token #1 (a leaked one)"
+        in client.post("/admin/tokens/1/revoke", data={"csrf": csrf}).text
+    )
+
+
 # --- bodies and answers ---------------------------------------------------------------------
 
 

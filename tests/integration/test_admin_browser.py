@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from smtp_sink import Sink, free_port
@@ -141,4 +142,19 @@ def test_an_editor_runs_the_newsletter_from_the_browser(  # type: ignore[no-unty
         assert bars.count() == 30 and heights[-1] > 0 and heights[:-1] == [0] * 29
         expect(page.locator("#subscriber-counts")).to_contain_text("confirmed")
         shot("07-dashboard")
+
+        # An API token for a script: shown once, works at once, stops on revoking.
+        page.click("header >> text=API tokens")
+        page.fill("#token-name", "deploy script")
+        page.click("button:has-text('Make token')")
+        token = page.inner_text("#api-token").strip()
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{console}/api/v1/sources", headers=bearer).status_code == 200
+        page.click("text=Back to API tokens")
+        expect(page.locator("main table")).to_contain_text("deploy script")
+        shot("08-api-tokens")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("button:has-text('Revoke')")
+        expect(page.get_by_role("status")).to_have_text("Revoked API token #1 (deploy script)")
+        assert httpx.get(f"{console}/api/v1/sources", headers=bearer).status_code == 401
         browser.close()

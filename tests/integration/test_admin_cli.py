@@ -85,3 +85,29 @@ def test_admins_and_webhooks_from_the_command_line(run) -> None:  # type: ignore
     assert json.loads(run("webhooks", "list", "--json"))[0]["events"] == ["send.finished"]
     run("webhooks", "remove", "1")
     assert json.loads(run("webhooks", "list", "--json")) == []
+
+
+def test_api_tokens_are_listed_and_revoked_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
+    env = {"DIGEST_NEW_ADMIN_PASSWORD": "a long enough password"}
+    run("admins", "add", "ops@example.org", env=env)
+    token = run("admins", "token", "ops@example.org", "--name", "site sign-up").strip()
+    assert "say what the token is for" in run(
+        "admins", "token", "ops@example.org", "--name", "  ", code=1
+    )
+    (row,) = json.loads(run("admins", "tokens", "--json"))
+    assert (row["name"], row["admin"], row["last_used_at"]) == (
+        "site sign-up",
+        "ops@example.org",
+        None,
+    )
+    listed = run("admins", "tokens")
+    assert "site sign-up" in listed and token not in listed
+    assert "Revoked API token #1 (site sign-up)" in run("admins", "revoke-token", str(row["id"]))
+    assert json.loads(run("admins", "tokens", "--json")) == []
+    assert "no API token #1" in run("admins", "revoke-token", "1", code=1)
+
+
+def test_a_name_with_brackets_is_shown_as_typed_in_tables(run) -> None:  # type: ignore[no-untyped-def]
+    # Anyone can pick their name on the sign-up form; a table must not read it as markup.
+    run("subscribers", "add", "ana@example.org", "--confirmed", "--name", "[/b]Ana")
+    assert "[/b]Ana" in run("subscribers", "list")
