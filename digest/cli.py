@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,6 +34,9 @@ from digest.models import DeliveryStatus, Frequency, SendKind
 from digest.pipeline.transactional import queue_confirmations
 from digest.render import Mailing, check_templates
 from digest.subscribers import add_subscriber, remove_subscriber
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     help="Self-hosted newsletter digests.", no_args_is_help=True, add_completion=False
@@ -147,6 +150,18 @@ def _show(rows: Sequence[dict[str, Any]], columns: Sequence[Column], as_json: bo
         # Text, not markup: a subscriber may call themselves "[/b]" on the sign-up form.
         table.add_row(*(Text(c.cell(row)) for c in columns))
     console.print(table)
+
+
+def _show_rows(
+    rows_of: Callable[[Session], Sequence[dict[str, Any]]],
+    columns: Sequence[Column],
+    as_json: bool,
+) -> None:
+    """Read rows in one session of the configured database and show them (see _show)."""
+    settings = _settings()
+    with db.session_scope(settings.database_url) as session:
+        rows = rows_of(session)
+    _show(rows, columns, as_json)
 
 
 def _key_values(title: str, pairs: Sequence[tuple[str, str]]) -> None:
@@ -966,10 +981,7 @@ def admins_list(as_json: JsonOption = False) -> None:
     """List the admins."""
     from digest.admins import admin_rows
 
-    settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        rows = admin_rows(session)
-    _show(rows, ADMIN_COLUMNS, as_json)
+    _show_rows(admin_rows, ADMIN_COLUMNS, as_json)
 
 
 @admins_app.command("token")
@@ -999,10 +1011,7 @@ def admins_tokens(as_json: JsonOption = False) -> None:
     """List the API tokens of every admin (never the tokens themselves)."""
     from digest.admins import token_rows
 
-    settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        rows = token_rows(session)
-    _show(rows, TOKEN_COLUMNS, as_json)
+    _show_rows(token_rows, TOKEN_COLUMNS, as_json)
 
 
 @admins_app.command("revoke-token")
@@ -1054,10 +1063,7 @@ def webhooks_list(as_json: JsonOption = False) -> None:
     """List webhooks with their events counted by state."""
     from digest import webhooks
 
-    settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        rows = webhooks.webhook_rows(session)
-    _show(rows, WEBHOOK_COLUMNS, as_json)
+    _show_rows(webhooks.webhook_rows, WEBHOOK_COLUMNS, as_json)
 
 
 @webhooks_app.command("remove")
