@@ -138,6 +138,8 @@ def _when(value: datetime | None) -> str:
 class Column:
     header: str
     cell: Callable[[dict[str, Any]], str]
+    # Whether the cell is Rich markup (its data escaped); else it is shown as plain text.
+    markup: bool = False
 
 
 def _show(rows: Sequence[dict[str, Any]], columns: Sequence[Column], as_json: bool) -> None:
@@ -148,7 +150,9 @@ def _show(rows: Sequence[dict[str, Any]], columns: Sequence[Column], as_json: bo
     table = Table(*(c.header for c in columns))
     for row in rows:
         # Text, not markup: a subscriber may call themselves "[/b]" on the sign-up form.
-        table.add_row(*(Text(c.cell(row)) for c in columns))
+        table.add_row(
+            *(Text.from_markup(c.cell(row)) if c.markup else Text(c.cell(row)) for c in columns)
+        )
     console.print(table)
 
 
@@ -164,12 +168,12 @@ def _show_rows(
     _show(rows, columns, as_json)
 
 
-def _key_values(title: str, pairs: Sequence[tuple[str, str]]) -> None:
+def _key_values(title: str, pairs: Sequence[tuple[str, str | Text]]) -> None:
     table = Table(title=Text(title), show_header=False)
     table.add_column(style="bold")
     table.add_column()
     for key, value in pairs:
-        table.add_row(key, Text(value))
+        table.add_row(key, value if isinstance(value, Text) else Text(value))
     console.print(table)
 
 
@@ -304,12 +308,13 @@ SOURCE_COLUMNS = (
     Column("topics", lambda r: ", ".join(r["topics"])),
     Column("articles", lambda r: str(r["articles"])),
     Column("last gathered", lambda r: _when(r["last_ok_at"])),
-    Column("state", _source_state),
+    Column("state", _source_state, markup=True),
     Column(
         "error",
         lambda r: (
             f"[red]{escape(r['last_error'])}[/] ({r['error_count']}x)" if r["last_error"] else ""
         ),
+        markup=True,
     ),
 )
 
@@ -385,7 +390,7 @@ ARTICLE_COLUMNS = (
     Column("id", lambda r: str(r["id"])),
     Column("source", lambda r: str(r["source_id"])),
     Column("date", lambda r: _when(r["published_at"] or r["first_seen_at"])),
-    Column("title", lambda r: escape(r["title"])),
+    Column("title", lambda r: r["title"]),
     Column("lang", lambda r: r["language"] or ""),
     Column("text", lambda r: ("page" if r["full_text"] else "feed") + f", {len(r['text'])} ch"),
     Column("link", lambda r: r["link"] or ""),
@@ -562,7 +567,7 @@ GATHER_COLUMNS = (
     Column("source", lambda r: r["name"]),
     Column("new", lambda r: str(r["new"])),
     Column("seen", lambda r: str(r["seen"])),
-    Column("status", _gather_status),
+    Column("status", _gather_status, markup=True),
 )
 
 
@@ -912,7 +917,7 @@ def run(
         ("emails " + ("sent" if settings.smtp_url else "written"), f"{sent} → {where}"),
     ]
     if failed:
-        rows.append(("emails failed", f"[red]{failed}[/]"))
+        rows.append(("emails failed", Text(str(failed), style="red")))
     if outcome.plan.nothing_new:
         rows.append(("nothing new for", f"{outcome.plan.nothing_new} subscriber(s)"))
     if result is not None:

@@ -111,3 +111,8 @@ def test_a_name_with_brackets_is_shown_as_typed_in_tables(run) -> None:  # type:
     # Anyone can pick their name on the sign-up form; a table must not read it as markup.
     run("subscribers", "add", "ana@example.org", "--confirmed", "--name", "[/b]Ana")
     assert "[/b]Ana" in run("subscribers", "list")
+    # ... while the table's own colours still work.
+    run("sources", "add", "https://example.org/feed.xml", "--name", "[i]Kit")
+    run("sources", "set", "1", "--pause")
+    listed = run("sources", "list")
+    assert "[i]Kit" in listed and "paused" in listed and "[yellow]" not in listed
