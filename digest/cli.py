@@ -70,7 +70,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}")
+    err.print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def _settings(*, migrate: bool = False, templates: bool = False) -> Settings:
@@ -184,7 +184,7 @@ def _key_values(title: str, pairs: Sequence[tuple[str, str | Text]]) -> None:
 def init() -> None:
     """Create the database, or upgrade it to the newest schema."""
     settings = _settings(migrate=True, templates=True)
-    console.print(f"Database ready: [bold]{mask_url(settings.database_url)}[/]")
+    console.print(f"Database ready: [bold]{escape(mask_url(settings.database_url))}[/]")
 
 
 @db_app.command("revision")
@@ -194,7 +194,7 @@ def db_revision(
     """Write a new migration from the difference between the models and the database."""
     settings = _settings()
     path = db.new_revision(settings.database_url, message)
-    console.print(f"Wrote {path}: review it, then `digest init` applies it.")
+    console.print(f"Wrote {path}: review it, then `digest init` applies it.", markup=False)
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -229,13 +229,13 @@ def sources_add(
     kind = None
     if check:
         found = pipeline.check_source(settings, url)
-        console.print(found.summary)
+        console.print(found.summary, markup=False)
         url, kind = found.url, found.kind
     with db.session_scope(settings.database_url) as session:
         source = sources.add_source(
             session, url, name=name, topics=topic or [], kind=kind, full_text=full_text.value
         )
-        console.print(f"Added source #{source.id}: {source.url}")
+        console.print(f"Added source #{source.id}: {source.url}", markup=False)
 
 
 @sources_app.command("set")
@@ -287,7 +287,7 @@ def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) ->
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
         sources.remove_source(session, source)
-    console.print(f"Removed source {source}")
+    console.print(f"Removed source {source}", markup=False)
 
 
 def _source_state(row: dict[str, Any]) -> str:
@@ -381,7 +381,7 @@ def sources_export(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        console.print(f"Exported the sources to {output}")
+        console.print(f"Exported the sources to {output}", markup=False)
 
 
 # --- articles -----------------------------------------------------------------------------
@@ -445,7 +445,7 @@ def subscribers_add(
             day_of_month=day_of_month,
             topics=topic or [],
         )
-        console.print(f"Added subscriber #{sub.id}: {sub.email} ({sub.status})")
+        console.print(f"Added subscriber #{sub.id}: {sub.email} ({sub.status})", markup=False)
 
 
 @subscribers_app.command("remove")
@@ -454,7 +454,7 @@ def subscribers_remove(email: str) -> None:
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
         remove_subscriber(session, email)
-    console.print(f"Removed subscriber {email}")
+    console.print(f"Removed subscriber {email}", markup=False)
 
 
 def _schedule_text(row: dict[str, Any]) -> str:
@@ -542,7 +542,7 @@ def subscribers_export(
     settings = _settings()
     count = importing.export_file(settings.database_url, output)
     if output is not None:
-        console.print(f"Exported {count} subscriber(s) to {output}")
+        console.print(f"Exported {count} subscriber(s) to {output}", markup=False)
 
 
 # --- gather -------------------------------------------------------------------------------
@@ -617,7 +617,10 @@ def preview(
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(html, encoding="utf-8")
-        err.print(f"Subject: {subject}\nWrote {output} ({len(html.encode()) / 1024:.1f} KB)")
+        err.print(
+            f"Subject: {subject}\nWrote {output} ({len(html.encode()) / 1024:.1f} KB)",
+            markup=False,
+        )
     if text or not output:
         sys.stdout.write(f"Subject: {subject}\n\n{plain}")
 
@@ -693,7 +696,7 @@ def send(
     elif dry_run:
         table = Table("subscriber", "articles", "subject", title="Dry run: nothing sent")
         for copy in plan.copies:
-            table.add_row(copy.email, str(copy.articles), copy.subject)
+            table.add_row(Text(copy.email), str(copy.articles), Text(copy.subject))
         console.print(table)
         console.print(f"{plan.nothing_new} subscriber(s) have nothing new.")
     else:
@@ -724,7 +727,9 @@ def _send_test(settings: Settings, to: str, as_subscriber: str | None, as_json: 
         return
     console.print(f"Test sent to {result.to}: {result.subject}", markup=False)
     if as_subscriber and result.latest:
-        console.print(f"{as_subscriber} has nothing new: the test holds the latest articles.")
+        console.print(
+            f"{as_subscriber} has nothing new: the test holds the latest articles.", markup=False
+        )
 
 
 def _check_signing(settings: Settings) -> None:
@@ -763,12 +768,12 @@ def _exit_on_failures(settings: Settings, outcome: dispatch.SendOutcome) -> None
     paused = sends.pause_reason(settings, send_id) if send_id else None
     if paused:
         err.print(
-            f"[red]send #{send_id} paused:[/] {paused}\n"
+            f"[red]send #{send_id} paused:[/] {escape(paused)}\n"
             f"`digest sends resume {send_id}` goes on, `digest sends cancel {send_id}` stops it."
         )
     if failed:
         for email, error in pipeline.failed_deliveries(settings, send_id):
-            err.print(f"[red]failed[/] {email}: {error}")
+            err.print(f"[red]failed[/] {escape(email)}: {escape(error)}")
         err.print(f"[red]{failed} message(s) failed permanently.[/]")
     if failed or paused:
         raise typer.Exit(1)
@@ -948,7 +953,7 @@ def admins_add(email: str) -> None:
     password = _ask_password()
     with db.session_scope(settings.database_url) as session:
         user = add_admin(session, email, password)
-        console.print(f"Added admin #{user.id}: {user.email}")
+        console.print(f"Added admin #{user.id}: {user.email}", markup=False)
 
 
 @admins_app.command("password")
@@ -960,7 +965,7 @@ def admins_password(email: str) -> None:
     password = _ask_password()
     with db.session_scope(settings.database_url) as session:
         set_password(session, email, password)
-    console.print(f"Password of {email} changed")
+    console.print(f"Password of {email} changed", markup=False)
 
 
 @admins_app.command("remove")
@@ -971,7 +976,7 @@ def admins_remove(email: str) -> None:
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
         remove_admin(session, email)
-    console.print(f"Removed admin {email}")
+    console.print(f"Removed admin {email}", markup=False)
 
 
 ADMIN_COLUMNS = (
