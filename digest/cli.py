@@ -187,6 +187,31 @@ def init() -> None:
     console.print(f"Database ready: [bold]{escape(mask_url(settings.database_url))}[/]")
 
 
+CHECK_STYLES = {"ok": "green", "warning": "yellow", "error": "red"}
+
+
+@app.command()
+def check(as_json: JsonOption = False) -> None:
+    """Try the configuration against what it names (database, broker, each SMTP server,
+    the outbox, the DKIM key) without changing anything or sending mail; exits 1 on an
+    error."""
+    from digest.checks import run_checks
+
+    settings = get_settings()  # its warnings are among the checks; an old schema is one too
+    found = run_checks(settings)
+    if as_json:
+        _print_json([c.as_dict() for c in found])
+    else:
+        table = Table("check", "", "detail")
+        for c in found:
+            table.add_row(
+                Text(c.name), Text(c.status, style=CHECK_STYLES[c.status]), Text(c.detail)
+            )
+        console.print(table)
+    if any(c.status == "error" for c in found):
+        raise typer.Exit(1)
+
+
 @db_app.command("revision")
 def db_revision(
     message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")],

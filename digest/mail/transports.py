@@ -208,6 +208,20 @@ class SmtpTransport:
     def send(self, msg: EmailMessage) -> None:
         self._attempt(lambda conn: conn.send_message(msg))
 
+    def probe(self) -> dict[str, str]:
+        """Connect, STARTTLS and log in as a send would, and send nothing: the extensions
+        the server announces (lower-case names, as smtplib keeps them)."""
+        conn = self._connect()
+        try:
+            conn.ehlo_or_helo_if_needed()
+            return dict(conn.esmtp_features)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryError(f"SMTP {self.host}:{self.port} stopped answering: {exc}") from exc
+        finally:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                conn.quit()
+            conn.close()
+
     def send_copy(self, copy: OutgoingCopy) -> None:
         """Send a copy's bytes as they are: 8bit and already dot-stuffed, when the server
         announced 8BITMIME; else the copy encoded on its own (quoted-printable)."""

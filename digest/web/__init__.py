@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from digest import db, dispatch, metrics
+from digest.checks import broker_problem
 from digest.config import Settings, default_templates_dir, get_settings
 from digest.errors import DigestError
 from digest.links import UNSUBSCRIBE
@@ -63,12 +64,7 @@ def _sweep_loop(settings: Settings, stop: threading.Event, interval: float) -> N
 
 
 def broker_ok(broker_url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(broker_url, socket_timeout=2).ping())
-    except redis.RedisError:
-        return False
+    return broker_problem(broker_url) is None
 
 
 def create_app(
