@@ -211,6 +211,14 @@ def admin_router(
             sends=actions.list_sends(settings, limit=10)["items"],
         )
 
+    @router.get("/check", response_class=HTMLResponse)
+    def check_page(request: Request) -> HTMLResponse:
+        """`digest check` in the browser: each part of the setup tried, nothing changed."""
+        from digest.checks import run_checks
+
+        found = run_checks(settings)
+        return render(request, "check.html", title="Setup check", checks=found)
+
     # --- sources ----------------------------------------------------------------------------
 
     @router.get("/sources", response_class=HTMLResponse)

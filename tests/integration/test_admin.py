@@ -280,6 +280,25 @@ def test_the_admin_token_holder_cannot_make_tokens_but_may_revoke_them(
     )
 
 
+def test_the_setup_check_page_tries_the_smtp_server_and_sends_nothing(
+    migrated_database_url: str, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    from digest.web import create_app
+
+    sink, url = smtp
+    settings = make_settings(migrated_database_url, tmp_path, smtp_url=url)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        assert client.get("/admin/check", follow_redirects=False).status_code == 303
+        assert sign_in(client, token=TOKEN).status_code == 303
+        assert 'href="/admin/check"' in client.get("/admin").text
+        page = client.get("/admin/check")
+    assert page.status_code == 200
+    statuses = re.findall(r'<tr data-status="(\w+)"><td>([^<]+)</td>', page.text)
+    assert sorted(statuses) == sorted([("ok", "database"), ("ok", f"smtp {url}")])
+    assert "8BITMIME" in page.text
+    assert sink.sessions == 1 and sink.messages == []
+
+
 # --- bodies and answers ---------------------------------------------------------------------
 
 

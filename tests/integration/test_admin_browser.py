@@ -142,6 +142,9 @@ def test_an_editor_runs_the_newsletter_from_the_browser(  # type: ignore[no-unty
         assert bars.count() == 30 and heights[-1] > 0 and heights[:-1] == [0] * 29
         expect(page.locator("#subscriber-counts")).to_contain_text("confirmed")
         shot("07-dashboard")
+        page.click("text=Check the setup")
+        expect(page.locator("#checks tr[data-status=ok]")).to_have_count(2)  # database, SMTP
+        expect(page.locator("#checks")).to_contain_text("8BITMIME")
 
         # An API token for a script: shown once, works at once, stops on revoking.
         page.click("header >> text=API tokens")
