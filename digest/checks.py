@@ -33,8 +33,9 @@ class Check:
         return asdict(self)
 
 
-def run_checks(settings: Settings) -> list[Check]:
-    """Every check for these settings, in the order a send meets them."""
+def run_checks(settings: Settings, resolver: Any = None) -> list[Check]:
+    """Every check for these settings, in the order a send meets them; `resolver` (a
+    dnspython Resolver) looks up the DKIM record, the system's when None."""
     found = [Check("settings", "warning", w) for w in settings.warnings()]
     found.append(_guarded("database", lambda: check_database(settings)))
     if settings.broker_url:
@@ -44,7 +45,7 @@ def run_checks(settings: Settings) -> list[Check]:
     else:
         found.append(_guarded("outbox", lambda: check_outbox(settings)))
     if settings.dkim_key_file:
-        found.append(_guarded("dkim", lambda: check_dkim(settings)))
+        found.append(_guarded("dkim", lambda: check_dkim(settings, resolver)))
     return found
 
 
@@ -145,8 +146,9 @@ def check_outbox(settings: Settings) -> Check:
     return Check("outbox", "ok", f"no DIGEST_SMTP_URL: messages are written to {folder}")
 
 
-def check_dkim(settings: Settings) -> Check:
-    """The key loads and the selector is set; the TXT record to publish for it."""
+def check_dkim(settings: Settings, resolver: Any = None) -> Check:
+    """The key loads and the selector is set; the TXT record to publish for it, and
+    whether the DNS already holds it."""
     from cryptography.hazmat.primitives import serialization
 
     from digest.mail.dkim import Signer, dns_record
@@ -157,8 +159,48 @@ def check_dkim(settings: Settings) -> Check:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     where = f"{signer.selector.decode()}._domainkey.{signer.domain.decode()}"
-    return Check(
-        "dkim",
-        "ok",
-        f"{signer.algorithm.decode()}; publish TXT at {where}: {dns_record(public).decode()}",
-    )
+    record = dns_record(public).decode()
+    published, problem = _published_key(where, resolver)
+    ours = _tags(record)["p"]
+    if published == ours:
+        return Check("dkim", "ok", f"{signer.algorithm.decode()}; {where} publishes this key")
+    publish = f"publish TXT at {where}: {record}"
+    if published == "":
+        return Check("dkim", "error", f"{where} publishes a revoked key (empty p=); {publish}")
+    if published is not None:
+        return Check(
+            "dkim", "error", f"{where} publishes another key: receivers will fail DKIM; {publish}"
+        )
+    return Check("dkim", "warning", f"{problem}; {publish}")
+
+
+def _tags(record: str) -> dict[str, str]:
+    """A DKIM key record's tags (RFC 6376 3.6.1), white space removed from the values."""
+    tags = {}
+    for part in record.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip():
+            tags[name.strip()] = "".join(value.split())
+    return tags
+
+
+def _published_key(name: str, resolver: Any) -> tuple[str | None, str]:
+    """The p= of the DKIM record at `name`, or None and why there is none."""
+    import dns.exception
+    import dns.resolver
+
+    if resolver is None:
+        resolver = dns.resolver.Resolver()
+        resolver.lifetime = 5.0
+    try:
+        answer = resolver.resolve(name, "TXT")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return None, f"no TXT record at {name} yet"
+    except dns.exception.DNSException as exc:
+        return None, f"could not look up {name} ({exc or type(exc).__name__})"
+    for rdata in answer:
+        text = b"".join(rdata.strings).decode(errors="replace")
+        tags = _tags(text)
+        if "p" in tags:
+            return tags["p"], ""
+    return None, f"the TXT record at {name} is not a DKIM key"

@@ -5,10 +5,18 @@ PostgreSQL), a real Redis, real aiosmtpd servers (one asking for a login, one wi
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -60,6 +68,55 @@ def servers() -> Iterator[dict[str, tuple[Sink, int]]]:
         controller.stop()
 
 
+class Dns:
+    """A DNS server on loopback UDP answering TXT queries from `records` (NXDOMAIN for
+    other names), for the DKIM key lookup."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, str] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            text = self.records.get(question.name.to_text().rstrip(".").lower())
+            if text is None:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            else:  # strings of at most 255 bytes, as a long record is published
+                chunks = " ".join(f'"{text[i : i + 255]}"' for i in range(0, len(text), 255))
+                rrset = response.find_rrset(
+                    response.answer,
+                    question.name,
+                    dns.rdataclass.IN,
+                    dns.rdatatype.TXT,
+                    create=True,
+                )
+                rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, chunks), 300)
+            self.sock.sendto(response.to_wire(), peer)
+
+    def resolver(self) -> dns.resolver.Resolver:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = ["127.0.0.1"]
+        resolver.port = self.port
+        return resolver
+
+
+@pytest.fixture
+def local_dns() -> Iterator[Dns]:
+    server = Dns()
+    yield server
+    server.sock.close()
+
+
 def dkim_key(tmp_path: Path) -> tuple[Path, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp_path / "dkim.pem"
@@ -80,10 +137,12 @@ def test_a_working_setup_checks_ok_and_no_mail_is_sent(
     migrated_database_url: str,
     redis_url: str,
     servers: dict[str, tuple[Sink, int]],
+    local_dns: Dns,
     tmp_path: Path,
 ) -> None:
     sink, port = servers["login"]
     key_file, record = dkim_key(tmp_path)
+    local_dns.records["mail2026._domainkey.news.example.org"] = record.decode()
     settings = Settings(
         database_url=migrated_database_url,
         broker_url=redis_url,
@@ -93,7 +152,7 @@ def test_a_working_setup_checks_ok_and_no_mail_is_sent(
         dkim_selector="mail2026",
         **{"DIGEST_FROM": "Digest <digest@news.example.org>"},
     )
-    found = {c.name: c for c in run_checks(settings)}
+    found = {c.name: c for c in run_checks(settings, local_dns.resolver())}
     assert {name: c.status for name, c in found.items()} == {
         "database": "ok",
         "broker": "ok",
@@ -102,10 +161,54 @@ def test_a_working_setup_checks_ok_and_no_mail_is_sent(
     }
     smtp = found[f"smtp smtp://digest:***@127.0.0.1:{port}"].detail
     assert "8BITMIME" in smtp and "login accepted" in smtp and "secret" not in smtp
-    assert found["dkim"].detail.endswith(
-        f"publish TXT at mail2026._domainkey.news.example.org: {record.decode()}"
+    assert (
+        found["dkim"].detail
+        == "rsa-sha256; mail2026._domainkey.news.example.org publishes this key"
     )
     assert sink.sessions == 1 and sink.messages == []  # greeted, logged in, nothing sent
+
+
+def test_the_dkim_record_is_looked_up_and_compared_with_the_key(
+    migrated_database_url: str, local_dns: Dns, tmp_path: Path
+) -> None:
+    key_file, record = dkim_key(tmp_path)
+    (tmp_path / "other").mkdir()
+    _, other = dkim_key(tmp_path / "other")
+    settings = Settings(
+        database_url=migrated_database_url,
+        outbox_dir=tmp_path / "outbox",
+        dkim_key_file=key_file,
+        dkim_selector="s1",
+        **{"DIGEST_FROM": "Digest <digest@news.example.org>"},
+    )
+    name = "s1._domainkey.news.example.org"
+    publish = f"publish TXT at {name}: {record.decode()}"
+
+    def dkim() -> tuple[str, str]:
+        (found,) = [c for c in run_checks(settings, local_dns.resolver()) if c.name == "dkim"]
+        return found.status, found.detail
+
+    assert dkim() == ("warning", f"no TXT record at {name} yet; {publish}")
+    local_dns.records[name] = other.decode()
+    assert dkim() == (
+        "error",
+        f"{name} publishes another key: receivers will fail DKIM; {publish}",
+    )
+    local_dns.records[name] = "v=DKIM1; k=rsa; p="
+    assert dkim()[0] == "error" and "revoked" in dkim()[1]
+    # Published with white space inside p=, as some DNS consoles split it: the same key.
+    spaced = record.decode().replace("p=", "p= ").replace("AQAB", " AQAB")
+    local_dns.records[name] = spaced
+    assert dkim() == ("ok", f"rsa-sha256; {name} publishes this key")
+    # No DNS server answers: a warning that still says what to publish.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unused:
+        unused.bind(("127.0.0.1", 0))
+        silent_port = unused.getsockname()[1]
+    resolver = local_dns.resolver()
+    resolver.port = silent_port
+    resolver.lifetime = 1.0
+    (found,) = [c for c in run_checks(settings, resolver) if c.name == "dkim"]
+    assert found.status == "warning" and found.detail.endswith(publish)
 
 
 @pytest.fixture
