@@ -1,7 +1,8 @@
 """`digest check`: the configuration tried against what it names, before a send finds out.
 
 Each check connects to the real thing (the database, the broker, every SMTP server, the
-outbox folder, the DKIM key) and reports ok, a warning or an error with what to do.
+outbox folder, the DKIM key and its DNS record) and reports ok, a warning or an error
+with what to do.
 Nothing is changed and no mail is sent: an SMTP server is greeted, asked for its
 extensions, and left with QUIT after STARTTLS and the login the URL asks for.
 """
