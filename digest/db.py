@@ -183,19 +183,19 @@ def upgrade(url: str) -> None:
 
 
 def restamp_older_chain(conn: Connection) -> None:
-    """Until a recent main, the revisions ran 0003, 0004, 0005, 0006; they now run 0003,
-    0006, 0004, 0005 (one earlier commit had shipped 0006 right after 0003). A database
-    stamped 0006 by the older chain has 0004 and 0005 too, which today's chain would add
-    again: it is stamped 0005, the same tables in today's chain. One stamped 0006 without
-    0004's columns is where today's chain says. (Stamps 0004 and 0005 of the older chain
-    lack 0006: revision 0012 adds it.) Alembic's environment calls this on its connection
-    before it reads the stamp."""
+    """The revisions run 0003, 0004, 0005, 0006, 0007; some earlier commits of main ran
+    them 0003, 0006, 0004, 0005, 0007. A database stamped 0004 or 0005 by that order has
+    0006's column already, and this chain would add it again: it is stamped 0006 instead,
+    and revision 0012 adds what 0004 or 0005 would have (it adds only what is missing).
+    (A database stamped 0006 by that order lacks 0004 and 0005: 0012 adds them too.)
+    Alembic's environment calls this on its connection before it reads the stamp."""
     found = inspect(conn)
-    if not found.has_table("alembic_version"):
+    if not found.has_table("alembic_version") or not found.has_table("deliveries"):
         return
     stamped = [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
-    if stamped == ["0006"] and "weekday" in {c["name"] for c in found.get_columns("subscribers")}:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    columns = {c["name"] for c in found.get_columns("deliveries")}
+    if stamped in (["0004"], ["0005"]) and "next_attempt_at" in columns:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,8 @@ Monday, the day weekly digests went out until now), `day_of_month` (1-28, or -1 
 last day, for monthly digests; default 1) and `slot_checked_at` (when a scheduled send
 last found them due with nothing new, so they wait for their next slot).
 
-It follows 0006, not 0003: 0006 shipped on main right after 0003, so a database stamped
-0006 has none of 0004 and 0005 yet, and an upgrade must still apply them.
-
 Revision ID: 0004
-Revises: 0006
+Revises: 0003
 Create Date: 2026-11-29 09:00:00
 """
 
@@ -19,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0006"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
