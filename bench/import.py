@@ -86,9 +86,10 @@ def child_import(url: str, path: Path) -> dict[str, float]:
 def child_plain(url: str, path: Path) -> dict[str, float]:
     from sqlalchemy import insert
 
+    from digest.core.vocabulary import utcnow
     from digest.db import session_scope
     from digest.importing import BATCH_SIZE
-    from digest.models import Subscriber, utcnow
+    from digest.models import Subscriber
 
     start = time.perf_counter()
     now = utcnow()

@@ -236,7 +236,8 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
 def seed(database_url: str) -> None:
     """The schema, a source and eight articles (inserted directly: one edition)."""
     from digest import db
-    from digest.models import Article, Source, utcnow
+    from digest.core.vocabulary import utcnow
+    from digest.models import Article, Source
 
     db.upgrade(database_url)
     now = utcnow()
@@ -284,9 +285,10 @@ def copy_size(settings: Any) -> int:
     """The size of one copy of the edition the send will make, rendered here without
     storing it (so the send itself renders it, and premailer's count is the send's)."""
     from digest import db
+    from digest.core.vocabulary import utcnow
     from digest.mail.message import list_id_for
     from digest.mail.template import Recipient, build_template
-    from digest.models import Article, utcnow
+    from digest.models import Article
     from digest.pipeline import edition_content
     from digest.render import render_edition
 

@@ -225,8 +225,9 @@ def add_sample_articles(settings: Any) -> int:
 
 def add_synthetic_articles(settings: Any, count: int = 8) -> int:
     """A Source and `count` Article rows inserted directly, with plausible text."""
+    from digest.core.vocabulary import utcnow
     from digest.db import session_scope
-    from digest.models import Article, Source, utcnow
+    from digest.models import Article, Source
     from digest.topics import topics_named
 
     now = utcnow()
@@ -266,8 +267,9 @@ def add_subscribers(settings: Any, n: int) -> None:
     """n confirmed subscribers in one bulk INSERT."""
     from sqlalchemy import insert
 
+    from digest.core.vocabulary import SubscriberStatus, utcnow
     from digest.db import session_scope
-    from digest.models import Subscriber, SubscriberStatus, utcnow
+    from digest.models import Subscriber
 
     now = utcnow()
     rows = [
@@ -292,8 +294,9 @@ def reset_deliveries(settings: Any, delivery_ids: list[int]) -> None:
     """Put delivered rows back to pending, so the same plan can be delivered again."""
     from sqlalchemy import update
 
+    from digest.core.vocabulary import DeliveryStatus
     from digest.db import session_scope
-    from digest.models import Delivery, DeliveryStatus
+    from digest.models import Delivery
 
     with session_scope(settings.database_url) as session:
         session.execute(

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from digest import webhooks
 from digest.config import Settings
+from digest.core.verp import delivery_in_headers
+from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
 from digest.mail.dsn import Dsn, RecipientReport, parse_dsn
-from digest.mail.verp import delivery_in_headers
-from digest.models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus, utcnow
+from digest.models import Delivery, Subscriber
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from rich.text import Text
 
 from digest import db, dispatch, pipeline, sends
 from digest.config import Settings, get_settings, mask_url
+from digest.core.vocabulary import DeliveryStatus, Frequency, SendKind
 from digest.errors import DigestError, InvalidInput
-from digest.models import DeliveryStatus, Frequency, SendKind
 from digest.pipeline.transactional import queue_confirmations
 from digest.render import Mailing, check_templates
 from digest.subscribers import add_subscriber, remove_subscriber

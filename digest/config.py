@@ -259,7 +259,7 @@ class Settings(BaseSettings):
     def _check_bounce_address(cls, value: str | None) -> str | None:
         if not value:
             return None
-        from digest.mail.verp import bounce_address_problem
+        from digest.core.verp import bounce_address_problem
 
         problem = bounce_address_problem(value)
         if problem:

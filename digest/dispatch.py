@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from digest import pipeline
 from digest.config import Settings
+from digest.core.vocabulary import DeliveryStatus, SendKind
 from digest.errors import DigestError
 from digest.mail import Transport, transport_for
-from digest.models import DeliveryStatus, SendKind
 
 if TYPE_CHECKING:  # loaded by the test send itself: it brings the address checks
     from digest.testsend import TestSend

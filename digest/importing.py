@@ -35,17 +35,11 @@ from typing import Any, TextIO
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from digest.core.schedule import WEEKDAYS
+from digest.core.vocabulary import SUPPRESSED, SubscriberStatus, utcnow
 from digest.db import insert_ignore, session_scope
 from digest.errors import InvalidInput
-from digest.models import (
-    SUPPRESSED,
-    Subscriber,
-    SubscriberStatus,
-    Topic,
-    subscriber_topics,
-    utcnow,
-)
-from digest.schedule import WEEKDAYS
+from digest.models import Subscriber, Topic, subscriber_topics
 from digest.subscribers import check_schedule, clean_name, day_of_month_text, normalize_email
 from digest.topics import TOPIC_MAX_LENGTH, normalize_topics
 

@@ -15,16 +15,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from digest.config import Settings
+from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.db import session_scope
-from digest.models import (
-    Article,
-    Delivery,
-    DeliveryStatus,
-    Source,
-    Subscriber,
-    WebhookEvent,
-    utcnow,
-)
+from digest.models import Article, Delivery, Source, Subscriber, WebhookEvent
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QUEUED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)

@@ -24,9 +24,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from digest.core.vocabulary import (
+    DeliveryStatus,
+    Frequency,
+    MailKind,
+    MailStatus,
+    SendKind,
+    SendStatus,
+    SubscriberStatus,
+    WebhookEventStatus,
+    utcnow,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -52,62 +60,6 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         list[str]: JSON,
     }
-
-
-class SubscriberStatus(enum.StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"  # suppressed after bounces: never contacted again
-
-
-# Never mailed again, whatever an admin or an import says, until the person signs up again.
-SUPPRESSED = frozenset({SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED})
-
-
-class Frequency(enum.StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-
-
-class SendKind(enum.StrEnum):
-    NOW = "now"  # an admin's `send --now`: everyone confirmed (or one), whatever the schedule
-    DUE = "due"  # a scheduled dispatch: those whose local slot has come
-
-
-class DeliveryStatus(enum.StrEnum):
-    PENDING = "pending"  # planned, not yet handed to a transport
-    SENDING = "sending"  # claimed by a worker
-    SENT = "sent"
-    # A temporary failure (4xx, no connection, a timeout): tried again at next_attempt_at,
-    # until the retry window since the copy was planned is over.
-    DEFERRED = "deferred"
-    FAILED = "failed"  # a permanent answer, or the retry window is over; not retried
-    SKIPPED = "skipped"  # the subscriber left between planning and sending
-    BOUNCED = "bounced"  # refused for good by the recipient's server (5xx, or a DSN)
-    CANCELLED = "cancelled"  # its send was cancelled before it went out
-
-
-class SendStatus(enum.StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"  # stopped by the error budget (or by hand) until `digest sends resume`
-    CANCELLED = "cancelled"
-
-
-class MailKind(enum.StrEnum):
-    """Transactional mails: one person, one event; not digest editions."""
-
-    CONFIRM = "confirm"  # please confirm your subscription
-    WELCOME = "welcome"  # you are subscribed
-    PREFERENCES = "preferences"  # a known address signed up again: here is your link
-
-
-class MailStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 def _enum_column(kind: type[enum.StrEnum]) -> Enum:
@@ -405,13 +357,6 @@ class Webhook(Base):
     events: Mapped[list[str]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class WebhookEventStatus(enum.StrEnum):
-    PENDING = "pending"  # not delivered yet: due at next_attempt_at
-    SENDING = "sending"  # claimed by a sender
-    DELIVERED = "delivered"  # the receiver answered 2xx
-    FAILED = "failed"  # out of attempts
 
 
 class WebhookEvent(Base):

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from digest.errors import AlreadyExists, InvalidInput, NotFound
-from digest.gather.opml import OpmlEntry, OpmlError, parse_opml, write_opml
-from digest.gather.urls import BadUrl, check_http_url
+from digest.errors import AlreadyExists, BadUrl, InvalidInput, NotFound, OpmlError
+from digest.gather.opml import OpmlEntry, parse_opml, write_opml
+from digest.gather.urls import check_http_url
 from digest.models import Article, Source
 from digest.topics import topics_named
 

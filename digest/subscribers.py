@@ -18,20 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import webhooks
-from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
-from digest.links import ConfirmToken, read_token
-from digest.models import (
-    SUPPRESSED,
-    Frequency,
-    MailKind,
-    Source,
-    Subscriber,
-    SubscriberStatus,
-    Topic,
-    source_topics,
-    utcnow,
-)
-from digest.schedule import LAST_DAY, MAX_DAY_OF_MONTH, MONDAY, WEEKDAYS
+from digest.core.links import ConfirmToken, read_token
+from digest.core.schedule import LAST_DAY, MAX_DAY_OF_MONTH, MONDAY, WEEKDAYS
+from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
+from digest.errors import AlreadyExists, FieldErrors, InvalidField, InvalidInput, NotFound
+from digest.models import Source, Subscriber, Topic, source_topics
 from digest.topics import normalize_topics, topics_named
 
 
@@ -305,14 +296,6 @@ class Preferences:
             hour=self.hour,
             timezone=self.timezone,
         )
-
-
-class FieldErrors(InvalidInput):
-    """Bad values in a form, by field name: the page shows each message at its field."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def known_topics(session: Session) -> list[str]:

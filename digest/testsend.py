@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from digest.config import Settings
+from digest.core.links import subscriber_links
+from digest.core.vocabulary import utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput
-from digest.links import subscriber_links
 from digest.mail import Transport, transport_for
 from digest.mail.message import build_message, domain_of, list_id_for
-from digest.models import utcnow
 from digest.pipeline.reports import preview
 from digest.subscribers import normalize_email
 

@@ -26,18 +26,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
+from digest.core.vocabulary import WebhookEventStatus, utcnow
 from digest.db import insert_ignore, session_scope
 from digest.errors import InvalidField, NotFound
-from digest.models import (
-    Delivery,
-    Send,
-    Subscriber,
-    Webhook,
-    WebhookAttempt,
-    WebhookEvent,
-    WebhookEventStatus,
-    utcnow,
-)
+from digest.models import Delivery, Send, Subscriber, Webhook, WebhookAttempt, WebhookEvent
 
 if TYPE_CHECKING:  # httpx is imported when events are delivered, not by every send
     import httpx

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from digest import pipeline, sends
 from digest.config import Settings
+from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
-from digest.models import DeliveryStatus, utcnow
 
 if TYPE_CHECKING:
     from digest.testsend import TestSend

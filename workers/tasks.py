@@ -10,8 +10,8 @@ from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
 from digest import db, pipeline, testsend, webhooks
+from digest.core.vocabulary import MailStatus, SendKind, utcnow
 from digest.mail import Transport, transport_for
-from digest.models import MailStatus, SendKind, utcnow
 from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
 from workers.celery_app import app, settings
 

@@ -8,16 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from digest.errors import FeedError, FetchError
 from digest.gather.discover import common_feed_urls, feed_links, section_links
-from digest.gather.feeds import (
-    FeedEntry,
-    FeedError,
-    ParsedFeed,
-    html_to_text,
-    looks_like_feed,
-    parse_feed,
-)
-from digest.gather.fetch import Fetched, Fetcher, FetchError, fetch
+from digest.gather.feeds import FeedEntry, ParsedFeed, html_to_text, looks_like_feed, parse_feed
+from digest.gather.fetch import Fetched, Fetcher, fetch
 from digest.gather.pages import parse_article_page
 
 __all__ = [

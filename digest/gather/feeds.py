@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import lxml.html
 
+from digest.errors import FeedError
 from digest.gather.identity import article_key
 from digest.gather.text import language_tag, tidy
 from digest.gather.urls import clean_link
@@ -40,10 +41,6 @@ _FIRST_ROOT_TAG = re.compile(rb"<(rss|feed|rdf:rdf|html)[\s>]")
 _WHITESPACE = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _UTF8_BOM = b"\xef\xbb\xbf"
-
-
-class FeedError(Exception):
-    """A body is not a readable feed or article; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from digest.errors import FetchError
 from digest.gather.hosts import HostGate, LocalGate
 
 MAX_REDIRECTS = 5
@@ -29,19 +30,6 @@ _ALLOWED_SCHEMES = ("http", "https")
 USER_AGENT = "digest/0.1 (self-hosted newsletter digests)"
 # Answers that say "come back later" rather than "this is wrong".
 _BUSY_STATUSES = (429, 503)
-
-
-class FetchError(Exception):
-    """A source could not be fetched; the message names the URL and what went wrong.
-
-    `retry_after` is the server's Retry-After header (429/503), if it sent one."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,7 @@ from xml.etree import ElementTree
 
 import lxml.etree
 
-
-class OpmlError(ValueError):
-    """The file is not OPML at all."""
+from digest.errors import OpmlError
 
 
 @dataclass(frozen=True)

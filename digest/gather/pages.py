@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import lxml.etree
 import lxml.html
 
+from digest.errors import FeedError
 from digest.gather.feeds import (
     FeedEntry,
-    FeedError,
     absolute_http_url,
     clean_text,
     entry_link,

@@ -12,14 +12,12 @@ import re
 from functools import cache
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
+from digest.errors import BadUrl
+
 _ALLOWED_SCHEMES = ("http", "https")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _MIRROR_HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.")
 _AMP_QUERY = {"amp", "outputtype", "output"}
-
-
-class BadUrl(ValueError):
-    """A URL that cannot be a source; the message says what is wrong with it."""
 
 
 def check_http_url(url: str) -> str:

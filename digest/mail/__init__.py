@@ -1,14 +1,11 @@
 """Building digest messages and handing them to a transport (SMTP or an outbox folder)."""
 
+from digest.errors import MailError, PermanentError, TemporaryError, TransportDown
 from digest.mail.message import build_message, message_id_for
 from digest.mail.transports import (
-    MailError,
     OutboxTransport,
-    PermanentError,
     SmtpTransport,
-    TemporaryError,
     Transport,
-    TransportDown,
     transport_for,
     transport_from_url,
 )

@@ -15,10 +15,10 @@ from email import message_from_bytes
 from email.message import EmailMessage
 
 from digest.config import Settings
+from digest.core.verp import return_path
 from digest.mail.dkim import Signer
 from digest.mail.message import HEADER_POLICY
 from digest.mail.template import OutgoingCopy
-from digest.mail.verp import return_path
 
 
 class Finisher:

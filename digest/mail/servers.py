@@ -35,15 +35,8 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from digest.config import mask_url
-from digest.mail.transports import (
-    RateLimited,
-    SmtpTransport,
-    SoftBounce,
-    TemporaryError,
-    Transport,
-    TransportDown,
-    smtp_url_problem,
-)
+from digest.errors import RateLimited, SoftBounce, TemporaryError, TransportDown
+from digest.mail.transports import SmtpTransport, Transport, smtp_url_problem
 
 if TYPE_CHECKING:
     from digest.mail.template import OutgoingCopy

@@ -13,49 +13,24 @@ import smtplib
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from digest.config import Settings, mask_url
-from digest.errors import DigestError, InvalidInput
+from digest.errors import (
+    Bounced,
+    InvalidInput,
+    MailError,
+    PermanentError,
+    SoftBounce,
+    TemporaryError,
+    TransportDown,
+)
 
 if TYPE_CHECKING:
     from digest.mail.template import OutgoingCopy
-
-
-class MailError(DigestError):
-    pass
-
-
-class TemporaryError(MailError):
-    pass
-
-
-class RateLimited(TemporaryError):
-    """Every server is at its limit for longer than a batch should wait."""
-
-    def __init__(self, message: str, until: datetime) -> None:
-        super().__init__(message)
-        self.until = until
-
-
-class PermanentError(MailError):
-    pass
-
-
-class Bounced(PermanentError):
-    """The recipient's server refused the copy for good (5xx to RCPT or DATA)."""
-
-
-class SoftBounce(TemporaryError):
-    """The recipient's server refused the copy for now (4xx to RCPT or DATA)."""
-
-
-class TransportDown(TemporaryError):
-    """The server cannot be reached at all: the copies after this one need not try."""
 
 
 class Transport(Protocol):

@@ -29,15 +29,23 @@ from sqlalchemy.orm import Session
 
 from digest import bounces, webhooks
 from digest.config import Settings
+from digest.core.links import subscriber_links
+from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
 from digest.db import session_scope
-from digest.errors import InvalidInput
-from digest.links import subscriber_links
-from digest.mail import PermanentError, TemporaryError, Transport, message_id_for
+from digest.errors import (
+    Bounced,
+    InvalidInput,
+    PermanentError,
+    RateLimited,
+    SoftBounce,
+    TemporaryError,
+    TransportDown,
+)
+from digest.mail import Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.outgoing import Finisher
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
-from digest.mail.transports import Bounced, RateLimited, SoftBounce, TransportDown
-from digest.models import Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus, utcnow
+from digest.models import Delivery, Edition, Subscriber
 from digest.render import Mailing
 from digest.sends import ErrorBudget, active_send
 

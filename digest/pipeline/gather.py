@@ -23,14 +23,13 @@ from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.content import article_body, article_language, sanitize_html, summarize
+from digest.core.vocabulary import utcnow
 from digest.db import get_engine, session_scope
-from digest.errors import InvalidInput, NotFound
+from digest.errors import FeedError, FetchError, InvalidInput, NotFound
 from digest.gather import (
     FeedEntry,
-    FeedError,
     Fetched,
     Fetcher,
-    FetchError,
     SourceFetcher,
     SourceRead,
     as_source_fetcher,
@@ -41,7 +40,7 @@ from digest.gather import (
 )
 from digest.gather.fetch import retry_after_time, user_agent_for
 from digest.gather.urls import host_of, link_variants, same_article_key
-from digest.models import Article, Source, utcnow
+from digest.models import Article, Source
 from digest.sources import default_source_name
 
 # Turns a feed entry into the article row to store; raising leaves that entry out.

@@ -17,20 +17,18 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
+from digest.core.schedule import ScheduleInfo, due_subscribers, since
+from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
 from digest.db import insert_ignore, session_scope
 from digest.errors import InvalidInput
 from digest.models import (
     Article,
     Delivery,
-    DeliveryStatus,
     Send,
-    SendKind,
     Subscriber,
-    SubscriberStatus,
     Topic,
     source_topics,
     subscriber_topics,
-    utcnow,
 )
 from digest.pipeline.editions import (
     CANDIDATES,
@@ -38,7 +36,6 @@ from digest.pipeline.editions import (
     published_or_seen,
     render_subject,
 )
-from digest.schedule import ScheduleInfo, due_subscribers, since
 from digest.subscribers import find_subscriber
 
 # --- the rules (pure) ---------------------------------------------------------------------

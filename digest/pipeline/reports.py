@@ -11,13 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from digest.config import Settings
+from digest.core.links import subscriber_links
+from digest.core.schedule import WEEKDAYS
+from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.db import session_scope
-from digest.links import subscriber_links
-from digest.models import Article, Delivery, DeliveryStatus, Source, Subscriber, utcnow
+from digest.models import Article, Delivery, Source, Subscriber
 from digest.pipeline.editions import edition_content, published_or_seen
 from digest.pipeline.plan import new_articles
 from digest.render import Mailing, personalize, render_edition
-from digest.schedule import WEEKDAYS
 from digest.subscribers import day_of_month_text, find_subscriber
 
 

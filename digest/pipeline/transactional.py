@@ -21,19 +21,13 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
+from digest.core.links import PREFERENCES, UNSUBSCRIBE, confirm_url, link_url, make_confirm_token
+from digest.core.vocabulary import MailKind, MailStatus, SubscriberStatus, utcnow
 from digest.db import session_scope
-from digest.errors import InvalidInput
-from digest.links import PREFERENCES, UNSUBSCRIBE, confirm_url, link_url, make_confirm_token
-from digest.mail import PermanentError, TemporaryError, Transport
+from digest.errors import InvalidInput, PermanentError, TemporaryError
+from digest.mail import Transport
 from digest.mail.message import build_transactional_message, domain_of
-from digest.models import (
-    MailKind,
-    MailStatus,
-    Subscriber,
-    SubscriberStatus,
-    TransactionalMail,
-    utcnow,
-)
+from digest.models import Subscriber, TransactionalMail
 from digest.pipeline.deliver import RetryPolicy
 from digest.render import environment
 

@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from digest import db, dispatch, metrics
 from digest.checks import broker_problem
 from digest.config import Settings, default_templates_dir, get_settings
+from digest.core.links import UNSUBSCRIBE
 from digest.errors import DigestError
-from digest.links import UNSUBSCRIBE
 from digest.mail import transport_for
 from digest.models import Subscriber
 from digest.pipeline.transactional import send_due_mails

@@ -20,20 +20,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from digest import db, dispatch, importing, pipeline, sends, webhooks
 from digest.config import Settings
+from digest.core.schedule import WEEKDAYS
+from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput, NotFound
-from digest.models import (
-    Article,
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    SendKind,
-    Source,
-    Subscriber,
-    SubscriberStatus,
-    Topic,
-    utcnow,
-)
-from digest.schedule import WEEKDAYS
+from digest.models import Article, Delivery, Edition, Source, Subscriber, Topic
 from digest.sources import FULL_TEXT_MODES, add_source, check_source_url
 from digest.sources import update_source as change_source
 from digest.subscribers import (

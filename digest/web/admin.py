@@ -25,9 +25,9 @@ from starlette.datastructures import UploadFile
 from digest import admins, db, dispatch, webhooks
 from digest.admins import Admin, admin_for_token, authenticate
 from digest.config import Settings
+from digest.core.schedule import WEEKDAYS
+from digest.core.vocabulary import DeliveryStatus, Frequency, SubscriberStatus
 from digest.errors import DigestError, InvalidField
-from digest.models import DeliveryStatus, Frequency, SubscriberStatus
-from digest.schedule import WEEKDAYS
 from digest.web import actions
 from digest.web.auth import CSRF_FIELD, Sessions
 from digest.web.dashboard import activity

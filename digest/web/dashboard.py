@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from digest import sends
 from digest.config import Settings
+from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.db import session_scope
-from digest.models import Delivery, DeliveryStatus, Subscriber, utcnow
+from digest.models import Delivery, Subscriber
 from digest.pipeline.reports import source_rows
 from digest.web.charts import Series, daily_chart
 

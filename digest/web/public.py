@@ -19,19 +19,13 @@ from sqlalchemy import select
 
 from digest import db, dispatch
 from digest.config import Settings
-from digest.errors import DigestError, InvalidInput
-from digest.links import (
-    PREFERENCES,
-    UNSUBSCRIBE,
-    ExpiredLink,
-    link_path,
-    read_confirm_token,
-)
-from digest.models import Frequency, MailKind, Subscriber, SubscriberStatus
+from digest.core.links import PREFERENCES, UNSUBSCRIBE, link_path, read_confirm_token
+from digest.core.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
+from digest.core.vocabulary import Frequency, MailKind, SubscriberStatus
+from digest.errors import DigestError, ExpiredLink, FieldErrors, InvalidInput
+from digest.models import Subscriber
 from digest.pipeline.transactional import queue_mail
-from digest.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
 from digest.subscribers import (
-    FieldErrors,
     Preferences,
     confirm,
     known_topics,

@@ -26,8 +26,8 @@ from sqlalchemy import select
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.core.verp import delivery_for_address
 from digest.mail.dkim import dns_record
-from digest.mail.verp import delivery_for_address
 from digest.models import Delivery, Subscriber
 from digest.samples_server import seed_samples, serve_samples
 from digest.subscribers import add_subscriber

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.links import UNSUBSCRIBE, make_token
+from digest.core.links import UNSUBSCRIBE, make_token
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",

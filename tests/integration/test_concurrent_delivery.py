@@ -23,8 +23,9 @@ from sqlalchemy import select
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail import SmtpTransport
-from digest.models import Article, Delivery, DeliveryStatus, Source, utcnow
+from digest.models import Article, Delivery, Source
 from digest.subscribers import add_subscriber
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from digest import db, dispatch, pipeline
 from digest.config import Settings
-from digest.models import Article, Delivery, DeliveryStatus, Send, SendKind, Source, utcnow
+from digest.core.vocabulary import DeliveryStatus, SendKind, utcnow
+from digest.models import Article, Delivery, Send, Source
 from digest.subscribers import add_subscriber
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digest.gather import FeedError, Fetched, FetchError, fetch, read_source
+from digest.errors import FeedError, FetchError
+from digest.gather import Fetched, fetch, read_source
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 MAX_BYTES = 100_000

@@ -10,7 +10,8 @@ import pytest
 from gather_pages import LOREM, article_page, rss
 from web_site import Site, serve_site
 
-from digest.gather import FeedError, Fetcher, FetchError, read, read_article
+from digest.errors import FeedError, FetchError
+from digest.gather import Fetcher, read, read_article
 
 CHINESE = (
     "老城区的图书馆今年秋天重新开放，馆内增加了一个安静的阅览室和一间儿童活动室。"

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from digest import db, importing
+from digest.core.vocabulary import SubscriberStatus
 from digest.errors import InvalidInput
-from digest.models import Subscriber, SubscriberStatus
+from digest.models import Subscriber
 from digest.subscribers import add_subscriber, unsubscribe
 
 HEADER = "email,name,status,frequency,weekday,day_of_month,hour,timezone,topics\n"

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail import OutboxTransport, SmtpTransport
-from digest.models import Article, Delivery, DeliveryStatus, Edition, Send, Source, utcnow
+from digest.models import Article, Delivery, Edition, Send, Source
 from digest.samples_server import seed_samples, serve_samples
 from digest.sources import add_source
 from digest.subscribers import add_subscriber, find_subscriber, unsubscribe

@@ -21,7 +21,8 @@ from sqlalchemy import insert, select
 from test_deferral import LateServer
 
 from digest import db
-from digest.models import Article, Delivery, Source, Subscriber, SubscriberStatus, utcnow
+from digest.core.vocabulary import SubscriberStatus, utcnow
+from digest.models import Article, Delivery, Source, Subscriber
 
 pytestmark = pytest.mark.integration
 

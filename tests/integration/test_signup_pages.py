@@ -17,7 +17,7 @@ import pytest
 from smtp_sink import Sink
 from test_browser import CHROMIUM_FLAGS, chromium  # noqa: F401  (the fixture)
 
-from digest.links import make_confirm_token
+from digest.core.links import make_confirm_token
 
 
 def body_text(msg: Message) -> str:

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from test_deferral import make_settings, seed, send_now
 
 from digest import db
-from digest.models import Delivery, DeliveryStatus
+from digest.core.vocabulary import DeliveryStatus
+from digest.models import Delivery
 
 pytestmark = pytest.mark.integration
 

@@ -19,15 +19,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from smtp_sink import Sink, free_port
 
-from digest.errors import InvalidInput
+from digest.errors import InvalidInput, PermanentError, TemporaryError
 from digest.mail.message import build_message, message_id_for
-from digest.mail.transports import (
-    OutboxTransport,
-    PermanentError,
-    SmtpTransport,
-    TemporaryError,
-    transport_from_url,
-)
+from digest.mail.transports import OutboxTransport, SmtpTransport, transport_from_url
 
 
 class Server:

@@ -13,9 +13,10 @@ from smtp_sink import Sink
 
 from digest import db, dispatch
 from digest.config import Settings
+from digest.core.vocabulary import MailKind, MailStatus, SendKind, utcnow
 from digest.dispatch import InProcess
 from digest.mail import SmtpTransport
-from digest.models import MailKind, MailStatus, SendKind, TransactionalMail, utcnow
+from digest.models import TransactionalMail
 from digest.pipeline.transactional import (
     MAX_ATTEMPTS,
     due_mails,

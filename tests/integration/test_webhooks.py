@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 
 from digest import db, webhooks
 from digest.config import Settings
+from digest.core.vocabulary import WebhookEventStatus, utcnow
 from digest.dispatch import InProcess
-from digest.models import Subscriber, WebhookAttempt, WebhookEvent, WebhookEventStatus, utcnow
+from digest.models import Subscriber, WebhookAttempt, WebhookEvent
 from digest.subscribers import add_subscriber, unsubscribe
 
 SECRET = "shared-webhook-secret"
@@ -144,7 +145,7 @@ def test_a_finished_send_is_reported_once(
     settings: Settings, receiver: Receiver, samples_url: str, tmp_path: Path
 ) -> None:
     from digest import dispatch, pipeline
-    from digest.models import SendKind
+    from digest.core.vocabulary import SendKind
     from digest.sources import add_source
 
     settings = settings.model_copy(update={"outbox_dir": tmp_path / "outbox"})

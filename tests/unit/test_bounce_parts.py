@@ -8,14 +8,14 @@ import pytest
 from pydantic import ValidationError
 
 from digest.config import Settings, describe_validation_error
-from digest.errors import InvalidInput
-from digest.mail.dsn import parse_dsn
-from digest.mail.verp import (
+from digest.core.verp import (
     bounce_address_problem,
     delivery_for_address,
     delivery_in_headers,
     return_path,
 )
+from digest.errors import InvalidInput
+from digest.mail.dsn import parse_dsn
 
 DSN = Path(__file__).resolve().parents[1] / "fixtures" / "dsn"
 SECRET = "unit-secret"

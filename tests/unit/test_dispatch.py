@@ -61,7 +61,7 @@ def test_a_deferred_copy_taken_between_two_reads_is_counted_again(
     """The watcher read one copy deferred; by the time it asks when that copy is due, a
     worker has taken it (the ledger holds none deferred). It must look again rather than
     stop and report the copy as deferred while it is being sent."""
-    from digest.models import DeliveryStatus
+    from digest.core.vocabulary import DeliveryStatus
     from workers.dispatch import CeleryDispatcher
 
     watcher = CeleryDispatcher(

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.gather.feeds import FeedEntry, FeedError, ParsedFeed, looks_like_feed, parse_feed
+from digest.errors import FeedError
+from digest.gather.feeds import FeedEntry, ParsedFeed, looks_like_feed, parse_feed
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 

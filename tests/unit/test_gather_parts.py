@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from digest.errors import BadUrl, FeedError, OpmlError
 from digest.gather import FeedEntry, needs_full_text, with_full_text
 from digest.gather.discover import feed_links, section_links
-from digest.gather.feeds import FeedError, parse_feed, title_from_text
+from digest.gather.feeds import parse_feed, title_from_text
 from digest.gather.fetch import retry_after_time
-from digest.gather.opml import OpmlEntry, OpmlError, parse_opml, write_opml
+from digest.gather.opml import OpmlEntry, parse_opml, write_opml
 from digest.gather.pages import strip_site_name
 from digest.gather.text import language_tag, tidy
-from digest.gather.urls import BadUrl, check_http_url, clean_link, same_article_key
+from digest.gather.urls import check_http_url, clean_link, same_article_key
 from digest.pipeline.gather import backoff_until
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

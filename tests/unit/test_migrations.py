@@ -25,18 +25,10 @@ from sqlalchemy import make_url, select
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.errors import SchemaOutOfDate
 from digest.mail import transport_from_url
-from digest.models import (
-    Base,
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    Source,
-    Subscriber,
-    Topic,
-    utcnow,
-)
+from digest.models import Base, Delivery, Edition, Source, Subscriber, Topic
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "tests" / "fixtures" / "schemas"

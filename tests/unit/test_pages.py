@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.gather.feeds import FeedError
+from digest.errors import FeedError
 from digest.gather.pages import parse_article_page
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"

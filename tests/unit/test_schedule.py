@@ -9,14 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.schedule import (
-    LAST_DAY,
-    ScheduleInfo,
-    due_subscribers,
-    is_due,
-    latest_slot,
-    since,
-)
+from digest.core.schedule import LAST_DAY, ScheduleInfo, due_subscribers, is_due, latest_slot, since
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)

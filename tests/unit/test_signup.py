@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from digest import db
 from digest.bounces import Bounce, count_bounces
 from digest.config import Settings
+from digest.core.links import PREFERENCES, link_path, make_confirm_token, make_token
+from digest.core.vocabulary import MailKind, MailStatus, SubscriberStatus
 from digest.errors import AlreadyExists
-from digest.links import PREFERENCES, link_path, make_confirm_token, make_token
 from digest.mail.template import build_template
-from digest.models import MailKind, MailStatus, Subscriber, SubscriberStatus, TransactionalMail
+from digest.models import Subscriber, TransactionalMail
 from digest.pipeline.deliver import compose
 from digest.sources import add_source
 from digest.subscribers import add_subscriber, unsubscribe

@@ -10,10 +10,11 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
+from digest.core.vocabulary import SubscriberStatus
 from digest.db import session_scope
 from digest.errors import AlreadyExists, InvalidInput, NotFound
-from digest.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
-from digest.models import Subscriber, SubscriberStatus
+from digest.models import Subscriber
 from digest.subscribers import (
     add_subscriber,
     check_timezone,

@@ -15,17 +15,9 @@ from sqlalchemy import func, select
 
 from digest import db, pipeline
 from digest.config import Settings
+from digest.core.vocabulary import utcnow
 from digest.mail import transport_from_url
-from digest.models import (
-    Article,
-    Edition,
-    EditionArticle,
-    Source,
-    Subscriber,
-    Topic,
-    source_topics,
-    utcnow,
-)
+from digest.models import Article, Edition, EditionArticle, Source, Subscriber, Topic, source_topics
 from digest.pipeline.plan import allowed_sources, new_articles
 from digest.sources import add_source, remove_source
 from digest.subscribers import add_subscriber

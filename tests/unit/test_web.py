@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from digest import db
 from digest.config import Settings
-from digest.links import PREFERENCES, UNSUBSCRIBE, make_token
-from digest.models import Subscriber, SubscriberStatus
+from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token
+from digest.core.vocabulary import SubscriberStatus
+from digest.models import Subscriber
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ from itsdangerous import (
     URLSafeTimedSerializer,
 )
 
-from digest.errors import InvalidInput
+from digest.errors import ExpiredLink, InvalidInput
 
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
@@ -84,10 +84,6 @@ def _signer_stamping(issued_at: datetime) -> type[TimestampSigner]:
             return stamp
 
     return StampedSigner
-
-
-class ExpiredLink(InvalidInput):
-    """A genuine link past its age: the page can offer to send a new one."""
 
 
 @dataclass(frozen=True)
