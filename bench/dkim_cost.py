@@ -17,10 +17,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from digest import wiring
 from digest.config import Settings
+from digest.core.placeholders import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 from digest.mail.outgoing import Finisher
 from digest.mail.template import Recipient, build_template
-from digest.render import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 
 PARAGRAPH = (
     "The harbour board of Little Harwick met on Tuesday to agree the winter ferry "
@@ -105,7 +106,7 @@ def main() -> None:
                 dkim_key_file=key_file(Path(tmp), kind) if kind else None,
                 dkim_selector="tide" if kind else None,
             )
-            cost = per_copy(Finisher(settings))
+            cost = per_copy(wiring.finisher(settings))
             print(
                 f"{label:<28}{cost:10.1f} µs/copy {cost / base:6.1f}x   {1e6 / cost:10.0f} copies/s"
             )

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from digest.render import (
+from digest.render.edition import (
     DigestItem,
     Link,
     Mailing,

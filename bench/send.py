@@ -290,7 +290,7 @@ def copy_size(settings: Any) -> int:
     from digest.mail.template import Recipient, build_template
     from digest.models import Article
     from digest.pipeline import edition_content
-    from digest.render import render_edition
+    from digest.render.edition import render_edition
 
     now = utcnow()
     with db.session_scope(settings.database_url) as session:

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from digest import db
-from digest.config import Settings, mask_url
+from digest import db, wiring
+from digest.config import Settings
+from digest.core.redact import mask_url
 from digest.errors import DigestError
 
 Status = Literal["ok", "warning", "error"]
@@ -95,7 +96,7 @@ def check_broker(url: str) -> Check:
 def check_smtp(settings: Settings) -> list[Check]:
     """One check per server of DIGEST_SMTP_URL: connect, STARTTLS and log in as a send
     would, then read the extensions it announces."""
-    from digest.mail.servers import parse_servers
+    from digest.core.smtp_urls import parse_servers
     from digest.mail.transports import SmtpTransport
 
     try:
@@ -152,9 +153,9 @@ def check_dkim(settings: Settings, resolver: Any = None) -> Check:
     whether the DNS already holds it."""
     from cryptography.hazmat.primitives import serialization
 
-    from digest.mail.dkim import Signer, dns_record
+    from digest.mail.dkim import dns_record
 
-    signer = Signer.from_settings(settings)
+    signer = wiring.signer(settings)
     assert signer is not None
     public = signer.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -27,12 +27,13 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from rich.text import Text
 
-from digest import db, dispatch, pipeline, sends
-from digest.config import Settings, get_settings, mask_url
+from digest import db, dispatch, pipeline, sends, wiring
+from digest.config import Settings, get_settings
+from digest.core.redact import mask_url
 from digest.core.vocabulary import DeliveryStatus, Frequency, SendKind
 from digest.errors import DigestError, InvalidInput
 from digest.pipeline.transactional import queue_confirmations
-from digest.render import Mailing, check_templates
+from digest.render.edition import check_templates
 from digest.subscribers import add_subscriber, remove_subscriber
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def _settings(*, migrate: bool = False, templates: bool = False) -> Settings:
     for warning in settings.warnings():
         _warn(warning)
     if templates:
-        check_templates(settings.templates_dir, Mailing.from_settings(settings))
+        check_templates(settings.templates_dir, wiring.mailing(settings))
     if migrate:
         db.upgrade(settings.database_url)
     else:
@@ -759,9 +760,8 @@ def _send_test(settings: Settings, to: str, as_subscriber: str | None, as_json: 
 
 def _check_signing(settings: Settings) -> None:
     """A bad DKIM key stops the send before anything is planned."""
-    from digest.mail.dkim import Signer
 
-    Signer.from_settings(settings)
+    wiring.signer(settings)
 
 
 def _say_deferred(settings: Settings, outcome: dispatch.SendOutcome) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -10,27 +9,14 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from digest.core.redact import mask_url
 from digest.errors import ConfigError
+from digest.render import default_templates_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "change-me-in-production"
 ENV_PREFIX = "DIGEST_"
 BROKER_SCHEMES = ("redis", "rediss", "redis+socket")
 DATABASE_EXAMPLES = "sqlite:///path/to/digest.db or postgresql+psycopg://user:password@host/name"
-
-_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):[^/?#]*@")
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password (if any) replaced by ``***``, fit for messages and logs."""
-    return _PASSWORD.sub(r"\1:***@", url)
-
-
-def default_templates_dir() -> Path:
-    """The templates installed with the package (a wheel ships them as digest/templates),
-    else the top-level templates/ folder of a source checkout or an editable install."""
-    installed = Path(__file__).resolve().parent / "templates"
-    return installed if installed.is_dir() else PROJECT_ROOT / "templates"
 
 
 def broker_url_problem(url: str) -> str | None:
@@ -186,7 +172,7 @@ class Settings(BaseSettings):
     @field_validator("language")
     @classmethod
     def _check_language(cls, value: str) -> str:
-        from digest.catalogue import language_problem, normalize_tag
+        from digest.core.languages import language_problem, normalize_tag
 
         problem = language_problem(value)
         if problem:
@@ -196,7 +182,7 @@ class Settings(BaseSettings):
     @field_validator("subject")
     @classmethod
     def _check_subject(cls, value: str) -> str:
-        from digest.render import subject_template_problem
+        from digest.core.placeholders import subject_template_problem
 
         problem = subject_template_problem(value)
         if problem:
@@ -221,7 +207,7 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp_url(cls, value: str | None) -> str | None:
-        from digest.mail.servers import parse_servers
+        from digest.core.smtp_urls import parse_servers
 
         if not value or not value.strip():
             return None

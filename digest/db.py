@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from digest.config import DATABASE_EXAMPLES, mask_url
+from digest.config import DATABASE_EXAMPLES
+from digest.core.redact import mask_url
 from digest.errors import ConfigError, InvalidInput, SchemaOutOfDate
 
 if TYPE_CHECKING:

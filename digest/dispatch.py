@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from digest import pipeline
+from digest import pipeline, wiring
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, SendKind
 from digest.errors import DigestError
-from digest.mail import Transport, transport_for
+from digest.mail import Transport
 
 if TYPE_CHECKING:  # loaded by the test send itself: it brings the address checks
     from digest.testsend import TestSend
@@ -101,7 +101,7 @@ class InProcess:
         self, settings: Settings, transport: Callable[[], Transport] | None = None
     ) -> None:
         self.settings = settings
-        self.transport = transport or (lambda: transport_for(settings))
+        self.transport = transport or (lambda: wiring.transport_for(settings))
 
     def gather(self, on_progress: OnProgress = no_progress) -> list[pipeline.GatherResult]:
         total = len(pipeline.source_ids(self.settings.database_url))

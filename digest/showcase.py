@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from digest.render import DigestContent, DigestItem, Link
+from digest.render.edition import DigestContent, DigestItem, Link
 
 BASE = "https://news.lakeside.example"
 DATE = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)

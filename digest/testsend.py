@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from digest import wiring
 from digest.config import Settings
 from digest.core.links import subscriber_links
 from digest.core.vocabulary import utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput
-from digest.mail import Transport, transport_for
+from digest.mail import Transport
 from digest.mail.message import build_message, domain_of, list_id_for
 from digest.pipeline.reports import preview
 from digest.subscribers import normalize_email
@@ -73,7 +74,7 @@ def send_test(
         date=utcnow(),
         unsubscribe_mailto=settings.unsubscribe_mailto,
     )
-    make = transport or (lambda: transport_for(settings))
+    make = transport or (lambda: wiring.transport_for(settings))
     sender = make()
     try:
         sender.send(msg)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from digest import wiring
 from digest.config import Settings
 from digest.core.vocabulary import WebhookEventStatus, utcnow
 from digest.db import insert_ignore, session_scope
@@ -262,9 +263,8 @@ def due_events(settings: Settings, now: datetime | None = None) -> list[int]:
 
 def next_delay(settings: Settings, attempt: int) -> float:
     """Seconds before the next try after the `attempt`-th failed (the mail retry policy)."""
-    from digest.pipeline.deliver import RetryPolicy
 
-    return RetryPolicy.from_settings(settings).delay(attempt)
+    return wiring.retry_policy(settings).delay(attempt)
 
 
 def deliver_event(settings: Settings, event_id: int, client: httpx.Client) -> str | None:

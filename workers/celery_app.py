@@ -8,7 +8,7 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_init
 
-from digest import db
+from digest import db, wiring
 from digest.config import get_settings
 from digest.errors import ConfigError
 
@@ -52,11 +52,11 @@ app.conf.update(
 def _check_database(**_: object) -> None:
     """A worker that cannot open the database, or whose templates are broken, says so in
     one line and does not start, rather than failing every task it takes."""
-    from digest.render import Mailing, check_templates
+    from digest.render.edition import check_templates
 
     try:
         db.check_connection(settings.database_url)
-        check_templates(settings.templates_dir, Mailing.from_settings(settings))
+        check_templates(settings.templates_dir, wiring.mailing(settings))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -9,13 +9,13 @@ from celery import Task, group
 from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
-from digest import db, pipeline, testsend, webhooks
+from digest import db, pipeline, testsend, webhooks, wiring
 from digest.core.vocabulary import MailStatus, SendKind, utcnow
-from digest.mail import Transport, transport_for
+from digest.mail import Transport
 from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
 from workers.celery_app import app, settings
 
-POLICY = pipeline.RetryPolicy.from_settings(settings)
+POLICY = wiring.retry_policy(settings)
 
 # One transport per worker process, its connection kept open from batch to batch (the
 # transport reopens it when the server has closed it in between).
@@ -25,7 +25,7 @@ _transport: Transport | None = None
 def transport() -> Transport:
     global _transport
     if _transport is None:
-        _transport = transport_for(settings)
+        _transport = wiring.transport_for(settings)
     return _transport
 
 
@@ -37,7 +37,7 @@ def _close_transport(**_: object) -> None:
 
 @app.task(name="digest.gather_source")
 def gather_source(source_id: int) -> dict[str, Any]:
-    with pipeline.settings_fetcher(settings) as fetcher:
+    with wiring.fetcher_for(settings) as fetcher:
         result = pipeline.gather_source(
             settings.database_url,
             source_id,
@@ -91,7 +91,7 @@ def retry_countdown(status: MailStatus | None, retries: int) -> float | None:
 
 @app.task(name="digest.send_transactional", bind=True, max_retries=MAX_ATTEMPTS)
 def send_transactional(self: Task, mail_id: int) -> str | None:
-    transport = transport_for(settings)
+    transport = wiring.transport_for(settings)
     try:
         status = send_mail(settings, mail_id, transport, POLICY)
     finally:

@@ -2,12 +2,11 @@
 
 from digest.errors import MailError, PermanentError, TemporaryError, TransportDown
 from digest.mail.message import build_message, message_id_for
+from digest.mail.servers import transport_from_url
 from digest.mail.transports import (
     OutboxTransport,
     SmtpTransport,
     Transport,
-    transport_for,
-    transport_from_url,
 )
 
 __all__ = [
@@ -20,6 +19,5 @@ __all__ = [
     "TransportDown",
     "build_message",
     "message_id_for",
-    "transport_for",
     "transport_from_url",
 ]

@@ -1,9 +1,9 @@
 """DKIM signatures (RFC 6376, and RFC 8463 for Ed25519), made at the byte level.
 
-`Signer.from_settings` loads `DIGEST_DKIM_KEY_FILE` once (a PEM RSA key, PKCS#1 or PKCS#8,
-or an Ed25519 key in PKCS#8) and `Signer.sign(message bytes)` returns the bytes with a
-DKIM-Signature header in front. It works on finished bytes, so it signs whatever the
-sending path built, one copy at a time.
+`Signer.load` (called by `digest.wiring.signer`) loads `DIGEST_DKIM_KEY_FILE` once (a PEM
+RSA key, PKCS#1 or PKCS#8, or an Ed25519 key in PKCS#8) and `Signer.sign(message bytes)`
+returns the bytes with a DKIM-Signature header in front. It works on finished bytes, so it
+signs whatever the sending path built, one copy at a time.
 
 Every copy's body differs (its own links), so each needs its own body hash and
 signature; what is left to make cheap is the rest. Canonicalisation is `relaxed` for the
@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.config import Settings
 from digest.errors import ConfigError
-from digest.mail.message import domain_of
 
 if TYPE_CHECKING:  # cryptography is loaded where a key is: most sends sign nothing
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -75,16 +73,10 @@ class Signer:
     algorithm: bytes  # rsa-sha256 or ed25519-sha256
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Signer | None:
-        """The signer the settings describe, None when DKIM is off; a bad key or a
-        missing selector is a one-line ConfigError naming the setting."""
-        if not settings.dkim_key_file:
-            return None
-        if not settings.dkim_selector:
-            raise ConfigError("DIGEST_DKIM_SELECTOR: needed with DIGEST_DKIM_KEY_FILE")
-        key, algorithm = load_key(settings.dkim_key_file)
-        domain = settings.dkim_domain or domain_of(settings.from_address)
-        return cls(settings.dkim_selector.encode(), domain.encode(), key, algorithm)
+    def load(cls, key_file: Path, *, selector: str, domain: str) -> Signer:
+        """A signer with the key of this PEM file; a bad key is a ConfigError."""
+        key, algorithm = load_key(key_file)
+        return cls(selector.encode(), domain.encode(), key, algorithm)
 
     def sign(self, message: bytes) -> bytes:
         """The message with its DKIM-Signature header prepended."""

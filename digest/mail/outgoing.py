@@ -14,7 +14,6 @@ from dataclasses import replace
 from email import message_from_bytes
 from email.message import EmailMessage
 
-from digest.config import Settings
 from digest.core.verp import return_path
 from digest.mail.dkim import Signer
 from digest.mail.message import HEADER_POLICY
@@ -22,10 +21,10 @@ from digest.mail.template import OutgoingCopy
 
 
 class Finisher:
-    def __init__(self, settings: Settings) -> None:
-        self.signer = Signer.from_settings(settings)
-        self.bounce_address = settings.bounce_address
-        self.secret_key = settings.secret_key
+    def __init__(self, signer: Signer | None, bounce_address: str | None, secret_key: str) -> None:
+        self.signer = signer
+        self.bounce_address = bounce_address
+        self.secret_key = secret_key
 
     @property
     def active(self) -> bool:

@@ -24,89 +24,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
-from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from digest.config import mask_url
+from digest.core.smtp_urls import ServerSpec, needs_pool, parse_servers
 from digest.errors import RateLimited, SoftBounce, TemporaryError, TransportDown
-from digest.mail.transports import SmtpTransport, Transport, smtp_url_problem
+from digest.mail.transports import OutboxTransport, SmtpTransport, Transport
 
 if TYPE_CHECKING:
     from digest.mail.template import OutgoingCopy
 
 # How long a server that could not be reached is skipped before it is tried again.
 DOWN_FOR = 30.0
-# Options a server URL may carry in its query string.
-OPTIONS = ("rate", "pool")
-MAX_POOL = 50
-
-
-@dataclass(frozen=True)
-class ServerSpec:
-    url: str  # as given, options included
-    rates: tuple[RateLimitItem, ...] = ()
-    pool: int = 1  # connections one sending process may hold open to it at once
-
-    @property
-    def key(self) -> str:
-        """The server's identity in the shared counters: host, port and user."""
-        parts = urlsplit(self.url)
-        return f"{parts.username or ''}@{parts.hostname}:{parts.port or ''}"
-
-    @property
-    def shown(self) -> str:
-        parts = urlsplit(self.url)
-        return mask_url(parts._replace(query="").geturl())
-
-
-def parse_servers(value: str) -> list[ServerSpec]:
-    """The servers of a DIGEST_SMTP_URL value; ValueError says what is wrong and where."""
-    urls = value.split()
-    if not urls:
-        raise ValueError("no SMTP URL given")
-    specs: list[ServerSpec] = []
-    for url in urls:
-        problem = smtp_url_problem(url)
-        if problem:
-            raise ValueError(problem)
-        options = parse_qs(urlsplit(url).query, keep_blank_values=True)
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(
-                f"{mask_url(url)!r}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})"
-            )
-        rates: list[RateLimitItem] = []
-        for rate in options.get("rate", []):
-            try:
-                rates += parse_many(rate)
-            except ValueError:
-                raise ValueError(
-                    f"{mask_url(url)!r}: rate {rate!r} is not a rate; write counts per period, "
-                    "e.g. rate=100/second,20000/hour"
-                ) from None
-        pool = 1
-        for value in options.get("pool", []):
-            if not value.isdigit() or not 1 <= int(value) <= MAX_POOL:
-                raise ValueError(
-                    f"{mask_url(url)!r}: pool {value!r} is not a number of connections "
-                    f"from 1 to {MAX_POOL}"
-                )
-            pool = int(value)
-        specs.append(ServerSpec(url, tuple(rates), pool))
-    return specs
-
-
-def needs_pool(value: str) -> bool:
-    """Whether a DIGEST_SMTP_URL value needs the pool (several servers, or limits)."""
-    specs = parse_servers(value)
-    return len(specs) > 1 or any(s.rates or s.pool > 1 for s in specs)
 
 
 class Limiter:
@@ -246,3 +180,23 @@ class ServerPool:
     def close(self) -> None:
         for server in self.servers:
             server.close()
+
+
+def transport_from_url(
+    smtp_url: str | None,
+    outbox_dir: Path,
+    limits_url: str | None = None,
+    timeout: float = 30.0,
+    data_timeout: float = 0.0,
+) -> Transport:
+    """The outbox without a URL; one SMTP server; or several servers and rate limits (see
+    digest.mail.servers), counted in Redis at `limits_url` when given."""
+    if not smtp_url:
+        return OutboxTransport(outbox_dir)
+    if needs_pool(smtp_url):
+        return ServerPool(
+            parse_servers(smtp_url),
+            limiter=Limiter(limits_url),
+            connect=lambda url: SmtpTransport(url, timeout=timeout, data_timeout=data_timeout),
+        )
+    return SmtpTransport(smtp_url, timeout=timeout, data_timeout=data_timeout)

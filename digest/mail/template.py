@@ -26,9 +26,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from digest.core.placeholders import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL, fill
 from digest.errors import InvalidInput
 from digest.mail.message import HEADER_POLICY, _one_line, build_message, list_unsubscribe
-from digest.render import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 
 # The longest line allowed in a message, CRLF excluded (RFC 5322 2.1.1).
 MAX_LINE = 998
@@ -208,10 +208,9 @@ class MessageTemplate:
 
     def copy_for(self, r: Recipient) -> OutgoingCopy:
         def fallback() -> EmailMessage:
-            from digest.render import RenderedEdition, personalize
-
-            html, text = personalize(
-                RenderedEdition(self.subject, self.html, self.text),
+            html, text = fill(
+                self.html,
+                self.text,
                 name=_one_line(r.name or "") or None,
                 unsubscribe_url=r.unsubscribe_url,
                 preferences_url=r.preferences_url,

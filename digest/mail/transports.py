@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
-from digest.config import Settings, mask_url
+from digest.core.smtp_urls import smtp_url_problem
 from digest.errors import (
     Bounced,
     InvalidInput,
@@ -73,29 +73,6 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
-
-
-SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
-
-
-def smtp_url_problem(url: str) -> str | None:
-    """What is wrong with an SMTP URL, or None; the URL is quoted without its password."""
-    shown = mask_url(url)
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # an unclosed [ around an IPv6 address
-        return f"{shown!r} is not a URL"
-    if parts.scheme not in SMTP_SCHEMES:
-        return f"must start with smtp://, smtp+starttls:// or smtps://, not {shown!r}"
-    if not parts.hostname:
-        return f"{shown!r} has no host"
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0:
-        return f"{shown!r} has a port that is not a number from 1 to 65535"
-    return None
 
 
 def _patient_data(self: smtplib.SMTP, msg: bytes | str) -> tuple[int, bytes]:
@@ -325,38 +302,3 @@ def _bounce_for(code: int, message: str) -> MailError:
     if code == 421:  # the server is closing the session: nothing to do with the recipient
         return TemporaryError(message)
     return Bounced(message) if 500 <= code < 600 else SoftBounce(message)
-
-
-def transport_from_url(
-    smtp_url: str | None,
-    outbox_dir: Path,
-    limits_url: str | None = None,
-    timeout: float = 30.0,
-    data_timeout: float = 0.0,
-) -> Transport:
-    """The outbox without a URL; one SMTP server; or several servers and rate limits (see
-    digest.mail.servers), counted in Redis at `limits_url` when given."""
-    if not smtp_url:
-        return OutboxTransport(outbox_dir)
-    from digest.mail.servers import Limiter, ServerPool, needs_pool, parse_servers
-
-    if needs_pool(smtp_url):
-        return ServerPool(
-            parse_servers(smtp_url),
-            limiter=Limiter(limits_url),
-            connect=lambda url: SmtpTransport(url, timeout=timeout, data_timeout=data_timeout),
-        )
-    return SmtpTransport(smtp_url, timeout=timeout, data_timeout=data_timeout)
-
-
-def transport_for(settings: Settings) -> Transport:
-    """The transport the settings describe (see transport_from_url). The final dot's
-    answer is awaited a third of the claim timeout: a sender renews its claim every third,
-    so no other sender takes the copy over while this one still waits."""
-    return transport_from_url(
-        settings.smtp_url,
-        settings.outbox_dir,
-        settings.limits_url,
-        settings.smtp_timeout,
-        settings.claim_timeout / 3,
-    )

@@ -102,9 +102,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from digest.core.retry import RetryPolicy
     from digest.pipeline.deliver import (
         DeliveryReport,
-        RetryPolicy,
         batches,
         compose,
         deliver_batch,

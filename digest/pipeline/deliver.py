@@ -15,7 +15,6 @@ worker left behind, so a sweep can hand it out again.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import OrderedDict
@@ -27,9 +26,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from digest import bounces, webhooks
+from digest import bounces, webhooks, wiring
 from digest.config import Settings
 from digest.core.links import subscriber_links
+from digest.core.retry import RetryPolicy
 from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
 from digest.db import session_scope
 from digest.errors import (
@@ -43,59 +43,14 @@ from digest.errors import (
 )
 from digest.mail import Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
-from digest.mail.outgoing import Finisher
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
 from digest.models import Delivery, Edition, Subscriber
-from digest.render import Mailing
 from digest.sends import ErrorBudget, active_send
 
 log = logging.getLogger(__name__)
 
 # Ids per IN list, under any database's limit on bound parameters.
 CHUNK = 1000
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When a copy that met a temporary failure is tried again: after about base, 2*base,
-    4*base... seconds (at most `max_delay`; each drawn between half and all of it, so
-    copies deferred together do not come back together), and never later than `window`
-    seconds after the copy was planned. Past the window the copy fails."""
-
-    base_delay: float = 30.0
-    max_delay: float = 3600.0
-    window: float = 86400.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(
-            base_delay=settings.retry_base_delay,
-            max_delay=settings.retry_max_delay,
-            window=settings.retry_window,
-        )
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait after the `attempt`-th try (1-based) failed."""
-        ceiling = min(self.base_delay * 2 ** min(attempt - 1, 40), self.max_delay)
-        return ceiling * (0.5 + rand() / 2)
-
-    def after(self, when: datetime, planned_at: datetime) -> datetime | None:
-        """`when`, unless it falls after the window (None: the window is over)."""
-        deadline = planned_at + timedelta(seconds=self.window)
-        return when if when < deadline else None
-
-    def next_attempt(
-        self,
-        attempt: int,
-        planned_at: datetime,
-        now: datetime,
-        rand: Callable[[], float] = random.random,
-    ) -> datetime | None:
-        """When to try again after the `attempt`-th try failed; None: the window is over."""
-        deadline = planned_at + timedelta(seconds=self.window)
-        if now >= deadline:
-            return None
-        return min(now + timedelta(seconds=self.delay(attempt, rand)), deadline)
 
 
 @dataclass
@@ -169,7 +124,7 @@ def edition_template(
         text=edition.text,
         list_id=list_id_for(settings.list_name, settings.base_url),
         unsubscribe_mailto=settings.unsubscribe_mailto,
-        anonymous=Mailing.from_settings(settings).anonymous,
+        anonymous=wiring.mailing(settings).anonymous,
     )
     _templates[key] = (template, max(edition.article_ids, default=0))
     while len(_templates) > TEMPLATES_KEPT:
@@ -336,7 +291,7 @@ def deliver_batch(
     `on_settled(n)` is told, after the commit, how many copies reached their end (sent,
     failed or skipped); deferred copies are not settled yet.
     """
-    policy = policy or RetryPolicy.from_settings(settings)
+    policy = policy or wiring.retry_policy(settings)
     report = DeliveryReport()
     now = utcnow()
     with session_scope(settings.database_url) as session:
@@ -356,7 +311,7 @@ def deliver_batch(
             e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
         }
     state = _BatchState()
-    finisher = Finisher(settings)  # VERP return path and DKIM, when configured
+    finisher = wiring.finisher(settings)  # VERP return path and DKIM, when configured
     budget = ErrorBudget(settings)
     bounced: list[bounces.Bounce] = []
 
@@ -528,7 +483,7 @@ def deliver_in_process(
     `digest send`, `digest run` or beat dispatch picks them up. `on_wait(count, seconds)`
     is told before each pause how many copies wait for a retry.
     """
-    policy = policy or RetryPolicy.from_settings(settings)
+    policy = policy or wiring.retry_policy(settings)
     wait_limit = settings.send_retry_wait if retry_wait is None else retry_wait
     started = time.monotonic()
     total = DeliveryReport()

@@ -20,12 +20,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from digest import wiring
 from digest.config import Settings
 from digest.content import Doc, related_for_all, summarize
 from digest.content.related import LEAD_CHARS
 from digest.db import insert_ignore
 from digest.models import Article, Edition, EditionArticle, Source, UTCDateTime
-from digest.render import DigestContent, DigestItem, Link, Mailing, render_edition, subject_for
+from digest.render.edition import (
+    DigestContent,
+    DigestItem,
+    Link,
+    render_edition,
+    subject_for,
+)
 
 READ_ALSO = 3
 LATEST = 5
@@ -249,9 +256,7 @@ def get_or_create_edition(
         content = edition_content(
             session, article_ids, settings, now, more_url=archive_url(settings, edition.id)
         )
-        rendered = render_edition(
-            content, settings.templates_dir, mailing=Mailing.from_settings(settings)
-        )
+        rendered = render_edition(content, settings.templates_dir, mailing=wiring.mailing(settings))
         session.execute(
             update(Edition)
             .where(Edition.id == edition.id)
@@ -279,4 +284,4 @@ def render_subject(
     titles: dict[int, str] = {article_id: title for article_id, title in rows}
     items = tuple(DigestItem(titles[i], None, "", None, None, "") for i in shown)
     content = DigestContent(list_name=settings.list_name, date=now, items=items, more=len(left_out))
-    return subject_for(content, Mailing.from_settings(settings))
+    return subject_for(content, wiring.mailing(settings))

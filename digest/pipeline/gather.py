@@ -14,15 +14,17 @@ import queue
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest import wiring
 from digest.config import Settings
 from digest.content import article_body, article_language, sanitize_html, summarize
+from digest.core.retry import backoff_until
 from digest.core.vocabulary import utcnow
 from digest.db import get_engine, session_scope
 from digest.errors import FeedError, FetchError, InvalidInput, NotFound
@@ -38,14 +40,13 @@ from digest.gather import (
     read_article,
     with_full_text,
 )
-from digest.gather.fetch import retry_after_time, user_agent_for
+from digest.gather.fetch import retry_after_time
 from digest.gather.urls import host_of, link_variants, same_article_key
 from digest.models import Article, Source
 from digest.sources import default_source_name
 
 # Turns a feed entry into the article row to store; raising leaves that entry out.
 EntryProcessor = Callable[[FeedEntry, int, datetime], Article]
-MAX_BACKOFF = timedelta(days=1)
 # A section page yields at most this many new articles per gather; the rest come next time.
 MAX_SECTION_ARTICLES = 20
 _QUERY_CHUNK = 5000
@@ -308,21 +309,6 @@ def collect(
     return collected
 
 
-def backoff_until(
-    error_count: int, now: datetime, base: float, asked: datetime | None = None
-) -> datetime | None:
-    """When a source that failed ``error_count`` times in a row is tried again: at once
-    after the first failure, then base, 2*base, 4*base... seconds, at most a day; never
-    sooner than the server asked (Retry-After, itself at most a week)."""
-    until = None
-    if error_count >= 2:
-        until = now + min(timedelta(seconds=base * 2 ** (error_count - 2)), MAX_BACKOFF)
-    if asked is not None and asked > now:
-        asked = min(asked, now + timedelta(days=7))
-        until = max(until, asked) if until else asked
-    return until
-
-
 def store(
     db_url: str,
     collected: Collected,
@@ -438,21 +424,6 @@ def source_ids(db_url: str) -> list[int]:
         return list(session.scalars(select(Source.id).order_by(Source.id)))
 
 
-def settings_fetcher(settings: Settings, client: httpx.Client | None = None) -> Fetcher:
-    """The fetcher every source is read with: the limits come from the settings."""
-    from digest.gather.hosts import host_gate
-
-    return Fetcher(
-        client=client or httpx.Client(),
-        timeout=settings.fetch_timeout,
-        max_bytes=settings.fetch_max_bytes,
-        per_host=settings.gather_per_host,
-        user_agent=user_agent_for(settings.base_url),
-        # With Redis, every gathering process shares the per-host limit and robots.txt.
-        gate=host_gate(settings.gather_per_host, settings.limits_url, settings.fetch_timeout),
-    )
-
-
 @dataclass(frozen=True)
 class SourceCheck:
     url: str  # the URL to add: the one given, or the feed found on its page
@@ -463,7 +434,7 @@ class SourceCheck:
 def check_source(settings: Settings, url: str) -> SourceCheck:
     """Fetch a URL about to be added and say what it is: a feed, an article page, a page
     whose site has a feed (then the feed is added), or a section page."""
-    with settings_fetcher(settings) as fetcher:
+    with wiring.fetcher_for(settings) as fetcher:
         try:
             got = read(url, fetcher=fetcher)
         except (FetchError, FeedError) as exc:
@@ -506,7 +477,7 @@ def _gather_threads(
     db_url = settings.database_url
     limits = httpx.Limits(max_connections=settings.gather_concurrency * 2)
     with httpx.Client(limits=limits) as client:
-        fetcher = fetcher or settings_fetcher(settings, client)
+        fetcher = fetcher or wiring.fetcher_for(settings, client)
         per_host = settings.gather_per_host
         with ThreadPoolExecutor(max_workers=settings.gather_concurrency) as pool:
             futures = [pool.submit(collect, db_url, s, fetcher, per_host=per_host) for s in states]

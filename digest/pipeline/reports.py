@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from digest import wiring
 from digest.config import Settings
 from digest.core.links import subscriber_links
 from digest.core.schedule import WEEKDAYS
@@ -18,7 +19,7 @@ from digest.db import session_scope
 from digest.models import Article, Delivery, Source, Subscriber
 from digest.pipeline.editions import edition_content, published_or_seen
 from digest.pipeline.plan import new_articles
-from digest.render import Mailing, personalize, render_edition
+from digest.render.edition import personalize, render_edition
 from digest.subscribers import day_of_month_text, find_subscriber
 
 
@@ -161,7 +162,7 @@ def preview(
         rendered = render_edition(
             edition_content(session, ids, settings, now),
             settings.templates_dir,
-            mailing=Mailing.from_settings(settings),
+            mailing=wiring.mailing(settings),
         )
     links = subscriber_links(settings.base_url, settings.secret_key, subscriber_id)
     html, text = personalize(
@@ -169,6 +170,6 @@ def preview(
         name=name,
         unsubscribe_url=links.unsubscribe,
         preferences_url=links.preferences,
-        anonymous=Mailing.from_settings(settings).anonymous,
+        anonymous=wiring.mailing(settings).anonymous,
     )
     return rendered.subject, html, text

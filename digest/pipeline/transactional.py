@@ -20,16 +20,17 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from digest import wiring
 from digest.config import Settings
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, confirm_url, link_url, make_confirm_token
+from digest.core.retry import RetryPolicy
 from digest.core.vocabulary import MailKind, MailStatus, SubscriberStatus, utcnow
 from digest.db import session_scope
 from digest.errors import InvalidInput, PermanentError, TemporaryError
 from digest.mail import Transport
 from digest.mail.message import build_transactional_message, domain_of
 from digest.models import Subscriber, TransactionalMail
-from digest.pipeline.deliver import RetryPolicy
-from digest.render import environment
+from digest.render.edition import environment
 
 # A confirmation or a welcome is wanted now, not tomorrow: a few tries, spaced by the
 # delivery retry policy's delays, then the mail fails (the person can ask for a new one).
@@ -133,7 +134,7 @@ def due_mails(
     grace (a long queue of confirmations is not queued again every minute).
     """
     now = now or utcnow()
-    policy = policy or RetryPolicy.from_settings(settings)
+    policy = policy or wiring.retry_policy(settings)
     grace = timedelta(seconds=min(QUEUED_GRACE, settings.claim_timeout))
     abandoned = now - timedelta(seconds=settings.claim_timeout)
     pending = TransactionalMail.status == MailStatus.PENDING
@@ -225,7 +226,7 @@ def send_due_mails(
     """The sweep without workers: one try for each mail `due_mails` finds (a temporary
     failure leaves it pending, due again after its backoff). Counts by outcome; the
     transport is opened only when there is something to send."""
-    policy = policy or RetryPolicy.from_settings(settings)
+    policy = policy or wiring.retry_policy(settings)
     counts: dict[MailStatus, int] = {}
     ids = due_mails(settings, policy=policy, mark_handed_out=True)
     if not ids:
@@ -250,7 +251,7 @@ def send_mail_in_process(
     sleep: Callable[[float], None] = time.sleep,
 ) -> MailStatus | None:
     """send_mail with the retries a queue would otherwise give, under the same policy."""
-    policy = policy or RetryPolicy.from_settings(settings)
+    policy = policy or wiring.retry_policy(settings)
     status: MailStatus | None = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         status = send_mail(settings, mail_id, transport, policy)

@@ -18,14 +18,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from digest import db, dispatch, metrics
+from digest import db, dispatch, metrics, wiring
 from digest.checks import broker_problem
-from digest.config import Settings, default_templates_dir, get_settings
+from digest.config import Settings, get_settings
 from digest.core.links import UNSUBSCRIBE
 from digest.errors import DigestError
-from digest.mail import transport_for
 from digest.models import Subscriber
 from digest.pipeline.transactional import send_due_mails
+from digest.render import default_templates_dir
 from digest.subscribers import subscriber_for_token, unsubscribe
 from digest.web.admin import add_admin
 from digest.web.api import create_api
@@ -58,7 +58,7 @@ def _sweep_loop(settings: Settings, stop: threading.Event, interval: float) -> N
         except Exception:
             log.exception("delivering webhook events")
         try:
-            send_due_mails(settings, lambda: transport_for(settings))
+            send_due_mails(settings, lambda: wiring.transport_for(settings))
         except Exception:
             log.exception("sending transactional mails left behind")
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.render import RenderedEdition, personalize
+from digest.render.edition import RenderedEdition, personalize
 from digest.web import actions
 
 Page = Callable[..., HTMLResponse]

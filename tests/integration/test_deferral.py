@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from smtp_sink import Sink, free_port
 from sqlalchemy import func, select
 
-from digest import db, dispatch, pipeline
+from digest import db, dispatch, pipeline, wiring
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, SendKind, utcnow
 from digest.models import Article, Delivery, Send, Source
@@ -190,7 +190,7 @@ def test_the_in_process_send_defers_under_the_retry_policy_of_the_settings(
         retry_base_delay=1000,
         retry_max_delay=5000,
     )
-    policy = pipeline.RetryPolicy.from_settings(settings)
+    policy = wiring.retry_policy(settings)
     seed(settings, 4)
     outcome = send_now(settings)  # the server never starts: every copy meets a refusal
     assert outcome.status == {DeliveryStatus.DEFERRED: 4}

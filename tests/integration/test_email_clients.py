@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from digest.render import Mailing, personalize, render_edition
+from digest.render.edition import Mailing, personalize, render_edition
 from digest.showcase import SHOWCASE
 
 ROOT = Path(__file__).resolve().parents[2]

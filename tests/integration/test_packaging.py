@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import default_templates_dir
+from digest.render import default_templates_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the Dockerfile copies into /src before `pip install .`.

@@ -22,8 +22,9 @@ from test_smtp_faults import Proxy, received
 
 from digest import db
 from digest.config import Settings
+from digest.core.smtp_urls import ServerSpec, parse_servers
 from digest.core.vocabulary import DeliveryStatus, utcnow
-from digest.mail.servers import Limiter, ServerSpec, parse_servers
+from digest.mail.servers import Limiter
 from digest.models import Delivery, Subscriber
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,8 @@ from smtp_sink import Sink, free_port
 
 from digest.errors import InvalidInput, PermanentError, TemporaryError
 from digest.mail.message import build_message, message_id_for
-from digest.mail.transports import OutboxTransport, SmtpTransport, transport_from_url
+from digest.mail.servers import transport_from_url
+from digest.mail.transports import OutboxTransport, SmtpTransport
 
 
 class Server:

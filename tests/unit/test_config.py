@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import Settings, describe_validation_error, env_names, mask_url
+from digest.config import Settings, describe_validation_error, env_names
+from digest.core.redact import mask_url
 
 
 def test_urls_in_messages_hide_their_password() -> None:

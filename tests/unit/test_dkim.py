@@ -11,10 +11,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from digest import wiring
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.mail import build_message
-from digest.mail.dkim import Signer, dns_record
+from digest.mail.dkim import dns_record
 from digest.mail.message import HEADER_POLICY
 
 
@@ -68,7 +69,7 @@ def settings_for(path: Path, **extra: object) -> Settings:
 @pytest.mark.parametrize("kind", ["rsa-pkcs1", "rsa-pkcs8", "ed25519"])
 def test_a_signed_copy_verifies_against_its_published_key(tmp_path: Path, kind: str) -> None:
     path, public = write_key(tmp_path, kind)
-    signer = Signer.from_settings(settings_for(path))
+    signer = wiring.signer(settings_for(path))
     assert signer is not None
     record = dns_record(public)
     asked: list[bytes] = []
@@ -102,13 +103,13 @@ def test_a_signed_copy_verifies_against_its_published_key(tmp_path: Path, kind: 
 
 def test_the_domain_can_be_set_apart_from_the_from_address(tmp_path: Path) -> None:
     path, _ = write_key(tmp_path, "ed25519")
-    signer = Signer.from_settings(settings_for(path, dkim_domain="mail.example.org"))
+    signer = wiring.signer(settings_for(path, dkim_domain="mail.example.org"))
     assert signer is not None and signer.domain == b"mail.example.org"
     assert b"d=mail.example.org" in signer.header(message_bytes())
 
 
 def test_dkim_is_off_without_a_key() -> None:
-    assert Signer.from_settings(Settings()) is None
+    assert wiring.signer(Settings()) is None
 
 
 def test_bad_keys_are_one_line_naming_the_setting(tmp_path: Path) -> None:
@@ -128,13 +129,13 @@ def test_bad_keys_are_one_line_naming_the_setting(tmp_path: Path) -> None:
         (ec_key, "DKIM takes RSA or Ed25519"),
     ]:
         with pytest.raises(ConfigError) as info:
-            Signer.from_settings(settings_for(path))
+            wiring.signer(settings_for(path))
         message = str(info.value)
         assert message.startswith("DIGEST_DKIM_KEY_FILE: ") and words in message
         assert "\n" not in message
     good, _ = write_key(tmp_path, "ed25519")
     with pytest.raises(ConfigError, match=r"^DIGEST_DKIM_SELECTOR: "):
-        Signer.from_settings(Settings(dkim_key_file=good))
+        wiring.signer(Settings(dkim_key_file=good))
 
 
 @pytest.mark.parametrize("kind", ["rsa-pkcs8", "ed25519"])
@@ -143,7 +144,6 @@ def test_copies_from_an_edition_template_verify_sent_8bit_or_encoded(
 ) -> None:
     # The signer works on the copy's own bytes: the 8bit, dot-stuffed bytes a modern
     # server gets, and the quoted-printable copy a server without 8BITMIME gets.
-    from digest.mail.outgoing import Finisher
     from digest.mail.template import Recipient, build_template
 
     path, public = write_key(tmp_path, kind)
@@ -169,7 +169,7 @@ def test_copies_from_an_edition_template_verify_sent_8bit_or_encoded(
             date=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
         )
     )
-    finished = Finisher(settings_for(path)).finish(copy, 7)
+    finished = wiring.finisher(settings_for(path)).finish(copy, 7)
     assert finished.stuffed is not None
     sent = finished.stuffed.replace(b"\r\n..", b"\r\n.")  # what the server stores
     assert dkim.verify(sent, dnsfunc=dnsfunc)

@@ -16,11 +16,12 @@ import lxml.html
 import pytest
 from pydantic import ValidationError
 
-from digest.catalogue import CATALOGUES, direction, format_date, normalize_tag
 from digest.config import Settings
+from digest.core.languages import direction, normalize_tag
 from digest.errors import ConfigError
 from digest.mail.message import build_message
-from digest.render import (
+from digest.render.catalogue import CATALOGUES, format_date
+from digest.render.edition import (
     MAX_HTML_BYTES,
     DigestContent,
     DigestItem,

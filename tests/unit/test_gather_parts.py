@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from digest.core.retry import backoff_until
 from digest.errors import BadUrl, FeedError, OpmlError
 from digest.gather import FeedEntry, needs_full_text, with_full_text
 from digest.gather.discover import feed_links, section_links
@@ -15,7 +16,6 @@ from digest.gather.opml import OpmlEntry, parse_opml, write_opml
 from digest.gather.pages import strip_site_name
 from digest.gather.text import language_tag, tidy
 from digest.gather.urls import check_http_url, clean_link, same_article_key
-from digest.pipeline.gather import backoff_until
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import render
-from digest.render import DigestContent, DigestItem, Link, personalize, render_edition
+from digest.render import edition as render
+from digest.render.edition import DigestContent, DigestItem, Link, personalize, render_edition
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"

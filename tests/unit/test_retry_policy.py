@@ -11,8 +11,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from digest import wiring
 from digest.config import Settings
-from digest.pipeline.deliver import RetryPolicy
+from digest.core.retry import RetryPolicy
 from digest.pipeline.transactional import MAX_ATTEMPTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def test_a_time_given_by_the_server_is_kept_inside_the_window() -> None:
 
 def test_the_policy_comes_from_the_settings() -> None:
     settings = Settings(retry_base_delay=7, retry_max_delay=70, retry_window=700)
-    assert RetryPolicy.from_settings(settings) == RetryPolicy(7, 70, 700)
+    assert wiring.retry_policy(settings) == RetryPolicy(7, 70, 700)
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
     assert (
         RetryPolicy(  # the same defaults
@@ -89,6 +90,6 @@ def test_the_workers_tasks_use_the_same_policy_and_limit_as_this_process(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    expected = RetryPolicy.from_settings(Settings(**values))  # type: ignore[arg-type]
+    expected = wiring.retry_policy(Settings(**values))  # type: ignore[arg-type]
     assert RetryPolicy(**seen["policy"]) == expected == RetryPolicy(7, 70, 700)
     assert seen["max_retries"] == MAX_ATTEMPTS

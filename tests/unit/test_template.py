@@ -10,9 +10,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from digest.core.placeholders import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 from digest.mail.message import list_id_for, message_id_for
 from digest.mail.template import MAX_LINE, Recipient, build_template
-from digest.render import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 from digest.subscribers import normalize_email
 
 SENDER = "Harwick Digest <digest@news.example.org>"

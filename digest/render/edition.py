@@ -11,10 +11,7 @@ them all at start-up, so a broken one is named there rather than at send time.
 
 from __future__ import annotations
 
-import html
 import logging
-import re
-import string
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,7 +19,7 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import (
     ChoiceLoader,
@@ -34,29 +31,22 @@ from jinja2 import (
     select_autoescape,
 )
 
-from digest.catalogue import direction, messages, normalize_tag
+from digest.core.languages import direction, normalize_tag
+from digest.core.placeholders import (
+    DEFAULT_SUBJECT,
+    NAME,
+    PREFERENCES_URL,
+    UNSUBSCRIBE_URL,
+    fill,
+)
 from digest.errors import ConfigError
-
-if TYPE_CHECKING:
-    from digest.config import Settings
+from digest.render import default_templates_dir
+from digest.render.catalogue import messages
 
 # Gmail clips messages whose HTML is over 102 KB; keep headroom for the per-subscriber parts.
 MAX_HTML_BYTES = 100_000
 
-NAME = "__DIGEST_SUBSCRIBER_NAME__"
-UNSUBSCRIBE_URL = "__DIGEST_UNSUBSCRIBE_URL__"
-PREFERENCES_URL = "__DIGEST_PREFERENCES_URL__"
-_PLACEHOLDER = re.compile("|".join((NAME, UNSUBSCRIBE_URL, PREFERENCES_URL)))
 
-# DIGEST_SUBJECT: a Python format string over these fields.
-DEFAULT_SUBJECT = "{list_name}, {date}: {headline}"
-SUBJECT_FIELDS = {
-    "list_name": "the list's name (DIGEST_LIST_NAME)",
-    "date": "the edition's date, in the list's language",
-    "headline": "the first article's headline",
-    "count": "how many new articles the edition has",
-    "more": "how many besides the first",
-}
 HEADLINE_MAX = 100
 PREHEADER_HEADLINES = 3
 
@@ -102,15 +92,6 @@ class Mailing:
     postal_address: str | None = None
     subject: str = DEFAULT_SUBJECT
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Mailing:
-        return cls(
-            language=settings.language,
-            sender=settings.from_address,
-            postal_address=settings.postal_address,
-            subject=settings.subject,
-        )
-
     @property
     def anonymous(self) -> str:
         """What the greeting calls a subscriber with no name ("Hello there")."""
@@ -140,19 +121,6 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def subject_template_problem(template: str) -> str | None:
-    """What is wrong with a DIGEST_SUBJECT value, or None."""
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as exc:
-        return f"{template!r} is not a valid template ({exc}); write fields as {{headline}}"
-    unknown = [n for n in names if n not in SUBJECT_FIELDS]
-    if unknown:
-        known = ", ".join("{" + n + "}" for n in SUBJECT_FIELDS)
-        return f"unknown field {{{unknown[0]}}} in {template!r}; use any of {known}"
-    return None
-
-
 def subject_for(content: DigestContent, mailing: Mailing | None = None) -> str:
     """The subject line: DIGEST_SUBJECT filled in, on one line whatever the feeds hold."""
     mailing = mailing or Mailing()
@@ -174,12 +142,6 @@ def subject_for(content: DigestContent, mailing: Mailing | None = None) -> str:
 
 def _date(value: datetime | None) -> str:
     return value.strftime("%-d %b %Y") if value else ""
-
-
-def default_templates_dir() -> Path:
-    from digest.config import default_templates_dir as installed
-
-    return installed()
 
 
 @lru_cache(maxsize=16)
@@ -332,20 +294,13 @@ def personalize(
 ) -> tuple[str, str]:
     """The HTML and text of one subscriber's copy; `anonymous` greets one with no name
     (in the list's language: `Mailing.anonymous`)."""
-    display = name or anonymous
-    html_values = {
-        NAME: html.escape(display),
-        UNSUBSCRIBE_URL: html.escape(unsubscribe_url),
-        PREFERENCES_URL: html.escape(preferences_url),
-    }
-    text_values = {
-        NAME: display,
-        UNSUBSCRIBE_URL: unsubscribe_url,
-        PREFERENCES_URL: preferences_url,
-    }
-    return (
-        _PLACEHOLDER.sub(lambda m: html_values[m.group()], rendered.html),
-        _PLACEHOLDER.sub(lambda m: text_values[m.group()], rendered.text),
+    return fill(
+        rendered.html,
+        rendered.text,
+        name=name,
+        unsubscribe_url=unsubscribe_url,
+        preferences_url=preferences_url,
+        anonymous=anonymous,
     )
 
 
