@@ -18,10 +18,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.core.addresses import normalize_email
 from digest.core.vocabulary import utcnow
 from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
 from digest.models import AdminUser, ApiToken
-from digest.subscribers import normalize_email
 
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "dgt_"

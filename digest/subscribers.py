@@ -18,26 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import webhooks
+from digest.core.addresses import normalize_email
 from digest.core.links import ConfirmToken, read_token
 from digest.core.schedule import LAST_DAY, MAX_DAY_OF_MONTH, MONDAY, WEEKDAYS
+from digest.core.topics import normalize_topics
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
 from digest.errors import AlreadyExists, FieldErrors, InvalidField, InvalidInput, NotFound
 from digest.models import Source, Subscriber, Topic, source_topics
-from digest.topics import normalize_topics, topics_named
-
-
-def normalize_email(address: str) -> str:
-    """The canonical form of an address, or InvalidInput saying why it is not one."""
-    # Loaded on first use: its patterns cost every command 20 ms, and a send reads none.
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        result = validate_email(address.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidInput(f"{address!r} is not a valid email address: {exc}") from None
-    # An IDN domain is kept in its ASCII (punycode) form: a Unicode domain cannot go in a
-    # To header or RCPT TO without SMTPUTF8, and Python would emit an encoded-word there.
-    return (result.ascii_email or result.normalized).lower()
+from digest.topics import topics_named
 
 
 def check_timezone(name: str) -> str:

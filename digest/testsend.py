@@ -15,13 +15,13 @@ from typing import Any
 
 from digest import wiring
 from digest.config import Settings
+from digest.core.addresses import normalize_email
 from digest.core.links import subscriber_links
 from digest.core.vocabulary import utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput
 from digest.mail import Transport
 from digest.mail.message import build_message, domain_of, list_id_for
 from digest.pipeline.reports import preview
-from digest.subscribers import normalize_email
 
 TEST_PREFIX = "[Test] "
 

@@ -5,21 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.core.topics import TOPIC_MAX_LENGTH, normalize_topics
 from digest.db import insert_ignore
 from digest.errors import InvalidInput
 from digest.models import Topic
-
-TOPIC_MAX_LENGTH = 200
-
-
-def normalize_topics(topics: list[str] | tuple[str, ...]) -> list[str]:
-    """Lowercase, trimmed, unique, in the order given."""
-    seen: dict[str, None] = {}
-    for topic in topics:
-        cleaned = " ".join(topic.split()).lower()
-        if cleaned:
-            seen.setdefault(cleaned, None)
-    return list(seen)
 
 
 def topics_named(session: Session, names: list[str] | tuple[str, ...]) -> list[Topic]:

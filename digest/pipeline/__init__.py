@@ -21,17 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 _MODULES = {"deliver", "editions", "gather", "plan", "reports", "transactional"}
 _WHERE = {
-    "Decision": "plan",
     "DeliveryReport": "deliver",
     "GatherResult": "gather",
-    "RetryPolicy": "deliver",
     "SendPlan": "plan",
     "SourceCheck": "gather",
     "article_from_entry": "gather",
     "batches": "deliver",
     "check_source": "gather",
     "compose": "deliver",
-    "decide": "plan",
     "deliver_batch": "deliver",
     "deliver_in_process": "deliver",
     "delivery_status": "reports",
@@ -46,24 +43,20 @@ _WHERE = {
     "plan_send": "plan",
     "preview": "reports",
     "send_status": "reports",
-    "settings_fetcher": "gather",
     "source_ids": "gather",
     "source_rows": "reports",
     "subscriber_rows": "reports",
     "unsettled_ids": "deliver",
 }
 __all__ = [
-    "Decision",
     "DeliveryReport",
     "GatherResult",
-    "RetryPolicy",
     "SendPlan",
     "SourceCheck",
     "article_from_entry",
     "batches",
     "check_source",
     "compose",
-    "decide",
     "deliver_batch",
     "deliver_in_process",
     "delivery_status",
@@ -78,7 +71,6 @@ __all__ = [
     "plan_send",
     "preview",
     "send_status",
-    "settings_fetcher",
     "source_ids",
     "source_rows",
     "subscriber_rows",
@@ -102,7 +94,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from digest.core.retry import RetryPolicy
     from digest.pipeline.deliver import (
         DeliveryReport,
         batches,
@@ -121,10 +112,9 @@ if TYPE_CHECKING:
         check_source,
         gather_all,
         gather_source,
-        settings_fetcher,
         source_ids,
     )
-    from digest.pipeline.plan import Decision, SendPlan, decide, plan_send
+    from digest.pipeline.plan import SendPlan, plan_send
     from digest.pipeline.reports import (
         delivery_status,
         failed_deliveries,

@@ -10,11 +10,7 @@ ones, so the archive lists them and nobody gets them again.
 
 from __future__ import annotations
 
-import hashlib
-import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -24,6 +20,7 @@ from digest import wiring
 from digest.config import Settings
 from digest.content import Doc, related_for_all, summarize
 from digest.content.related import LEAD_CHARS
+from digest.core.items import Candidate, choose_items, content_key
 from digest.db import insert_ignore
 from digest.models import Article, Edition, EditionArticle, Source, UTCDateTime
 from digest.render.edition import (
@@ -42,52 +39,6 @@ RELATED_POOL = 10_000
 # New articles an edition is chosen from; more than this many since the last digest are
 # not counted in "and N more" (they were never candidates).
 CANDIDATES = 1000
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An article as item choice sees it."""
-
-    id: int
-    source_id: int
-    published: datetime | None
-    first_seen: datetime
-
-
-def newness(c: Candidate) -> tuple[int, datetime, int]:
-    """Sort key, newest first when reversed: dated before undated, then by date.
-
-    A publication date later than the moment the article was first seen is a feed's
-    mistake (or a time zone's): the article is taken as published when it was first seen.
-    """
-    if c.published is None:
-        return (0, c.first_seen, c.id)
-    return (1, min(c.published, c.first_seen), c.id)
-
-
-def choose_items(candidates: Sequence[Candidate], limit: int) -> tuple[list[int], list[int]]:
-    """The ids to show (newest first) and the ids left out (newest first).
-
-    Each source may fill at most its share (``limit`` over the number of sources, rounded
-    up) while others have articles to show; places left after that go to the newest of
-    what remains, whatever its source.
-    """
-    ranked = sorted(candidates, key=newness, reverse=True)
-    if limit <= 0:
-        return [], [c.id for c in ranked]
-    share = math.ceil(limit / max(1, len({c.source_id for c in ranked})))
-    taken: Counter[int] = Counter()
-    chosen: set[int] = set()
-    for c in ranked:
-        if len(chosen) < limit and taken[c.source_id] < share:
-            chosen.add(c.id)
-            taken[c.source_id] += 1
-    for c in ranked:
-        if len(chosen) >= limit:
-            break
-        chosen.add(c.id)
-    shown = [c.id for c in ranked if c.id in chosen]
-    return shown, [c.id for c in ranked if c.id not in chosen]
 
 
 def published_or_seen():  # type: ignore[no-untyped-def]
@@ -226,10 +177,6 @@ def archive_url(settings: Settings, edition_id: int) -> str | None:
     if not getattr(settings, "archive", True):
         return None
     return f"{settings.base_url.rstrip('/')}/archive/{edition_id}"
-
-
-def content_key(article_ids: Iterable[int]) -> str:
-    return hashlib.sha256(",".join(map(str, sorted(article_ids))).encode()).hexdigest()
 
 
 def get_or_create_edition(

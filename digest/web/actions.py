@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from digest import db, dispatch, importing, pipeline, sends, webhooks
 from digest.config import Settings
+from digest.core.addresses import normalize_email
 from digest.core.schedule import WEEKDAYS
 from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput, NotFound
@@ -32,7 +33,6 @@ from digest.subscribers import (
     check_schedule,
     clean_name,
     day_of_month_text,
-    normalize_email,
     unsubscribe,
 )
 from digest.topics import topics_named

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from digest import db, dispatch
 from digest.config import Settings
+from digest.core.addresses import normalize_email
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, link_path, read_confirm_token
 from digest.core.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
 from digest.core.vocabulary import Frequency, MailKind, SubscriberStatus
@@ -29,7 +30,6 @@ from digest.subscribers import (
     Preferences,
     confirm,
     known_topics,
-    normalize_email,
     preferences_from_form,
     sign_up,
     subscriber_for_token,

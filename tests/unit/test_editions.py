@@ -17,15 +17,10 @@ from sqlalchemy.orm import Session
 
 from digest import db
 from digest.config import Settings, load_settings
+from digest.core.items import Candidate, choose_items
 from digest.errors import ConfigError
 from digest.models import Article, Edition, Source
-from digest.pipeline.editions import (
-    Candidate,
-    choose_items,
-    edition_content,
-    get_or_create_edition,
-    render_subject,
-)
+from digest.pipeline.editions import edition_content, get_or_create_edition, render_subject
 from digest.pipeline.plan import new_articles
 from digest.subscribers import add_subscriber
 

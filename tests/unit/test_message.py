@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from digest.core.addresses import normalize_email
 from digest.mail.message import build_message, domain_of, list_id_for, message_id_for
-from digest.subscribers import normalize_email
 
 SENDER = "Harwick Digest <digest@news.example.org>"
 DATE = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)

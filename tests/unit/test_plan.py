@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from digest.core.plan import Takeover, Unsettled, decide, due_recipients
 from digest.core.schedule import ScheduleInfo
 from digest.core.vocabulary import SendKind
-from digest.pipeline.plan import Takeover, Unsettled, decide, due_recipients
 
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 CLAIM_TIMEOUT = 600.0

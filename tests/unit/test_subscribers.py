@@ -10,18 +10,13 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from digest.core.addresses import normalize_email
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.core.vocabulary import SubscriberStatus
 from digest.db import session_scope
 from digest.errors import AlreadyExists, InvalidInput, NotFound
 from digest.models import Subscriber
-from digest.subscribers import (
-    add_subscriber,
-    check_timezone,
-    find_subscriber,
-    normalize_email,
-    unsubscribe,
-)
+from digest.subscribers import add_subscriber, check_timezone, find_subscriber, unsubscribe
 
 SECRET = "test-secret"
 

@@ -10,10 +10,10 @@ from email.message import EmailMessage
 
 import pytest
 
+from digest.core.addresses import normalize_email
 from digest.core.placeholders import NAME, PREFERENCES_URL, UNSUBSCRIBE_URL
 from digest.mail.message import list_id_for, message_id_for
 from digest.mail.template import MAX_LINE, Recipient, build_template
-from digest.subscribers import normalize_email
 
 SENDER = "Harwick Digest <digest@news.example.org>"
 DATE = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
