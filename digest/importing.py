@@ -36,13 +36,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from digest.core.addresses import normalize_email
-from digest.core.schedule import WEEKDAYS
+from digest.core.preferences import clean_name
+from digest.core.schedule import WEEKDAYS, check_schedule, day_of_month_text
 from digest.core.topics import TOPIC_MAX_LENGTH, normalize_topics
 from digest.core.vocabulary import SUPPRESSED, SubscriberStatus, utcnow
 from digest.db import insert_ignore, session_scope
 from digest.errors import InvalidInput
 from digest.models import Subscriber, Topic, subscriber_topics
-from digest.subscribers import check_schedule, clean_name, day_of_month_text
 
 COLUMNS = (
     "email",

@@ -8,138 +8,26 @@ admin or an import says, until its owner signs up again and confirms.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import webhooks
+from digest.core import events
 from digest.core.addresses import normalize_email
 from digest.core.links import ConfirmToken, read_token
-from digest.core.schedule import LAST_DAY, MAX_DAY_OF_MONTH, MONDAY, WEEKDAYS
-from digest.core.topics import normalize_topics
+from digest.core.preferences import Preferences, clean_name
+from digest.core.schedule import (
+    MONDAY,
+    Schedule,
+    check_schedule,
+)
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
-from digest.errors import AlreadyExists, FieldErrors, InvalidField, InvalidInput, NotFound
+from digest.errors import AlreadyExists, InvalidInput, NotFound
 from digest.models import Source, Subscriber, Topic, source_topics
 from digest.topics import topics_named
-
-
-def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            f"unknown time zone {name!r} (use Area/City, e.g. Europe/Paris)"
-        ) from None
-    return name
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A checked schedule, in the form the subscribers table stores it."""
-
-    frequency: Frequency
-    weekday: int  # 0 Monday ... 6 Sunday
-    day_of_month: int  # 1-28, or LAST_DAY
-    hour: int
-    timezone: str
-
-    @property
-    def weekday_name(self) -> str:
-        return WEEKDAYS[self.weekday]
-
-    @property
-    def day_of_month_text(self) -> str:
-        return day_of_month_text(self.day_of_month)
-
-
-def day_of_month_text(day: int) -> str:
-    """How a stored day of the month is written in forms, CSV and JSON: "1"-"28" or "last"."""
-    return "last" if day == LAST_DAY else str(day)
-
-
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def check_schedule(
-    *,
-    frequency: str | None = None,
-    weekday: str | int | None = None,
-    day_of_month: str | int | None = None,
-    hour: str | int | None = None,
-    timezone: str | None = None,
-) -> Schedule:
-    """Check a schedule as typed in a form, a CSV row or on the command line.
-
-    Blank or missing values take the defaults (daily, Monday, the 1st, 7 o'clock, UTC).
-    `weekday` is a name ("monday"...) or 0-6; `day_of_month` is 1-28 or "last".
-    A bad value raises InvalidField naming the field.
-    """
-    freq_text = "daily" if _blank(frequency) else str(frequency).strip()
-    try:
-        freq = Frequency(freq_text)
-    except ValueError:
-        raise InvalidField(
-            "frequency", f"must be one of {', '.join(Frequency)}, not {frequency!r}"
-        ) from None
-    return Schedule(
-        frequency=freq,
-        weekday=_check_weekday(weekday),
-        day_of_month=_check_day_of_month(day_of_month),
-        hour=_check_hour(hour),
-        timezone=_check_zone(timezone),
-    )
-
-
-def _check_weekday(value: str | int | None) -> int:
-    if _blank(value):
-        return MONDAY
-    if isinstance(value, int) and not isinstance(value, bool):
-        if 0 <= value <= 6:
-            return value
-    elif isinstance(value, str) and value.strip() in WEEKDAYS:
-        return WEEKDAYS.index(value.strip())
-    raise InvalidField("weekday", f"must be one of {', '.join(WEEKDAYS)}, not {value!r}")
-
-
-def _check_day_of_month(value: str | int | None) -> int:
-    if _blank(value):
-        return 1
-    if isinstance(value, str) and value.strip().lower() == "last":
-        return LAST_DAY
-    try:
-        day = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        day = 0
-    if 1 <= day <= MAX_DAY_OF_MONTH:
-        return day
-    raise InvalidField("day_of_month", f"must be 1-{MAX_DAY_OF_MONTH} or last, not {value!r}")
-
-
-def _check_hour(value: str | int | None) -> int:
-    if _blank(value):
-        return 7
-    try:
-        hour = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        hour = -1
-    if 0 <= hour <= 23:
-        return hour
-    raise InvalidField("hour", f"must be a whole number between 0 and 23, not {value!r}")
-
-
-def _check_zone(value: str | None) -> str:
-    if _blank(value):
-        return "UTC"
-    try:
-        return check_timezone(str(value).strip())
-    except InvalidInput as exc:
-        raise InvalidField("timezone", str(exc)) from None
 
 
 def apply_schedule(subscriber: Subscriber, schedule: Schedule) -> None:
@@ -149,10 +37,6 @@ def apply_schedule(subscriber: Subscriber, schedule: Schedule) -> None:
     subscriber.day_of_month = schedule.day_of_month
     subscriber.hour = schedule.hour
     subscriber.timezone = schedule.timezone
-
-
-def clean_name(name: str | None) -> str | None:
-    return " ".join(name.split())[:200] or None if name else None
 
 
 def add_subscriber(
@@ -229,7 +113,7 @@ def unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = 
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = now or utcnow()
-        webhooks.record_subscriber(session, webhooks.SUBSCRIBER_UNSUBSCRIBED, subscriber)
+        webhooks.record_subscriber(session, events.SUBSCRIBER_UNSUBSCRIBED, subscriber)
     return subscriber
 
 
@@ -248,44 +132,6 @@ def suppressed_reason(sub: Subscriber) -> str:
 # --- preferences, as a person gives them in a form ----------------------------------------
 
 
-@dataclass
-class Preferences:
-    """What a person chooses on the sign-up and preferences forms, as the forms write it
-    (weekday a name, day_of_month "1"-"28" or "last"), so it also travels in a link."""
-
-    name: str | None = None
-    frequency: str = Frequency.DAILY.value
-    hour: int = 7
-    timezone: str = "UTC"
-    topics: list[str] = field(default_factory=list)
-    weekday: str = WEEKDAYS[MONDAY]
-    day_of_month: str = "1"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def of(cls, sub: Subscriber) -> Preferences:
-        return cls(
-            name=sub.name,
-            frequency=str(sub.frequency),
-            hour=sub.hour,
-            timezone=sub.timezone,
-            topics=sub.topic_names,
-            weekday=WEEKDAYS[sub.weekday],
-            day_of_month=day_of_month_text(sub.day_of_month),
-        )
-
-    def schedule(self) -> Schedule:
-        return check_schedule(
-            frequency=self.frequency,
-            weekday=self.weekday,
-            day_of_month=self.day_of_month,
-            hour=self.hour,
-            timezone=self.timezone,
-        )
-
-
 def known_topics(session: Session) -> list[str]:
     """The topics a person can choose: those of the sources."""
     return list(
@@ -296,49 +142,6 @@ def known_topics(session: Session) -> list[str]:
             .distinct()
             .order_by(Topic.name)
         )
-    )
-
-
-SCHEDULE_FIELDS = ("frequency", "weekday", "day_of_month", "hour", "timezone")
-
-
-def _one(form: Mapping[str, Any], key: str) -> str:
-    value = form.get(key)
-    return "" if value is None else str(value).strip()
-
-
-def preferences_from_form(
-    form: Mapping[str, Any], topics: Sequence[str], choosable: Sequence[str]
-) -> Preferences:
-    """Preferences from form fields (name, frequency, weekday, day_of_month, hour, timezone,
-    topics), or FieldErrors naming every bad field and why. Blank fields take defaults."""
-    errors: dict[str, str] = {}
-    given = {key: _one(form, key) for key in SCHEDULE_FIELDS}
-    given["frequency"] = given["frequency"].lower()
-    given["weekday"] = given["weekday"].lower()
-    schedule = None
-    # check_schedule names the first bad field; blank it and look again, to show them all.
-    for _ in SCHEDULE_FIELDS:
-        try:
-            schedule = check_schedule(**given)
-            break
-        except InvalidField as exc:
-            errors[exc.field] = exc.reason
-            given[exc.field] = ""
-    wanted = normalize_topics([str(t) for t in topics])
-    unknown = [t for t in wanted if t not in set(choosable)]
-    if unknown:
-        errors["topics"] = f"no such topic: {', '.join(unknown)}"
-    if errors or schedule is None:
-        raise FieldErrors(errors)
-    return Preferences(
-        name=clean_name(_one(form, "name")),
-        frequency=schedule.frequency.value,
-        hour=schedule.hour,
-        timezone=schedule.timezone,
-        topics=wanted,
-        weekday=schedule.weekday_name,
-        day_of_month=schedule.day_of_month_text,
     )
 
 
@@ -422,5 +225,5 @@ def confirm(
     sub.status = SubscriberStatus.CONFIRMED
     sub.confirmed_at = now or utcnow()
     sub.unsubscribed_at = sub.bounced_at = None
-    webhooks.record_subscriber(session, webhooks.SUBSCRIBER_CONFIRMED, sub)
+    webhooks.record_subscriber(session, events.SUBSCRIBER_CONFIRMED, sub)
     return sub, True

@@ -17,7 +17,10 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.core.vocabulary import Frequency
+from digest.errors import InvalidField, InvalidInput
 
 MONDAY = 0
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -109,3 +112,117 @@ def is_due(info: ScheduleInfo, now: datetime) -> bool:
 def due_subscribers(infos: Iterable[ScheduleInfo], now: datetime) -> list[ScheduleInfo]:
     """Those whose local slot has come since they were last sent (or checked), in order."""
     return [info for info in infos if is_due(info, now)]
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {name!r} (use Area/City, e.g. Europe/Paris)"
+        ) from None
+    return name
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A checked schedule, in the form the subscribers table stores it."""
+
+    frequency: Frequency
+    weekday: int  # 0 Monday ... 6 Sunday
+    day_of_month: int  # 1-28, or LAST_DAY
+    hour: int
+    timezone: str
+
+    @property
+    def weekday_name(self) -> str:
+        return WEEKDAYS[self.weekday]
+
+    @property
+    def day_of_month_text(self) -> str:
+        return day_of_month_text(self.day_of_month)
+
+
+def day_of_month_text(day: int) -> str:
+    """How a stored day of the month is written in forms, CSV and JSON: "1"-"28" or "last"."""
+    return "last" if day == LAST_DAY else str(day)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_schedule(
+    *,
+    frequency: str | None = None,
+    weekday: str | int | None = None,
+    day_of_month: str | int | None = None,
+    hour: str | int | None = None,
+    timezone: str | None = None,
+) -> Schedule:
+    """Check a schedule as typed in a form, a CSV row or on the command line.
+
+    Blank or missing values take the defaults (daily, Monday, the 1st, 7 o'clock, UTC).
+    `weekday` is a name ("monday"...) or 0-6; `day_of_month` is 1-28 or "last".
+    A bad value raises InvalidField naming the field.
+    """
+    freq_text = "daily" if _blank(frequency) else str(frequency).strip()
+    try:
+        freq = Frequency(freq_text)
+    except ValueError:
+        raise InvalidField(
+            "frequency", f"must be one of {', '.join(Frequency)}, not {frequency!r}"
+        ) from None
+    return Schedule(
+        frequency=freq,
+        weekday=_check_weekday(weekday),
+        day_of_month=_check_day_of_month(day_of_month),
+        hour=_check_hour(hour),
+        timezone=_check_zone(timezone),
+    )
+
+
+def _check_weekday(value: str | int | None) -> int:
+    if _blank(value):
+        return MONDAY
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value <= 6:
+            return value
+    elif isinstance(value, str) and value.strip() in WEEKDAYS:
+        return WEEKDAYS.index(value.strip())
+    raise InvalidField("weekday", f"must be one of {', '.join(WEEKDAYS)}, not {value!r}")
+
+
+def _check_day_of_month(value: str | int | None) -> int:
+    if _blank(value):
+        return 1
+    if isinstance(value, str) and value.strip().lower() == "last":
+        return LAST_DAY
+    try:
+        day = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        day = 0
+    if 1 <= day <= MAX_DAY_OF_MONTH:
+        return day
+    raise InvalidField("day_of_month", f"must be 1-{MAX_DAY_OF_MONTH} or last, not {value!r}")
+
+
+def _check_hour(value: str | int | None) -> int:
+    if _blank(value):
+        return 7
+    try:
+        hour = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        hour = -1
+    if 0 <= hour <= 23:
+        return hour
+    raise InvalidField("hour", f"must be a whole number between 0 and 23, not {value!r}")
+
+
+def _check_zone(value: str | None) -> str:
+    if _blank(value):
+        return "UTC"
+    try:
+        return check_timezone(str(value).strip())
+    except InvalidInput as exc:
+        raise InvalidField("timezone", str(exc)) from None

@@ -20,21 +20,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from digest import db, dispatch, importing, pipeline, sends, webhooks
 from digest.config import Settings
+from digest.core import events
 from digest.core.addresses import normalize_email
-from digest.core.schedule import WEEKDAYS
+from digest.core.preferences import clean_name
+from digest.core.schedule import WEEKDAYS, check_schedule, day_of_month_text
 from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput, NotFound
 from digest.models import Article, Delivery, Edition, Source, Subscriber, Topic
 from digest.sources import FULL_TEXT_MODES, add_source, check_source_url
 from digest.sources import update_source as change_source
-from digest.subscribers import (
-    add_subscriber,
-    apply_schedule,
-    check_schedule,
-    clean_name,
-    day_of_month_text,
-    unsubscribe,
-)
+from digest.subscribers import add_subscriber, apply_schedule, unsubscribe
 from digest.topics import topics_named
 
 MAX_PAGE = 500
@@ -390,7 +385,7 @@ def update_subscriber(
             elif status == SubscriberStatus.CONFIRMED and sub.status == SubscriberStatus.PENDING:
                 sub.status = SubscriberStatus.CONFIRMED
                 sub.confirmed_at = utcnow()
-                webhooks.record_subscriber(session, webhooks.SUBSCRIBER_CONFIRMED, sub)
+                webhooks.record_subscriber(session, events.SUBSCRIBER_CONFIRMED, sub)
             else:
                 raise InvalidField(
                     "status",

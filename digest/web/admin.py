@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from digest import admins, db, dispatch, webhooks
 from digest.admins import Admin, admin_for_token, authenticate
 from digest.config import Settings
+from digest.core import events
 from digest.core.schedule import WEEKDAYS
 from digest.core.vocabulary import DeliveryStatus, Frequency, SubscriberStatus
 from digest.errors import DigestError, InvalidField
@@ -563,9 +564,7 @@ def admin_router(
     def webhooks_page(request: Request) -> HTMLResponse:
         with db.session_scope(settings.database_url) as session:
             hooks = webhooks.webhook_rows(session)
-        return render(
-            request, "webhooks.html", title="Webhooks", hooks=hooks, events=webhooks.EVENTS
-        )
+        return render(request, "webhooks.html", title="Webhooks", hooks=hooks, events=events.EVENTS)
 
     @router.post("/webhooks", response_class=HTMLResponse)
     async def webhooks_add(request: Request) -> Response:

@@ -21,16 +21,15 @@ from digest import db, dispatch
 from digest.config import Settings
 from digest.core.addresses import normalize_email
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, link_path, read_confirm_token
+from digest.core.preferences import Preferences, preferences_from_form
 from digest.core.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
 from digest.core.vocabulary import Frequency, MailKind, SubscriberStatus
 from digest.errors import DigestError, ExpiredLink, FieldErrors, InvalidInput
 from digest.models import Subscriber
 from digest.pipeline.transactional import queue_mail
 from digest.subscribers import (
-    Preferences,
     confirm,
     known_topics,
-    preferences_from_form,
     sign_up,
     subscriber_for_token,
     update_preferences,

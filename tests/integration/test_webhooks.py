@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from digest import db, webhooks
 from digest.config import Settings
+from digest.core import events
 from digest.core.vocabulary import WebhookEventStatus, utcnow
 from digest.dispatch import InProcess
 from digest.models import Subscriber, WebhookAttempt, WebhookEvent
@@ -65,15 +66,15 @@ def test_an_unsubscribe_is_posted_signed_and_recorded(
     settings: Settings, receiver: Receiver
 ) -> None:
     with db.session_scope(settings.database_url) as session:
-        webhooks.add_webhook(session, receiver.url, [webhooks.SUBSCRIBER_UNSUBSCRIBED], SECRET)
+        webhooks.add_webhook(session, receiver.url, [events.SUBSCRIBER_UNSUBSCRIBED], SECRET)
         sub = add_subscriber(session, "ana@example.org", confirmed=True)
         unsubscribe(session, sub.id)
     InProcess(settings).deliver_webhooks()
     ((headers, body),) = receiver.requests
-    assert webhooks.verify(
+    assert events.verify(
         SECRET, headers[webhooks.TIMESTAMP_HEADER], body, headers[webhooks.SIGNATURE_HEADER]
     )
-    assert not webhooks.verify(
+    assert not events.verify(
         "another secret",
         headers[webhooks.TIMESTAMP_HEADER],
         body,
@@ -91,7 +92,7 @@ def test_an_unsubscribe_is_posted_signed_and_recorded(
 
 def test_an_event_is_rolled_back_with_its_change(settings: Settings, receiver: Receiver) -> None:
     with db.session_scope(settings.database_url) as session:
-        webhooks.add_webhook(session, receiver.url, [webhooks.SUBSCRIBER_UNSUBSCRIBED], SECRET)
+        webhooks.add_webhook(session, receiver.url, [events.SUBSCRIBER_UNSUBSCRIBED], SECRET)
         add_subscriber(session, "bo@example.org", confirmed=True)
     with pytest.raises(RuntimeError), db.session_scope(settings.database_url) as session:
         sub = session.scalars(select(Subscriber)).one()
@@ -107,7 +108,7 @@ def test_a_failing_receiver_is_retried_later_and_each_try_recorded(
 ) -> None:
     receiver.answers[:] = [500]
     with db.session_scope(settings.database_url) as session:
-        webhooks.add_webhook(session, receiver.url, [webhooks.SUBSCRIBER_UNSUBSCRIBED], SECRET)
+        webhooks.add_webhook(session, receiver.url, [events.SUBSCRIBER_UNSUBSCRIBED], SECRET)
         unsubscribe(session, add_subscriber(session, "cy@example.org", confirmed=True).id)
     assert webhooks.deliver_due(settings) == {"pending": 1}
     with db.session_scope(settings.database_url) as session:
@@ -150,7 +151,7 @@ def test_a_finished_send_is_reported_once(
 
     settings = settings.model_copy(update={"outbox_dir": tmp_path / "outbox"})
     with db.session_scope(settings.database_url) as session:
-        webhooks.add_webhook(session, receiver.url, [webhooks.SEND_FINISHED], SECRET)
+        webhooks.add_webhook(session, receiver.url, [events.SEND_FINISHED], SECRET)
         add_source(session, f"{samples_url}/harbour-log.atom")
         add_subscriber(session, "dee@example.org", confirmed=True)
         add_subscriber(session, "eli@example.org", confirmed=True)
@@ -171,7 +172,7 @@ def test_the_workers_deliver_events_too(
         database_url=env["DIGEST_DATABASE_URL"], broker_url=env["DIGEST_BROKER_URL"]
     )
     with db.session_scope(settings.database_url) as session:
-        webhooks.add_webhook(session, receiver.url, [webhooks.SUBSCRIBER_UNSUBSCRIBED], SECRET)
+        webhooks.add_webhook(session, receiver.url, [events.SUBSCRIBER_UNSUBSCRIBED], SECRET)
         unsubscribe(session, add_subscriber(session, "fay@example.org", confirmed=True).id)
     # With a broker, `digest webhooks deliver` hands the due events to the workers.
     assert "handed out" in cli("webhooks", "deliver").stdout
@@ -180,7 +181,7 @@ def test_the_workers_deliver_events_too(
         time.sleep(0.1)
     ((headers, body),) = receiver.requests
     assert headers[webhooks.EVENT_HEADER] == "subscriber.unsubscribed"
-    assert webhooks.verify(
+    assert events.verify(
         SECRET, headers[webhooks.TIMESTAMP_HEADER], body, headers[webhooks.SIGNATURE_HEADER]
     )
 
@@ -193,7 +194,7 @@ def test_the_web_process_delivers_events_without_workers(
     from digest.web import create_app
 
     with db.session_scope(settings.database_url) as session:
-        webhooks.add_webhook(session, receiver.url, [webhooks.SUBSCRIBER_UNSUBSCRIBED], SECRET)
+        webhooks.add_webhook(session, receiver.url, [events.SUBSCRIBER_UNSUBSCRIBED], SECRET)
         unsubscribe(session, add_subscriber(session, "gil@example.org", confirmed=True).id)
     # No broker: `digest serve` sweeps due events itself, every sweep interval.
     with TestClient(create_app(settings, sweep_interval=0.1)):

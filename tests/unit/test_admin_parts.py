@@ -12,10 +12,10 @@ import pytest
 
 from digest.admins import _hasher, check_password
 from digest.config import Settings
+from digest.core.events import sign, verify
 from digest.errors import InvalidField
 from digest.logs import JsonFormatter, configure
 from digest.web.charts import Series, daily_chart
-from digest.webhooks import sign, verify
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from digest.core.addresses import normalize_email
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
+from digest.core.schedule import check_timezone
 from digest.core.vocabulary import SubscriberStatus
 from digest.db import session_scope
 from digest.errors import AlreadyExists, InvalidInput, NotFound
 from digest.models import Subscriber
-from digest.subscribers import add_subscriber, check_timezone, find_subscriber, unsubscribe
+from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
 
 SECRET = "test-secret"
 
