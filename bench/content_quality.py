@@ -44,6 +44,7 @@ from digest.content import (  # noqa: E402
     split_sentences,
     summarize,
 )
+from digest.store import schema  # noqa: E402
 
 GOLDEN = REPO / "tests" / "golden" / "content"
 STORIES = REPO / "tests" / "fixtures" / "content" / "stories.json"
@@ -202,10 +203,10 @@ def read_also() -> None:
 
 
 def edition_time(archive_size: int) -> None:
-    from digest import db
     from digest.config import Settings
-    from digest.models import Article, Source
     from digest.pipeline.editions import edition_content
+    from digest.store import db
+    from digest.store.models import Article, Source
 
     rng = random.Random(8)
     articles = json.loads(STORIES.read_text(encoding="utf-8"))["articles"]
@@ -217,7 +218,7 @@ def edition_time(archive_size: int) -> None:
             database_url=f"sqlite:///{tmp}/bench.db",
             templates_dir=REPO / "templates",
         )
-        db.upgrade(settings.database_url)
+        schema.upgrade(settings.database_url)
         engine = db.get_engine(settings.database_url)
         with db.session_scope(settings.database_url) as session:
             sources = [Source(name=f"s{i}", url=f"https://s{i}.example.org/") for i in range(8)]

@@ -162,17 +162,17 @@ def free_port() -> int:
 
 
 def settings_for(folder: Path, name: str, **extra: object):  # type: ignore[no-untyped-def]
-    from digest import db
     from digest.config import Settings
+    from digest.store import schema
 
     settings = Settings(database_url=f"sqlite:///{folder / name}", **extra)  # type: ignore[arg-type]
-    db.upgrade(settings.database_url)
+    schema.upgrade(settings.database_url)
     return settings
 
 
 def add_sources(settings, urls: list[str], full_text: str = "never") -> None:  # type: ignore[no-untyped-def]
-    from digest.db import session_scope
-    from digest.models import Source
+    from digest.store.db import session_scope
+    from digest.store.models import Source
 
     with session_scope(settings.database_url) as session:
         session.add_all(Source(url=url, name=url, full_text_mode=full_text) for url in urls)
@@ -262,8 +262,8 @@ def measure_full_text(port: int, folder: Path) -> dict[str, float]:
     from sqlalchemy import func, select
 
     from digest import pipeline
-    from digest.db import session_scope
-    from digest.models import Article
+    from digest.store.db import session_scope
+    from digest.store.models import Article
 
     figures = {}
     for mode in ("never", "auto"):

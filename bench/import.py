@@ -87,9 +87,9 @@ def child_plain(url: str, path: Path) -> dict[str, float]:
     from sqlalchemy import insert
 
     from digest.core.vocabulary import utcnow
-    from digest.db import session_scope
     from digest.importing import BATCH_SIZE
-    from digest.models import Subscriber
+    from digest.store.db import session_scope
+    from digest.store.models import Subscriber
 
     start = time.perf_counter()
     now = utcnow()
@@ -132,7 +132,7 @@ def run_child(mode: str, url: str, path: Path) -> dict[str, float]:
 
 
 def fresh_database(url: str | None, folder: Path, name: str) -> str:
-    from digest import db
+    from digest.store import schema
 
     if url is None:
         url = f"sqlite:///{folder / name}.db"
@@ -143,7 +143,7 @@ def fresh_database(url: str | None, folder: Path, name: str) -> str:
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
-    db.upgrade(url)
+    schema.upgrade(url)
     return url
 
 

@@ -235,11 +235,11 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
 
 def seed(database_url: str) -> None:
     """The schema, a source and eight articles (inserted directly: one edition)."""
-    from digest import db
     from digest.core.vocabulary import utcnow
-    from digest.models import Article, Source
+    from digest.store import db, schema
+    from digest.store.models import Article, Source
 
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     now = utcnow()
     paragraph = (
         "The council met on Tuesday to discuss the harbour budget, the bridge repairs and "
@@ -284,13 +284,13 @@ def import_subscribers(n: int, work: Path, env: dict[str, str]) -> None:
 def copy_size(settings: Any) -> int:
     """The size of one copy of the edition the send will make, rendered here without
     storing it (so the send itself renders it, and premailer's count is the send's)."""
-    from digest import db
     from digest.core.vocabulary import utcnow
     from digest.mail.message import list_id_for
     from digest.mail.template import Recipient, build_template
-    from digest.models import Article
     from digest.pipeline import edition_content
     from digest.render.edition import render_edition
+    from digest.store import db
+    from digest.store.models import Article
 
     now = utcnow()
     with db.session_scope(settings.database_url) as session:

@@ -226,8 +226,8 @@ def add_sample_articles(settings: Any) -> int:
 def add_synthetic_articles(settings: Any, count: int = 8) -> int:
     """A Source and `count` Article rows inserted directly, with plausible text."""
     from digest.core.vocabulary import utcnow
-    from digest.db import session_scope
-    from digest.models import Article, Source
+    from digest.store.db import session_scope
+    from digest.store.models import Article, Source
     from digest.topics import topics_named
 
     now = utcnow()
@@ -268,8 +268,8 @@ def add_subscribers(settings: Any, n: int) -> None:
     from sqlalchemy import insert
 
     from digest.core.vocabulary import SubscriberStatus, utcnow
-    from digest.db import session_scope
-    from digest.models import Subscriber
+    from digest.store.db import session_scope
+    from digest.store.models import Subscriber
 
     now = utcnow()
     rows = [
@@ -295,8 +295,8 @@ def reset_deliveries(settings: Any, delivery_ids: list[int]) -> None:
     from sqlalchemy import update
 
     from digest.core.vocabulary import DeliveryStatus
-    from digest.db import session_scope
-    from digest.models import Delivery
+    from digest.store.db import session_scope
+    from digest.store.models import Delivery
 
     with session_scope(settings.database_url) as session:
         session.execute(
@@ -346,8 +346,9 @@ def print_table(rows: list[Row], ratios: list[tuple[str, float]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from digest import db, pipeline
+    from digest import pipeline
     from digest.mail import OutboxTransport, SmtpTransport
+    from digest.store import schema
 
     n = args.subscribers
     n_raw = args.raw or n
@@ -368,7 +369,7 @@ def run(args: argparse.Namespace) -> int:
 
         # (b) the project: a fresh database, N subscribers, a few articles.
         settings = make_settings(workdir, sink.url)
-        _, seconds = timed(lambda: db.upgrade(settings.database_url))
+        _, seconds = timed(lambda: schema.upgrade(settings.database_url))
         setup = f"schema {seconds:.2f} s"
         _, seconds = timed(lambda: add_subscribers(settings, n))
         setup += f", {n} subscribers {seconds:.2f} s"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from digest.core.addresses import normalize_email
 from digest.core.vocabulary import utcnow
 from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
-from digest.models import AdminUser, ApiToken
+from digest.store.models import AdminUser, ApiToken
 
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "dgt_"

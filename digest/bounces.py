@@ -21,10 +21,10 @@ from digest import webhooks
 from digest.config import Settings
 from digest.core.verp import delivery_in_headers
 from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
-from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
 from digest.mail.dsn import Dsn, RecipientReport, parse_dsn
-from digest.models import Delivery, Subscriber
+from digest.store.db import session_scope
+from digest.store.models import Delivery, Subscriber
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from digest import db, wiring
+from digest import wiring
 from digest.config import Settings
 from digest.core.redact import mask_url
 from digest.errors import DigestError
+from digest.store import schema
 
 Status = Literal["ok", "warning", "error"]
 # What a server's EHLO answer says that matters to a send, in the order shown.
@@ -61,13 +62,13 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
 def check_database(settings: Settings) -> Check:
     url = mask_url(settings.database_url)
     try:
-        state = db.schema_state(settings.database_url)
+        state = schema.schema_state(settings.database_url)
     except Exception as exc:  # every driver has its own errors; the message is what counts
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return Check("database", "error", f"cannot reach {url}: {reason}")
     if not state.is_current:
         try:
-            db.require_current_schema(settings.database_url)
+            schema.require_current_schema(settings.database_url)
         except DigestError as exc:
             return Check("database", "error", f"{url}: {exc}")
     return Check("database", "ok", f"{url}, schema at {state.head}")

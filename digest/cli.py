@@ -27,13 +27,14 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from rich.text import Text
 
-from digest import db, dispatch, pipeline, sends, wiring
+from digest import dispatch, pipeline, sends, wiring
 from digest.config import Settings, get_settings
 from digest.core.redact import mask_url
 from digest.core.vocabulary import DeliveryStatus, Frequency, SendKind
 from digest.errors import DigestError, InvalidInput
 from digest.pipeline.transactional import queue_confirmations
 from digest.render.edition import check_templates
+from digest.store import db, schema
 from digest.subscribers import add_subscriber, remove_subscriber
 
 if TYPE_CHECKING:
@@ -85,9 +86,9 @@ def _settings(*, migrate: bool = False, templates: bool = False) -> Settings:
     if templates:
         check_templates(settings.templates_dir, wiring.mailing(settings))
     if migrate:
-        db.upgrade(settings.database_url)
+        schema.upgrade(settings.database_url)
     else:
-        db.require_current_schema(settings.database_url)
+        schema.require_current_schema(settings.database_url)
     return settings
 
 
@@ -219,7 +220,7 @@ def db_revision(
 ) -> None:
     """Write a new migration from the difference between the models and the database."""
     settings = _settings()
-    path = db.new_revision(settings.database_url, message)
+    path = schema.new_revision(settings.database_url, message)
     console.print(f"Wrote {path}: review it, then `digest init` applies it.", markup=False)
 
 

@@ -40,9 +40,9 @@ from digest.core.preferences import clean_name
 from digest.core.schedule import WEEKDAYS, check_schedule, day_of_month_text
 from digest.core.topics import TOPIC_MAX_LENGTH, normalize_topics
 from digest.core.vocabulary import SUPPRESSED, SubscriberStatus, utcnow
-from digest.db import insert_ignore, session_scope
 from digest.errors import InvalidInput
-from digest.models import Subscriber, Topic, subscriber_topics
+from digest.store.db import insert_ignore, session_scope
+from digest.store.models import Subscriber, Topic, subscriber_topics
 
 COLUMNS = (
     "email",

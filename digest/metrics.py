@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
-from digest.db import session_scope
-from digest.models import Article, Delivery, Source, Subscriber, WebhookEvent
+from digest.store.db import session_scope
+from digest.store.models import Article, Delivery, Source, Subscriber, WebhookEvent
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QUEUED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)

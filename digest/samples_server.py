@@ -95,8 +95,8 @@ def seed_samples(database_url: str, base_url: str, *, subscribers: bool = True) 
     Used by `digest run --samples`, the benchmarks and the tests. Running it again adds
     nothing; a sample source whose server moved to another port is pointed at it.
     """
-    from digest.db import session_scope
     from digest.sources import add_source, list_sources
+    from digest.store.db import session_scope
     from digest.subscribers import add_subscriber, list_subscribers
 
     with session_scope(database_url) as session:

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, SendStatus
-from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
-from digest.models import Delivery, Send
+from digest.store.db import session_scope
+from digest.store.models import Delivery, Send
 
 # Copies of a send not yet on their way: what resume hands out and cancel stops.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)

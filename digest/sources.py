@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from digest.errors import AlreadyExists, BadUrl, InvalidInput, NotFound, OpmlError
 from digest.gather.opml import OpmlEntry, parse_opml, write_opml
 from digest.gather.urls import check_http_url
-from digest.models import Article, Source
+from digest.store.models import Article, Source
 from digest.topics import topics_named
 
 SOURCE_KINDS = ("feed", "page", "section")

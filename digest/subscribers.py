@@ -26,7 +26,7 @@ from digest.core.schedule import (
 )
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
 from digest.errors import AlreadyExists, InvalidInput, NotFound
-from digest.models import Source, Subscriber, Topic, source_topics
+from digest.store.models import Source, Subscriber, Topic, source_topics
 from digest.topics import topics_named
 
 

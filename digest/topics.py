@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.core.topics import TOPIC_MAX_LENGTH, normalize_topics
-from digest.db import insert_ignore
 from digest.errors import InvalidInput
-from digest.models import Topic
+from digest.store.db import insert_ignore
+from digest.store.models import Topic
 
 
 def topics_named(session: Session, names: list[str] | tuple[str, ...]) -> list[Topic]:

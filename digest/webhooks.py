@@ -35,9 +35,9 @@ from digest.core.events import (
     sign,
 )
 from digest.core.vocabulary import WebhookEventStatus, utcnow
-from digest.db import insert_ignore, session_scope
 from digest.errors import NotFound
-from digest.models import Delivery, Send, Subscriber, Webhook, WebhookAttempt, WebhookEvent
+from digest.store.db import insert_ignore, session_scope
+from digest.store.models import Delivery, Send, Subscriber, Webhook, WebhookAttempt, WebhookEvent
 
 if TYPE_CHECKING:  # httpx is imported when events are delivered, not by every send
     import httpx

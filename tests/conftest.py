@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL, make_url
 
-from digest import db
+from digest.store import db, schema
 
 # DIGEST_TEST_DATABASES=sqlite runs one side only, for a quicker local run.
 DATABASES = [
@@ -96,7 +96,7 @@ class PostgresServer:
             name = self.new_name() + "_template"
             self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
             url = self.database_url(name)
-            db.upgrade(url)
+            schema.upgrade(url)
             db.get_engine(url).dispose()  # a template must have no open connections
             self._template = name
         return self._template
@@ -234,7 +234,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture(scope="session")
 def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("schema") / "digest.db"
-    db.upgrade(f"sqlite:///{path}")
+    schema.upgrade(f"sqlite:///{path}")
     return path
 
 

@@ -8,9 +8,10 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_init
 
-from digest import db, wiring
+from digest import wiring
 from digest.config import get_settings
 from digest.errors import ConfigError
+from digest.store import db
 
 settings = get_settings()
 broker = settings.broker_url or "redis://127.0.0.1:6379/0"

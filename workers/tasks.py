@@ -9,10 +9,11 @@ from celery import Task, group
 from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
-from digest import db, pipeline, testsend, webhooks, wiring
+from digest import pipeline, testsend, webhooks, wiring
 from digest.core.vocabulary import MailStatus, SendKind, utcnow
 from digest.mail import Transport
 from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
+from digest.store import db
 from workers.celery_app import app, settings
 
 POLICY = wiring.retry_policy(settings)

@@ -31,7 +31,6 @@ from digest.config import Settings
 from digest.core.links import subscriber_links
 from digest.core.retry import RetryPolicy
 from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
-from digest.db import session_scope
 from digest.errors import (
     Bounced,
     InvalidInput,
@@ -44,8 +43,9 @@ from digest.errors import (
 from digest.mail import Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
-from digest.models import Delivery, Edition, Subscriber
 from digest.sends import ErrorBudget, active_send
+from digest.store.db import session_scope
+from digest.store.models import Delivery, Edition, Subscriber
 
 log = logging.getLogger(__name__)
 

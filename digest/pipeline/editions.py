@@ -21,8 +21,6 @@ from digest.config import Settings
 from digest.content import Doc, related_for_all, summarize
 from digest.content.related import LEAD_CHARS
 from digest.core.items import Candidate, choose_items, content_key
-from digest.db import insert_ignore
-from digest.models import Article, Edition, EditionArticle, Source, UTCDateTime
 from digest.render.edition import (
     DigestContent,
     DigestItem,
@@ -30,6 +28,8 @@ from digest.render.edition import (
     render_edition,
     subject_for,
 )
+from digest.store.db import insert_ignore
+from digest.store.models import Article, Edition, EditionArticle, Source, UTCDateTime
 
 READ_ALSO = 3
 LATEST = 5

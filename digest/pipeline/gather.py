@@ -26,7 +26,6 @@ from digest.config import Settings
 from digest.content import article_body, article_language, sanitize_html, summarize
 from digest.core.retry import backoff_until
 from digest.core.vocabulary import utcnow
-from digest.db import get_engine, session_scope
 from digest.errors import FeedError, FetchError, InvalidInput, NotFound
 from digest.gather import (
     FeedEntry,
@@ -42,8 +41,9 @@ from digest.gather import (
 )
 from digest.gather.fetch import retry_after_time
 from digest.gather.urls import host_of, link_variants, same_article_key
-from digest.models import Article, Source
 from digest.sources import default_source_name
+from digest.store.db import get_engine, session_scope
+from digest.store.models import Article, Source
 
 # Turns a feed entry into the article row to store; raising leaves that entry out.
 EntryProcessor = Callable[[FeedEntry, int, datetime], Article]

@@ -20,9 +20,15 @@ from digest.config import Settings
 from digest.core.plan import Unsettled, decide, due_recipients
 from digest.core.schedule import ScheduleInfo, since
 from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
-from digest.db import insert_ignore, session_scope
 from digest.errors import InvalidInput
-from digest.models import (
+from digest.pipeline.editions import (
+    CANDIDATES,
+    get_or_create_edition,
+    published_or_seen,
+    render_subject,
+)
+from digest.store.db import insert_ignore, session_scope
+from digest.store.models import (
     Article,
     Delivery,
     Send,
@@ -30,12 +36,6 @@ from digest.models import (
     Topic,
     source_topics,
     subscriber_topics,
-)
-from digest.pipeline.editions import (
-    CANDIDATES,
-    get_or_create_edition,
-    published_or_seen,
-    render_subject,
 )
 from digest.subscribers import find_subscriber
 

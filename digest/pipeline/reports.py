@@ -15,11 +15,11 @@ from digest.config import Settings
 from digest.core.links import subscriber_links
 from digest.core.schedule import WEEKDAYS, day_of_month_text
 from digest.core.vocabulary import DeliveryStatus, utcnow
-from digest.db import session_scope
-from digest.models import Article, Delivery, Source, Subscriber
 from digest.pipeline.editions import edition_content, published_or_seen
 from digest.pipeline.plan import new_articles
 from digest.render.edition import personalize, render_edition
+from digest.store.db import session_scope
+from digest.store.models import Article, Delivery, Source, Subscriber
 from digest.subscribers import find_subscriber
 
 

@@ -25,12 +25,12 @@ from digest.config import Settings
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, confirm_url, link_url, make_confirm_token
 from digest.core.retry import RetryPolicy
 from digest.core.vocabulary import MailKind, MailStatus, SubscriberStatus, utcnow
-from digest.db import session_scope
 from digest.errors import InvalidInput, PermanentError, TemporaryError
 from digest.mail import Transport
 from digest.mail.message import build_transactional_message, domain_of
-from digest.models import Subscriber, TransactionalMail
 from digest.render.edition import environment
+from digest.store.db import session_scope
+from digest.store.models import Subscriber, TransactionalMail
 
 # A confirmation or a welcome is wanted now, not tomorrow: a few tries, spaced by the
 # delivery retry policy's delays, then the mail fails (the person can ask for a new one).

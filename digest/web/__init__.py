@@ -18,14 +18,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from digest import db, dispatch, metrics, wiring
+from digest import dispatch, metrics, wiring
 from digest.checks import broker_problem
 from digest.config import Settings, get_settings
 from digest.core.links import UNSUBSCRIBE
 from digest.errors import DigestError
-from digest.models import Subscriber
 from digest.pipeline.transactional import send_due_mails
 from digest.render import default_templates_dir
+from digest.store import db
+from digest.store.models import Subscriber
 from digest.subscribers import subscriber_for_token, unsubscribe
 from digest.web.admin import add_admin
 from digest.web.api import create_api

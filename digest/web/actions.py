@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from digest import db, dispatch, importing, pipeline, sends, webhooks
+from digest import dispatch, importing, pipeline, sends, webhooks
 from digest.config import Settings
 from digest.core import events
 from digest.core.addresses import normalize_email
@@ -26,9 +26,10 @@ from digest.core.preferences import clean_name
 from digest.core.schedule import WEEKDAYS, check_schedule, day_of_month_text
 from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput, NotFound
-from digest.models import Article, Delivery, Edition, Source, Subscriber, Topic
 from digest.sources import FULL_TEXT_MODES, add_source, check_source_url
 from digest.sources import update_source as change_source
+from digest.store import db
+from digest.store.models import Article, Delivery, Edition, Source, Subscriber, Topic
 from digest.subscribers import add_subscriber, apply_schedule, unsubscribe
 from digest.topics import topics_named
 
@@ -523,7 +524,7 @@ def list_deliveries(
 def list_sends(settings: Settings, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     rows = sends.send_rows(settings, limit=limit + offset)[offset:]
     with db.session_scope(settings.database_url) as session:
-        from digest.models import Send
+        from digest.store.models import Send
 
         total = session.scalar(select(func.count()).select_from(Send)) or 0
     return page_of(total, rows, limit, offset)

@@ -22,13 +22,14 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from digest import admins, db, dispatch, webhooks
+from digest import admins, dispatch, webhooks
 from digest.admins import Admin, admin_for_token, authenticate
 from digest.config import Settings
 from digest.core import events
 from digest.core.schedule import WEEKDAYS
 from digest.core.vocabulary import DeliveryStatus, Frequency, SubscriberStatus
 from digest.errors import DigestError, InvalidField
+from digest.store import db
 from digest.web import actions
 from digest.web.auth import CSRF_FIELD, Sessions
 from digest.web.dashboard import activity

@@ -17,9 +17,9 @@ from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from digest import db
 from digest.admins import TOKEN_ADMIN, Admin, admin_by_id, admin_for_token
 from digest.config import Settings
+from digest.store import db
 
 COOKIE = "digest_admin"
 SESSION_MAX_AGE = 12 * 3600

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from digest import sends
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
-from digest.db import session_scope
-from digest.models import Delivery, Subscriber
 from digest.pipeline.reports import source_rows
+from digest.store.db import session_scope
+from digest.store.models import Delivery, Subscriber
 from digest.web.charts import Series, daily_chart
 
 DAYS = 30

@@ -17,7 +17,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
 
-from digest import db, dispatch
+from digest import dispatch
 from digest.config import Settings
 from digest.core.addresses import normalize_email
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, link_path, read_confirm_token
@@ -25,8 +25,9 @@ from digest.core.preferences import Preferences, preferences_from_form
 from digest.core.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
 from digest.core.vocabulary import Frequency, MailKind, SubscriberStatus
 from digest.errors import DigestError, ExpiredLink, FieldErrors, InvalidInput
-from digest.models import Subscriber
 from digest.pipeline.transactional import queue_mail
+from digest.store import db
+from digest.store.models import Subscriber
 from digest.subscribers import (
     confirm,
     known_topics,

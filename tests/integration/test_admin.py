@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from smtp_sink import Sink
 from sqlalchemy import func, select
 
-from digest import db
 from digest.admins import add_admin, create_token
 from digest.config import Settings
-from digest.models import Delivery, Subscriber
+from digest.store import db
+from digest.store.models import Delivery, Subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "admin-token-for-tests"

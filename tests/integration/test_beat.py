@@ -24,8 +24,8 @@ from celery.beat import PersistentScheduler
 from celery.schedules import crontab
 from smtp_sink import Sink
 
-from digest import db
-from digest.models import Article, Source
+from digest.store import db
+from digest.store.models import Article, Source
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]

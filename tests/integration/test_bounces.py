@@ -24,12 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from smtp_sink import Sink, free_port
 from sqlalchemy import select
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
 from digest.core.verp import delivery_for_address
 from digest.mail.dkim import dns_record
-from digest.models import Delivery, Subscriber
 from digest.samples_server import seed_samples, serve_samples
+from digest.store import db, schema
+from digest.store.models import Delivery, Subscriber
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +131,7 @@ def deployment(database_url: str, tmp_path: Path, samples_base: str) -> Iterator
         secret_key=SECRET,
         templates_dir=ROOT / "templates",
     )
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     seed_samples(database_url, samples_base, subscribers=False)
     pipeline.gather_all(settings)
     yield Deployment(env, sink, settings, tmp_path)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.db import upgrade
 from digest.samples_server import serve_samples
+from digest.store.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 Run = Callable[..., subprocess.CompletedProcess[str]]

@@ -21,11 +21,12 @@ import pytest
 from smtp_sink import Sink
 from sqlalchemy import select
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail import SmtpTransport
-from digest.models import Article, Delivery, Source
+from digest.store import db, schema
+from digest.store.models import Article, Delivery, Source
 from digest.subscribers import add_subscriber
 
 pytestmark = pytest.mark.integration
@@ -68,7 +69,7 @@ def seed_send(database_url: str, smtp_url: str, count: int, **extra: object) -> 
         templates_dir=ROOT / "templates",
         **extra,  # type: ignore[arg-type]
     )
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     with db.session_scope(database_url) as session:
         source = Source(url="https://example.org/feed.xml", name="Harbour News")
         session.add(source)

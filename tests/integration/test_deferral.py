@@ -17,10 +17,11 @@ from aiosmtpd.controller import Controller
 from smtp_sink import Sink, free_port
 from sqlalchemy import func, select
 
-from digest import db, dispatch, pipeline, wiring
+from digest import dispatch, pipeline, wiring
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, SendKind, utcnow
-from digest.models import Article, Delivery, Send, Source
+from digest.store import db, schema
+from digest.store.models import Article, Delivery, Send, Source
 from digest.subscribers import add_subscriber
 
 pytestmark = pytest.mark.integration
@@ -75,7 +76,7 @@ def make_settings(database_url: str, smtp_url: str, tmp_path: Path, **extra: obj
     }
     values.update(extra)
     settings = Settings(**values)  # type: ignore[arg-type]
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     return settings
 
 
@@ -217,7 +218,7 @@ def test_a_dispatch_with_nobody_due_writes_no_send(database_url: str, tmp_path: 
     seed(settings, 3)
     now = utcnow()
     with db.session_scope(settings.database_url) as session:
-        from digest.models import Subscriber
+        from digest.store.models import Subscriber
 
         for sub in session.scalars(select(Subscriber)):
             sub.hour = (now + timedelta(hours=3)).hour

@@ -14,7 +14,7 @@ import pytest
 from gather_pages import LOREM, article_page, rss, section_page
 from web_site import Site, serve_site
 
-from digest.db import upgrade
+from digest.store.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 Run = Callable[..., subprocess.CompletedProcess[str]]

@@ -13,11 +13,12 @@ from gather_pages import LOREM, article_page, rss, section_page
 from sqlalchemy import select
 from web_site import Site, serve_site
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
 from digest.gather import FeedEntry
-from digest.models import Article, Source
 from digest.sources import add_source
+from digest.store import db
+from digest.store.models import Article, Source
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

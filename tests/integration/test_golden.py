@@ -24,12 +24,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
 from digest.mail import transport_from_url
-from digest.models import Article
 from digest.samples_server import serve_samples
 from digest.sources import add_source
+from digest.store import db, schema
+from digest.store.models import Article
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +129,7 @@ def run_case(
 ) -> tuple[EmailMessage, bytes, str]:
     now = case["now"]
     settings = case_settings(case, database_url, outbox)
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     with serve_samples(folder, port=five_digit_port()) as base:
         assert len(base) == len(SERVER_STANDIN), base
         with db.session_scope(database_url) as session:

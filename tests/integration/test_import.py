@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from digest import db, importing
+from digest import importing
 from digest.core.vocabulary import SubscriberStatus
 from digest.errors import InvalidInput
-from digest.models import Subscriber
+from digest.store import db, schema
+from digest.store.models import Subscriber
 from digest.subscribers import add_subscriber, unsubscribe
 
 HEADER = "email,name,status,frequency,weekday,day_of_month,hour,timezone,topics\n"
@@ -29,7 +30,7 @@ GOOD = (
 
 @pytest.fixture
 def url(database_url: str) -> str:
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     return database_url
 
 
@@ -126,7 +127,7 @@ def test_export_then_import_round_trips_into_an_empty_database(
     text = export(url)
     assert text.startswith(HEADER) and text.count("\n") == 5
     other = f"sqlite:///{tmp_path / 'other.db'}"
-    db.upgrade(other)
+    schema.upgrade(other)
     result = run_import(other, text)
     assert (result.imported, result.errors) == (4, [])
     assert export(other) == text

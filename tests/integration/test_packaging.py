@@ -54,7 +54,7 @@ def test_the_wheel_contains_the_templates_in_the_package(wheel: Path) -> None:
     for template in TEMPLATES:
         assert f"digest/templates/{template}" in names
     # The rest of the package is still there.
-    assert {"digest/cli.py", "workers/tasks.py", "digest/migrations/env.py"} <= names
+    assert {"digest/cli.py", "workers/tasks.py", "digest/store/migrations/env.py"} <= names
     assert not any(name.startswith("templates/") for name in names)
 
 
@@ -66,7 +66,7 @@ def test_an_installed_copy_finds_its_templates(wheel: Path, tmp_path: Path) -> N
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     environ["PYTHONPATH"] = str(site)
     probe = (
-        "import digest, digest.config as c, digest.render as r;"
+        "import digest, digest.config as c, digest.render.edition as r;"
         "d = c.Settings().templates_dir;"
         "r.environment(d).get_template('email/digest.html');"
         "print(digest.__file__); print(d)"

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail import OutboxTransport, SmtpTransport
-from digest.models import Article, Delivery, Edition, Send, Source
 from digest.samples_server import seed_samples, serve_samples
 from digest.sources import add_source
+from digest.store import db, schema
+from digest.store.models import Article, Delivery, Edition, Send, Source
 from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         templates_dir=ROOT / "templates",
         retry_base_delay=0,  # retries go round at once
     )
-    db.upgrade(s.database_url)
+    schema.upgrade(s.database_url)
     return s
 
 

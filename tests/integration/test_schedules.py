@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
-from digest.models import Article, Source, Subscriber
+from digest.store import db, schema
+from digest.store.models import Article, Source, Subscriber
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret",
         templates_dir=ROOT / "templates",
     )
-    db.upgrade(s.database_url)
+    schema.upgrade(s.database_url)
     return s
 
 

@@ -20,9 +20,9 @@ from smtp_sink import Sink, free_port
 from sqlalchemy import insert, select
 from test_deferral import LateServer
 
-from digest import db
 from digest.core.vocabulary import SubscriberStatus, utcnow
-from digest.models import Article, Delivery, Source, Subscriber
+from digest.store import db
+from digest.store.models import Article, Delivery, Source, Subscriber
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from smtp_sink import Sink
 from sqlalchemy import func, select
 from test_deferral import make_settings, seed, send_now
 
-from digest import db
 from digest.core.vocabulary import DeliveryStatus
-from digest.models import Delivery
+from digest.store import db
+from digest.store.models import Delivery
 
 pytestmark = pytest.mark.integration
 

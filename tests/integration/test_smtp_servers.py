@@ -20,12 +20,12 @@ from test_deferral import make_settings, seed, send_now
 from test_send_faults import add_readers
 from test_smtp_faults import Proxy, received
 
-from digest import db
 from digest.config import Settings
 from digest.core.smtp_urls import ServerSpec, parse_servers
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail.servers import Limiter
-from digest.models import Delivery, Subscriber
+from digest.store import db
+from digest.store.models import Delivery, Subscriber
 
 pytestmark = pytest.mark.integration
 

@@ -11,18 +11,19 @@ import pytest
 from celery import Celery
 from smtp_sink import Sink
 
-from digest import db, dispatch
+from digest import dispatch
 from digest.config import Settings
 from digest.core.vocabulary import MailKind, MailStatus, SendKind, utcnow
 from digest.dispatch import InProcess
 from digest.mail import SmtpTransport
-from digest.models import TransactionalMail
 from digest.pipeline.transactional import (
     MAX_ATTEMPTS,
     due_mails,
     queue_mail,
     send_mail_in_process,
 )
+from digest.store import db, schema
+from digest.store.models import TransactionalMail
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         DIGEST_FROM="Harwick Digest <digest@news.example.org>",
         retry_base_delay=0,
     )
-    db.upgrade(s.database_url)
+    schema.upgrade(s.database_url)
     return s
 
 

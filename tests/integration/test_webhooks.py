@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from digest import db, webhooks
+from digest import webhooks
 from digest.config import Settings
 from digest.core import events
 from digest.core.vocabulary import WebhookEventStatus, utcnow
 from digest.dispatch import InProcess
-from digest.models import Subscriber, WebhookAttempt, WebhookEvent
+from digest.store import db
+from digest.store.models import Subscriber, WebhookAttempt, WebhookEvent
 from digest.subscribers import add_subscriber, unsubscribe
 
 SECRET = "shared-webhook-secret"

@@ -10,8 +10,8 @@ import os
 import pytest
 from sqlalchemy import select, text
 
-from digest import db
-from digest.models import Source
+from digest.store import db
+from digest.store.models import Source
 
 ROUNDS = 150
 

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest import db
 from digest.config import Settings, load_settings
 from digest.core.items import Candidate, choose_items
 from digest.errors import ConfigError
-from digest.models import Article, Edition, Source
 from digest.pipeline.editions import edition_content, get_or_create_edition, render_subject
 from digest.pipeline.plan import new_articles
+from digest.store import db, schema
+from digest.store.models import Article, Edition, Source
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ class TestChooseItems:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,

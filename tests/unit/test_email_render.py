@@ -34,6 +34,7 @@ from digest.render.edition import (
     subject_for,
 )
 from digest.showcase import SHOWCASE
+from digest.store import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -507,7 +508,6 @@ def test_the_showcase_digest_is_as_pinned(showcase) -> None:  # type: ignore[no-
 def test_an_admins_folder_overrides_a_web_page_too(database_url: str, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from digest import db
     from digest.web import create_app
 
     (tmp_path / "web").mkdir()
@@ -517,7 +517,7 @@ def test_an_admins_folder_overrides_a_web_page_too(database_url: str, tmp_path: 
         "utf-8",
     )
     settings = Settings(_env_file=None, database_url=database_url, templates_dir=tmp_path)  # type: ignore[call-arg]
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     response = TestClient(create_app(settings)).get("/unsubscribe/MQ.forged")
     assert response.status_code == 400
     assert '<h1 class="own">Invalid link</h1>' in response.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from digest.gather.identity import MAX_KEY_LENGTH, article_key
-from digest.models import Article
+from digest.store.models import Article
 
 HASHED = re.compile(r"sha256:[0-9a-f]{64}")
 LINK = "https://courier.example/2026/03/ferry-timetable"

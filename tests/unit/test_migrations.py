@@ -23,12 +23,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import make_url, select
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.errors import SchemaOutOfDate
 from digest.mail import transport_from_url
-from digest.models import Base, Delivery, Edition, Source, Subscriber, Topic
+from digest.store import db, schema
+from digest.store.models import Base, Delivery, Edition, Source, Subscriber, Topic
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "tests" / "fixtures" / "schemas"
@@ -188,7 +189,7 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
     database_url: str, tmp_path: Path, shape: str
 ) -> None:
     create_old_schema(database_url, shape)
-    assert db.schema_state(database_url).current == "0001"
+    assert schema.schema_state(database_url).current == "0001"
     assert "dry_run" in columns(database_url, "sends")
 
     # History from before the upgrade: Ada had the harbour article in an earlier digest.
@@ -271,9 +272,9 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
             )
         )
 
-    db.upgrade(database_url)  # what `digest init` runs
+    schema.upgrade(database_url)  # what `digest init` runs
 
-    db.require_current_schema(database_url)
+    schema.require_current_schema(database_url)
     assert "claimed_at" in columns(database_url, "deliveries")
     assert "dry_run" not in columns(database_url, "sends")
     with db.session_scope(database_url) as session:
@@ -306,15 +307,15 @@ def test_init_repairs_an_old_0001_schema_and_the_next_send_goes_out(
 
 
 def test_0002_changes_nothing_on_a_database_made_by_todays_0001(database_url: str) -> None:
-    command.upgrade(db.alembic_config(database_url), "0001")
+    command.upgrade(schema.alembic_config(database_url), "0001")
     before = table_shapes(database_url)
-    command.upgrade(db.alembic_config(database_url), "0002")
+    command.upgrade(schema.alembic_config(database_url), "0002")
     assert table_shapes(database_url) == before
-    assert db.schema_state(database_url).current == "0002"
+    assert schema.schema_state(database_url).current == "0002"
 
 
 def test_the_migrations_build_what_the_models_describe(database_url: str) -> None:
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     with db.get_engine(database_url).connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True}
@@ -325,37 +326,37 @@ def test_the_migrations_build_what_the_models_describe(database_url: str) -> Non
 
 def test_the_schema_check_says_to_run_init(database_url: str) -> None:
     with pytest.raises(SchemaOutOfDate, match=r"has no schema yet: run `digest init`"):
-        db.require_current_schema(database_url)
-    state = db.schema_state(database_url)
+        schema.require_current_schema(database_url)
+    state = schema.schema_state(database_url)
     assert (state.current, state.is_current) == (None, False)
 
-    command.upgrade(db.alembic_config(database_url), "0001")
+    command.upgrade(schema.alembic_config(database_url), "0001")
     with pytest.raises(SchemaOutOfDate) as raised:
-        db.require_current_schema(database_url)
+        schema.require_current_schema(database_url)
     message = str(raised.value)
     assert "\n" not in message
     assert "at revision 0001" in message
     assert "run `digest init`" in message
-    state = db.schema_state(database_url)
+    state = schema.schema_state(database_url)
     assert (state.current, state.is_current) == ("0001", False)
 
-    db.upgrade(database_url)
-    state = db.require_current_schema(database_url)
+    schema.upgrade(database_url)
+    state = schema.require_current_schema(database_url)
     assert state.is_current and state.current == state.head
 
 
 def test_the_schema_check_on_a_revision_it_does_not_know(database_url: str) -> None:
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     with db.get_engine(database_url).begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
     with pytest.raises(SchemaOutOfDate, match=r"revision 0099, which this version of digest"):
-        db.require_current_schema(database_url)
+        schema.require_current_schema(database_url)
 
 
 def test_the_schema_check_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "missing.db"
     with pytest.raises(SchemaOutOfDate, match="no schema yet"):
-        db.require_current_schema(f"sqlite:///{path}")
+        schema.require_current_schema(f"sqlite:///{path}")
     assert not path.exists()
 
 
@@ -363,7 +364,7 @@ def test_the_schema_check_does_not_create_a_missing_sqlite_file(tmp_path: Path) 
 def migrations_copy(tmp_path: Path) -> Path:
     """The project's migrations, copied so a new revision does not land in the package."""
     copy = tmp_path / "migrations"
-    shutil.copytree(db.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(schema.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 
 
@@ -374,20 +375,20 @@ def revision_ids(versions: Path) -> list[str]:
 def test_new_revision_writes_the_next_numbered_migration_of_the_model_changes(
     database_url: str, migrations_copy: Path
 ) -> None:
-    db.upgrade(database_url)
-    head = db.schema_state(database_url).head
-    package_files = sorted(p.name for p in (db.MIGRATIONS / "versions").glob("*.py"))
+    schema.upgrade(database_url)
+    head = schema.schema_state(database_url).head
+    package_files = sorted(p.name for p in (schema.MIGRATIONS / "versions").glob("*.py"))
     # The database lacks a column the models have: the new revision adds it.
     with db.get_engine(database_url).begin() as conn:
         conn.execute(sa.text("ALTER TABLE subscribers DROP COLUMN last_sent_at"))
 
-    path = db.new_revision(database_url, "add  subscribers.last_sent_at", migrations_copy)
+    path = schema.new_revision(database_url, "add  subscribers.last_sent_at", migrations_copy)
 
     number = f"{int(head) + 1:04d}"
     assert path.parent == migrations_copy / "versions"
     assert path.name.startswith(f"{number}_add_subscribers")
     assert revision_ids(migrations_copy / "versions")[-1] == number
-    assert sorted(p.name for p in (db.MIGRATIONS / "versions").glob("*.py")) == package_files
+    assert sorted(p.name for p in (schema.MIGRATIONS / "versions").glob("*.py")) == package_files
     module = runpy.run_path(str(path))
     assert (module["revision"], module["down_revision"]) == (number, head)
     source = path.read_text()
@@ -400,16 +401,18 @@ def test_new_revision_writes_the_next_numbered_migration_of_the_model_changes(
     subprocess.run([*ruff, "format", "--check", "--no-cache", *config, str(path)], check=True)
 
     # The copy now has the new head: applying it brings the database in line with the models.
-    command.upgrade(db.alembic_config(database_url, migrations_copy), "head")
+    command.upgrade(schema.alembic_config(database_url, migrations_copy), "head")
     assert "last_sent_at" in columns(database_url, "subscribers")
-    assert db.schema_state(database_url, migrations_copy).is_current
+    assert schema.schema_state(database_url, migrations_copy).is_current
 
 
 def test_new_revision_needs_the_database_at_head(database_url: str, migrations_copy: Path) -> None:
-    command.upgrade(db.alembic_config(database_url), "0001")
+    command.upgrade(schema.alembic_config(database_url), "0001")
     with pytest.raises(SchemaOutOfDate, match="run `digest init`"):
-        db.new_revision(database_url, "something", migrations_copy)
-    assert revision_ids(migrations_copy / "versions") == revision_ids(db.MIGRATIONS / "versions")
+        schema.new_revision(database_url, "something", migrations_copy)
+    assert revision_ids(migrations_copy / "versions") == revision_ids(
+        schema.MIGRATIONS / "versions"
+    )
 
 
 def history_at_0002(database_url: str, now: datetime) -> dict[str, int]:
@@ -418,7 +421,7 @@ def history_at_0002(database_url: str, now: datetime) -> dict[str, int]:
     The edition lists an article removed since (id 9999) and one published before it was
     seen, so that its digest order differs from its ids' order.
     """
-    command.upgrade(db.alembic_config(database_url), "0002")
+    command.upgrade(schema.alembic_config(database_url), "0002")
     sources = OLD["sources"]
     harbour = insert_row(
         database_url,
@@ -500,9 +503,9 @@ def test_0003_moves_topics_and_edition_articles_into_rows(
     now = utcnow()
     ids = history_at_0002(database_url, now)
 
-    db.upgrade(database_url)  # what `digest init` runs
+    schema.upgrade(database_url)  # what `digest init` runs
 
-    db.require_current_schema(database_url)
+    schema.require_current_schema(database_url)
     assert "topics" not in columns(database_url, "sources")
     assert "topics" not in columns(database_url, "subscribers")
     assert "article_ids" not in columns(database_url, "editions")
@@ -545,11 +548,11 @@ def test_0003_moves_topics_and_edition_articles_into_rows(
 def test_0003_downgrade_puts_the_json_lists_back(database_url: str) -> None:
     now = utcnow()
     ids = history_at_0002(database_url, now)
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
 
-    command.downgrade(db.alembic_config(database_url), "0002")
+    command.downgrade(schema.alembic_config(database_url), "0002")
 
-    assert db.schema_state(database_url).current == "0002"
+    assert schema.schema_state(database_url).current == "0002"
     with db.get_engine(database_url).connect() as conn:
         sources = dict(conn.execute(select(OLD["sources"].c.id, OLD["sources"].c.topics)).all())
         subscribers = dict(
@@ -572,8 +575,8 @@ def test_0003_downgrade_puts_the_json_lists_back(database_url: str) -> None:
     assert editions == {ids["edition"]: sorted([ids["crane"], ids["jazz"]])}
     assert not tables & {"topics", "source_topics", "subscriber_topics", "edition_articles"}
     # And up again.
-    db.upgrade(database_url)
-    assert db.schema_state(database_url).is_current
+    schema.upgrade(database_url)
+    assert schema.schema_state(database_url).is_current
 
 
 def test_a_database_stamped_0006_when_it_followed_0003_gets_0004_and_0005(
@@ -581,7 +584,7 @@ def test_a_database_stamped_0006_when_it_followed_0003_gets_0004_and_0005(
 ) -> None:
     # What main once shipped: 0001-0003, then 0006 (the deferred copies' column and index),
     # stamped 0006. Made here by hand so that this test does not depend on today's chain.
-    command.upgrade(db.alembic_config(database_url), "0003")
+    command.upgrade(schema.alembic_config(database_url), "0003")
     with db.get_engine(database_url).begin() as conn:
         when = sa.DateTime().compile(dialect=conn.dialect)  # as 0006 wrote it on each
         conn.execute(sa.text(f"ALTER TABLE deliveries ADD COLUMN next_attempt_at {when}"))
@@ -592,9 +595,9 @@ def test_a_database_stamped_0006_when_it_followed_0003_gets_0004_and_0005(
             )
         )
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
-    assert db.schema_state(database_url).current == "0006"
+    assert schema.schema_state(database_url).current == "0006"
 
-    db.upgrade(database_url)  # what `digest init` runs
+    schema.upgrade(database_url)  # what `digest init` runs
     assert {"weekday", "day_of_month", "slot_checked_at"} <= columns(database_url, "subscribers")
     assert "transactional_mails" in sa.inspect(db.get_engine(database_url)).get_table_names()
     with db.get_engine(database_url).connect() as conn:
@@ -609,15 +612,15 @@ def test_a_database_stamped_0004_or_0005_after_0006_upgrades(database_url: str, 
     # Earlier commits of main ran 0003, 0006, 0004, 0005: a database stamped 0004 or 0005
     # then already had 0006's column and index, which today's chain would add again. Made
     # from today's 0006 (which holds 0003-0006), with what that stamp lacked taken away.
-    command.upgrade(db.alembic_config(database_url), "0006")
+    command.upgrade(schema.alembic_config(database_url), "0006")
     with db.get_engine(database_url).begin() as conn:
         if stamp == "0004":  # 0005's table came later
             conn.execute(sa.text("DROP TABLE transactional_mails"))
         conn.execute(sa.text(f"UPDATE alembic_version SET version_num = '{stamp}'"))
-    assert not db.schema_state(database_url).is_current
+    assert not schema.schema_state(database_url).is_current
 
-    db.upgrade(database_url)  # what `digest init` runs
-    assert db.schema_state(database_url).is_current
+    schema.upgrade(database_url)  # what `digest init` runs
+    assert schema.schema_state(database_url).is_current
     assert "transactional_mails" in sa.inspect(db.get_engine(database_url)).get_table_names()
     with db.get_engine(database_url).connect() as conn:
         context = MigrationContext.configure(
@@ -627,24 +630,24 @@ def test_a_database_stamped_0004_or_0005_after_0006_upgrades(database_url: str, 
 
 
 def test_a_database_stamped_0004_by_this_chain_is_left_to_it(database_url: str) -> None:
-    command.upgrade(db.alembic_config(database_url), "0004")
-    db.upgrade(database_url)
-    assert db.schema_state(database_url).is_current
+    command.upgrade(schema.alembic_config(database_url), "0004")
+    schema.upgrade(database_url)
+    assert schema.schema_state(database_url).is_current
     assert "next_attempt_at" in columns(database_url, "deliveries")
 
 
 def test_the_quick_reading_of_the_head_agrees_with_alembic() -> None:
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
-    assert db.shipped_head() == script.get_current_head()
+    script = ScriptDirectory.from_config(schema.alembic_config("sqlite://"))
+    assert schema.shipped_head() == script.get_current_head()
 
 
 def test_a_chain_the_quick_reading_does_not_understand_is_left_to_alembic(
     database_url: str, migrations_copy: Path
 ) -> None:
-    db.upgrade(database_url)
-    head = db.schema_state(database_url).head
+    schema.upgrade(database_url)
+    head = schema.schema_state(database_url).head
     versions = migrations_copy / "versions"
     # A merge revision (a tuple of parents) is valid Alembic the regular reading refuses.
     (versions / "9999_merge.py").write_text(
@@ -652,19 +655,19 @@ def test_a_chain_the_quick_reading_does_not_understand_is_left_to_alembic(
         "branch_labels = None\ndepends_on = None\n\n\n"
         "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
     )
-    assert db.shipped_head(migrations_copy) is None
-    state = db.schema_state(database_url, migrations_copy)
+    assert schema.shipped_head(migrations_copy) is None
+    state = schema.schema_state(database_url, migrations_copy)
     assert (state.current, state.head, state.is_current) == (head, "9999", False)
-    command.upgrade(db.alembic_config(database_url, migrations_copy), "head")
-    assert db.schema_state(database_url, migrations_copy).is_current
+    command.upgrade(schema.alembic_config(database_url, migrations_copy), "head")
+    assert schema.schema_state(database_url, migrations_copy).is_current
 
 
 def test_the_quick_check_sees_a_database_behind_or_ahead(database_url: str) -> None:
-    command.upgrade(db.alembic_config(database_url), "0008")
-    state = db.schema_state(database_url)
+    command.upgrade(schema.alembic_config(database_url), "0008")
+    state = schema.schema_state(database_url)
     assert (state.current, state.known, state.is_current) == ("0008", True, False)
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     with db.get_engine(database_url).begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
-    state = db.schema_state(database_url)
+    state = schema.schema_state(database_url)
     assert (state.current, state.known, state.is_current) == ("0999", False, False)

@@ -15,16 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from digest import db
 from digest.bounces import Bounce, count_bounces
 from digest.config import Settings
 from digest.core.links import PREFERENCES, link_path, make_confirm_token, make_token
 from digest.core.vocabulary import MailKind, MailStatus, SubscriberStatus
 from digest.errors import AlreadyExists
 from digest.mail.template import build_template
-from digest.models import Subscriber, TransactionalMail
 from digest.pipeline.deliver import compose
 from digest.sources import add_source
+from digest.store import db, schema
+from digest.store.models import Subscriber, TransactionalMail
 from digest.subscribers import add_subscriber, unsubscribe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         outbox_dir=tmp_path / "outbox",
         signup_rate="100/minute",
     )
-    db.upgrade(s.database_url)
+    schema.upgrade(s.database_url)
     with db.session_scope(s.database_url) as session:
         add_source(session, "https://harwick.example/feed.xml", topics=["harbour", "culture"])
     return s

@@ -14,9 +14,9 @@ from digest.core.addresses import normalize_email
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.core.schedule import check_timezone
 from digest.core.vocabulary import SubscriberStatus
-from digest.db import session_scope
 from digest.errors import AlreadyExists, InvalidInput, NotFound
-from digest.models import Subscriber
+from digest.store.db import session_scope
+from digest.store.models import Subscriber
 from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
 
 SECRET = "test-secret"

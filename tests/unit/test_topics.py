@@ -13,13 +13,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from digest import db, pipeline
+from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import utcnow
 from digest.mail import transport_from_url
-from digest.models import Article, Edition, EditionArticle, Source, Subscriber, Topic, source_topics
 from digest.pipeline.plan import allowed_sources, new_articles
 from digest.sources import add_source, remove_source
+from digest.store import db, schema
+from digest.store.models import (
+    Article,
+    Edition,
+    EditionArticle,
+    Source,
+    Subscriber,
+    Topic,
+    source_topics,
+)
 from digest.subscribers import add_subscriber
 from digest.topics import topics_named
 
@@ -28,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def url(database_url: str) -> str:
-    db.upgrade(database_url)
+    schema.upgrade(database_url)
     return database_url
 
 

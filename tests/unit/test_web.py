@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from digest import db
 from digest.config import Settings
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token
 from digest.core.vocabulary import SubscriberStatus
-from digest.models import Subscriber
+from digest.store import db, schema
+from digest.store.models import Subscriber
 from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def settings(database_url: str) -> Settings:
         templates_dir=ROOT / "templates",
         list_name="Harbour News",
     )
-    db.upgrade(s.database_url)
+    schema.upgrade(s.database_url)
     return s
 
 

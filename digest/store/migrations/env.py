@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations against the URL that digest.db passes in."""
+"""Alembic environment: runs migrations against the URL that digest.store.schema passes in."""
 
 from typing import Any
 
@@ -6,8 +6,8 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import engine_from_config, pool
 
-from digest.db import restamp_older_chain
-from digest.models import Base, UTCDateTime
+from digest.store.models import Base, UTCDateTime
+from digest.store.schema import restamp_older_chain
 
 config = context.config
 target_metadata = Base.metadata
