@@ -228,7 +228,7 @@ def add_synthetic_articles(settings: Any, count: int = 8) -> int:
     from digest.core.vocabulary import utcnow
     from digest.store.db import session_scope
     from digest.store.models import Article, Source
-    from digest.topics import topics_named
+    from digest.store.topics import topics_named
 
     now = utcnow()
     paragraph = (

@@ -15,7 +15,7 @@ from digest.errors import AlreadyExists, BadUrl, InvalidInput, NotFound, OpmlErr
 from digest.gather.opml import OpmlEntry, parse_opml, write_opml
 from digest.gather.urls import check_http_url
 from digest.store.models import Article, Source
-from digest.topics import topics_named
+from digest.store.topics import topics_named
 
 SOURCE_KINDS = ("feed", "page", "section")
 FULL_TEXT_MODES = ("auto", "always", "never")

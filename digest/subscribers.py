@@ -26,8 +26,8 @@ from digest.core.schedule import (
 )
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
 from digest.errors import AlreadyExists, InvalidInput, NotFound
-from digest.store.models import Source, Subscriber, Topic, source_topics
-from digest.topics import topics_named
+from digest.store.models import Subscriber
+from digest.store.topics import topics_named
 
 
 def apply_schedule(subscriber: Subscriber, schedule: Schedule) -> None:
@@ -130,19 +130,6 @@ def suppressed_reason(sub: Subscriber) -> str:
 
 
 # --- preferences, as a person gives them in a form ----------------------------------------
-
-
-def known_topics(session: Session) -> list[str]:
-    """The topics a person can choose: those of the sources."""
-    return list(
-        session.scalars(
-            select(Topic.name)
-            .join(source_topics, source_topics.c.topic_id == Topic.id)
-            .join(Source, Source.id == source_topics.c.source_id)
-            .distinct()
-            .order_by(Topic.name)
-        )
-    )
 
 
 def apply_preferences(session: Session, sub: Subscriber, prefs: Preferences) -> None:

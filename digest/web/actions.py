@@ -30,8 +30,8 @@ from digest.sources import FULL_TEXT_MODES, add_source, check_source_url
 from digest.sources import update_source as change_source
 from digest.store import db
 from digest.store.models import Article, Delivery, Edition, Source, Subscriber, Topic
+from digest.store.topics import topics_named
 from digest.subscribers import add_subscriber, apply_schedule, unsubscribe
-from digest.topics import topics_named
 
 MAX_PAGE = 500
 URL_MAX = 2000  # the column's length

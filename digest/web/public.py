@@ -28,13 +28,8 @@ from digest.errors import DigestError, ExpiredLink, FieldErrors, InvalidInput
 from digest.pipeline.transactional import queue_mail
 from digest.store import db
 from digest.store.models import Subscriber
-from digest.subscribers import (
-    confirm,
-    known_topics,
-    sign_up,
-    subscriber_for_token,
-    update_preferences,
-)
+from digest.store.topics import known_topics
+from digest.subscribers import confirm, sign_up, subscriber_for_token, update_preferences
 
 Page = Callable[..., HTMLResponse]
 FIELDS = ("name", "frequency", "weekday", "day_of_month", "hour", "timezone")

@@ -29,8 +29,8 @@ from digest.store.models import (
     Topic,
     source_topics,
 )
+from digest.store.topics import topics_named
 from digest.subscribers import add_subscriber
-from digest.topics import topics_named
 
 ROOT = Path(__file__).resolve().parents[2]
 

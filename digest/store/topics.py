@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from digest.core.topics import TOPIC_MAX_LENGTH, normalize_topics
 from digest.errors import InvalidInput
 from digest.store.db import insert_ignore
-from digest.store.models import Topic
+from digest.store.models import Source, Topic, source_topics
 
 
 def topics_named(session: Session, names: list[str] | tuple[str, ...]) -> list[Topic]:
@@ -24,3 +24,21 @@ def topics_named(session: Session, names: list[str] | tuple[str, ...]) -> list[T
         raise InvalidInput(f"a topic has at most {TOPIC_MAX_LENGTH} characters: {too_long[0]!r}")
     session.execute(insert_ignore(session, Topic), [{"name": name} for name in wanted])
     return list(session.scalars(select(Topic).where(Topic.name.in_(wanted)).order_by(Topic.name)))
+
+
+def known_topics(session: Session) -> list[str]:
+    """The topics a person can choose: those of the sources."""
+    return list(
+        session.scalars(
+            select(Topic.name)
+            .join(source_topics, source_topics.c.topic_id == Topic.id)
+            .join(Source, Source.id == source_topics.c.source_id)
+            .distinct()
+            .order_by(Topic.name)
+        )
+    )
+
+
+def topic_names(session: Session) -> list[str]:
+    """Every topic named anywhere (by a source or a subscriber), sorted."""
+    return list(session.scalars(select(Topic.name).order_by(Topic.name)))
