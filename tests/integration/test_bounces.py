@@ -124,12 +124,14 @@ def deployment(database_url: str, tmp_path: Path, samples_base: str) -> Iterator
         DIGEST_FROM="Harwick Digest <digest@news.example.org>",
         DIGEST_BOUNCE_ADDRESS=BOUNCES,
         DIGEST_RETRY_BASE_DELAY="0.2",
+        DIGEST_FIRST_DIGEST_DAYS="100000",  # the samples' dates are fixed; the clock is not
     )
     settings = Settings(
         database_url=database_url,
         base_url="https://news.example.org",
         secret_key=SECRET,
         templates_dir=ROOT / "templates",
+        first_digest_days=100_000,
     )
     schema.upgrade(database_url)
     seed_samples(database_url, samples_base, subscribers=False)

@@ -38,7 +38,8 @@ COPIES = 300
 # delivers every id it was given and prints its report.
 WORKER = """
 import json, sys
-from digest import db, pipeline
+from digest import pipeline
+from digest.store import db
 from digest.config import Settings
 from digest.mail import SmtpTransport
 
