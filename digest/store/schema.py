@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from digest.errors import InvalidInput, SchemaOutOfDate
-from digest.store import manifest
+from digest.store import baseline, manifest
 from digest.store.db import check_connection, get_engine
 
 if TYPE_CHECKING:
@@ -36,11 +36,39 @@ def alembic_config(url: str, migrations_dir: Path = MIGRATIONS) -> Config:
 
 
 def upgrade(url: str) -> None:
-    """Create the database or bring it to the newest schema (what `digest init` runs)."""
+    """Create the database or bring it to the newest schema (what `digest init` runs).
+
+    A database without any table gets the baseline's schema in one step (digest.store.
+    baseline), then the revisions after it; any other goes through the chain.
+    """
+    check_connection(url)
+    if create_from_baseline(url) and shipped_head() == baseline.REVISION:
+        return  # Alembic is not even loaded
     from alembic import command
 
-    check_connection(url)
     command.upgrade(alembic_config(url), "head")
+
+
+# The key of the PostgreSQL advisory lock that two `digest init` on one empty database
+# take in turn (the second then finds the tables and leaves them to the chain).
+BASELINE_LOCK = 0x6469676573740001
+
+
+def create_from_baseline(url: str) -> bool:
+    """On a database without any table, create the baseline's tables and stamp them with
+    its revision, all or nothing; True when it did, False when the database has tables."""
+    with get_engine(url).connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite opens no transaction for CREATE: without this, each one stands alone.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BASELINE_LOCK})
+        if inspect(conn).get_table_names():
+            conn.rollback()
+            return False
+        baseline.create(conn)
+        conn.commit()
+    return True
 
 
 def restamp_older_chain(conn: Connection) -> None:
