@@ -68,6 +68,11 @@ def create_from_baseline(url: str) -> bool:
             return False
         baseline.create(conn)
         conn.commit()
+        if conn.dialect.name == "sqlite":
+            # Into the file itself, as the chain leaves it: a copy of digest.db alone (a
+            # backup, a test's template) then holds the schema, though this pooled
+            # connection stays open.
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return True
 
 

@@ -183,3 +183,13 @@ def test_two_inits_at_once_on_an_empty_database(database_url: str) -> None:
     assert errors == []
     assert sorted(made) == [False, True]
     assert stamp(database_url) == [baseline.REVISION]
+
+
+def test_after_init_the_sqlite_file_alone_holds_the_schema(tmp_path: Path) -> None:
+    # A pooled connection stays open after `upgrade`: the write-ahead log must not keep
+    # the tables out of the file (a backup, or a test's template, copies the file only).
+    path = tmp_path / "digest.db"
+    schema.upgrade(f"sqlite:///{path}")
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(path.read_bytes())
+    assert schema.schema_state(f"sqlite:///{copy}").is_current
