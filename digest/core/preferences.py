@@ -18,15 +18,21 @@ def clean_name(name: str | None) -> str | None:
 
 
 class Chooser(Protocol):
-    """What preferences are read from: a subscriber as the store has them."""
+    """What preferences are read from: a subscriber as the store has them (read only, so
+    a subscriber's Frequency is the str it is)."""
 
-    name: str | None
-    frequency: str
-    hour: int
-    timezone: str
-    weekday: int
-    day_of_month: int
-
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def frequency(self) -> str: ...
+    @property
+    def hour(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def day_of_month(self) -> int: ...
     @property
     def topic_names(self) -> list[str]: ...
 

@@ -22,7 +22,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after the `attempt`-th try (1-based) failed."""
-        ceiling = min(self.base_delay * 2 ** min(attempt - 1, 40), self.max_delay)
+        ceiling = min(self.base_delay * 2.0 ** min(attempt - 1, 40), self.max_delay)
         return ceiling * (0.5 + rand() / 2)
 
     def after(self, when: datetime, planned_at: datetime) -> datetime | None:

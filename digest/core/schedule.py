@@ -194,12 +194,12 @@ def _check_weekday(value: str | int | None) -> int:
 
 
 def _check_day_of_month(value: str | int | None) -> int:
-    if _blank(value):
+    if value is None or _blank(value):
         return 1
     if isinstance(value, str) and value.strip().lower() == "last":
         return LAST_DAY
     try:
-        day = int(value)  # type: ignore[arg-type]
+        day = int(value)
     except (TypeError, ValueError):
         day = 0
     if 1 <= day <= MAX_DAY_OF_MONTH:
@@ -208,10 +208,10 @@ def _check_day_of_month(value: str | int | None) -> int:
 
 
 def _check_hour(value: str | int | None) -> int:
-    if _blank(value):
+    if value is None or _blank(value):
         return 7
     try:
-        hour = int(value)  # type: ignore[arg-type]
+        hour = int(value)
     except (TypeError, ValueError):
         hour = -1
     if 0 <= hour <= 23:

@@ -28,13 +28,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.schema import SchemaItem
 
 REVISION = "0012"
 
 metadata = sa.MetaData()
 
 
-def _table(name: str, *items: sa.SchemaItem) -> sa.Table:
+def _table(name: str, *items: SchemaItem) -> sa.Table:
     return sa.Table(name, metadata, *items)
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, create_engine, event, make_url, text
+from sqlalchemy import CursorResult, Engine, Insert, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -148,11 +148,21 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
+def affected_rows(result: object) -> int:
+    """The rows an UPDATE or DELETE matched. `Session.execute` is typed to return a plain
+    Result; for those statements it is a CursorResult, which has the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return result.rowcount
+
+
 def insert_ignore(session: Session, table: type[DeclarativeBase]) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING in the session's dialect: a unique key decides races."""
     # The dialect's own module: the engine has loaded it already, the other one is not needed.
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -1,6 +1,6 @@
 """Alembic environment: runs migrations against the URL that digest.store.schema passes in."""
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -13,7 +13,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write the models' UTCDateTime as the plain DateTime it stores, so a migration does
     not import digest.models (a migration must not change when the models do)."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
