@@ -8,8 +8,9 @@ extractors and feeds leave around the actual article.
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import nh3
 from lxml import etree
@@ -140,7 +141,7 @@ def _has_class(el: etree._Element, names: frozenset[str]) -> bool:
     if not names:
         return False
     classes = el.get("class")
-    return bool(classes) and not names.isdisjoint(classes.lower().split())
+    return classes is not None and not names.isdisjoint(classes.lower().split())
 
 
 def _append_break(pieces: list[str | int], tag: str) -> None:
@@ -329,19 +330,17 @@ def _needed_words(alternative: str) -> frozenset[str] | None:
     Read from the parsed pattern: a run of literal characters in its top-level sequence
     must appear, as must one of the leading runs of a top-level alternation.
     """
-    try:
-        from re import _constants as sre  # type: ignore[attr-defined]
-        from re import _parser
-
-        items = list(_parser.parse(alternative))
+    try:  # re's own parser: private, so typeshed describes neither module
+        sre = importlib.import_module("re._constants")
+        items = list(importlib.import_module("re._parser").parse(alternative))
     except Exception:  # another Python's internals: no shortcut, the regex decides
         return None
     candidates: list[frozenset[str]] = []
     run: list[str] = []
 
-    def leading(branch: object) -> str:
+    def leading(branch: Iterable[tuple[object, int]]) -> str:
         chars = []
-        for op, value in branch:  # type: ignore[attr-defined]
+        for op, value in branch:
             if op is not sre.LITERAL:
                 break
             chars.append(chr(value))

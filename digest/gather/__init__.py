@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, TypedDict, runtime_checkable
 
 from digest.errors import FeedError, FetchError
 from digest.gather.discover import common_feed_urls, feed_links, section_links
@@ -47,6 +47,7 @@ _TEASER_ENDINGS = re.compile(
 _MAX_FEEDS_TRIED = 3
 
 
+@runtime_checkable
 class SourceFetcher(Protocol):
     def __call__(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -70,6 +71,13 @@ class SourceRead:
     etag: str | None = None
     last_modified: str | None = None
     note: str | None = None  # what discovery found, for the user
+
+
+class _Validators(TypedDict):
+    """What a conditional GET sends back next time."""
+
+    etag: str | None
+    last_modified: str | None
 
 
 def _looks_like_html(body: bytes, content_type: str) -> bool:
@@ -97,7 +105,7 @@ class _Plain:
 
 
 def as_source_fetcher(fetcher: SourceFetcher | Callable[[str], Fetched]) -> SourceFetcher:
-    return fetcher if hasattr(fetcher, "page") else _Plain(fetcher)  # type: ignore[return-value]
+    return fetcher if isinstance(fetcher, SourceFetcher) else _Plain(fetcher)
 
 
 def read_source(url: str, *, fetcher: Callable[[str], Fetched] = fetch) -> ParsedFeed:
@@ -143,7 +151,7 @@ def read(
     fetched = fetch_it(url, etag=etag, last_modified=last_modified)
     if fetched.not_modified:
         return SourceRead(kind, url, not_modified=True, etag=etag, last_modified=last_modified)
-    cache = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+    cache: _Validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
     if looks_like_feed(fetched.body, fetched.content_type):
         parsed = parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type)
         return SourceRead("feed", url, parsed.title, parsed.entries, **cache)

@@ -351,7 +351,7 @@ def _json_entry(
     # JSON Feed summaries are plain text, unlike RSS descriptions.
     content = tidy(full or text_to_html(_str(item.get("summary")) or ""))
     title = title or title_from_text(html_to_text(content))
-    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    tags = found if isinstance(found := item.get("tags"), list) else []
     image = absolute_http_url(_str(item.get("image")), url) or absolute_http_url(
         _str(item.get("banner_image")), url
     )

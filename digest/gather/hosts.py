@@ -117,7 +117,7 @@ class RedisGate:
         import redis
 
         key, token = self._key("host", host), uuid.uuid4().hex
-        args = [self.per_host, token, self.lease]
+        args: list[int | float | str] = [self.per_host, token, self.lease]
         shared = False
         try:
             while self._up() and not self._acquire(keys=[key], args=args):
@@ -146,7 +146,9 @@ class RedisGate:
         except redis.RedisError as exc:
             self._unreachable(exc)
             return None  # read it again
-        return None if body is None else body.decode("utf-8", "replace")
+        if isinstance(body, bytes):  # the client does not decode its answers
+            return body.decode("utf-8", "replace")
+        return body
 
     def keep_robots(self, origin: str, body: str) -> None:
         import redis

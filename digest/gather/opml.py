@@ -46,7 +46,7 @@ def parse_opml(data: bytes) -> OpmlRead:
     except lxml.etree.XMLSyntaxError as exc:
         raise OpmlError(f"not an OPML file: {exc}") from None
     if root.tag != "opml":
-        raise OpmlError(f"not an OPML file: the root element is <{root.tag}>, not <opml>")
+        raise OpmlError(f"not an OPML file: the root element is <{root.tag!s}>, not <opml>")
     body = root.find("body")
     if body is None:
         raise OpmlError("not an OPML file: it has no <body>")

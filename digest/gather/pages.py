@@ -77,8 +77,8 @@ def read_meta(tree: lxml.html.HtmlElement, url: str) -> PageMeta:
     )
     h1 = None
     for path in (".//article//h1", ".//main//h1", ".//h1"):
-        element = tree.find(path)
-        if element is not None and (text := clean_text(element.text_content())):
+        heading = tree.find(path)
+        if heading is not None and (text := clean_text(heading.text_content())):
             h1 = text
             break
     title_element = tree.find(".//title")
@@ -186,6 +186,7 @@ def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
     # Imported here: trafilatura takes a quarter second to import, which every CLI
     # command would otherwise pay.
     import trafilatura
+    from trafilatura.settings import Document
 
     tree = _tree(html) if html else None
     if tree is None:
@@ -200,13 +201,14 @@ def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
         include_images=False,
         date_extraction_params=_DATE_PARAMS,
     )
-    if document is None or not has_article_text(tidy(document.text or "")):
+    # A Document (a dict only when asked for one with as_dict), or None: nothing found.
+    if not isinstance(document, Document) or not has_article_text(tidy(document.text or "")):
         raise FeedError(f"no article text found at {url}")
 
     link = entry_link(meta.canonical, url) or entry_link(url, url) or url
-    body = _body_html(document.body, url)
+    blocks = _body_html(document.body, url)
     title = headline(meta, clean_text(document.title)) or title_from_text(document.text or "")
-    body = _without_headline(body, title)
+    body = _without_headline(blocks, title)
     return FeedEntry(
         key=article_key(None, link, title, ""),
         link=link,
@@ -214,7 +216,9 @@ def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
         published=iso_to_utc(document.date),
         author=clean_text(document.author) or None,
         categories=tuple(
-            dict.fromkeys(clean_text(c) for c in [*document.categories, *document.tags] if c)
+            dict.fromkeys(
+                clean_text(c) for c in [*(document.categories or []), *(document.tags or [])] if c
+            )
         ),
         content_html=tidy(body),
         is_teaser=False,

@@ -101,13 +101,18 @@ class Signer:
         )
         data = b"".join(relaxed_header(n, fields[n.lower()]) + b"\r\n" for n in signed)
         data += relaxed_header(b"DKIM-Signature", tags)  # the header itself, b= empty
+        key = self.private_key
         if self.algorithm == b"rsa-sha256":
             from cryptography.hazmat.primitives import hashes
-            from cryptography.hazmat.primitives.asymmetric import padding
+            from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-            signature = self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+            assert isinstance(key, rsa.RSAPrivateKey)  # load_key names the algorithm by the key
+            signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         else:  # RFC 8463: Ed25519 over the SHA-256 of the data
-            signature = self.private_key.sign(hashlib.sha256(data).digest())
+            from cryptography.hazmat.primitives.asymmetric import ed25519
+
+            assert isinstance(key, ed25519.Ed25519PrivateKey)
+            signature = key.sign(hashlib.sha256(data).digest())
         b64 = base64.b64encode(signature)
         # Folded inside b= only: verifiers drop that value with its white space.
         folded = b"\r\n\t".join(b64[i : i + 72] for i in range(0, len(b64), 72))

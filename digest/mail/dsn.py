@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, message_from_string
 from email.message import Message
 from email.policy import default
+from email.utils import collapse_rfc2231_value
 
 from digest.errors import InvalidInput
 
@@ -71,8 +72,10 @@ def _returned_message_id(msg: Message) -> str | None:
             if isinstance(inner, Message) and inner.get("Message-ID"):
                 return str(inner["Message-ID"]).strip()
         elif ctype == "text/rfc822-headers":
-            raw = part.get_payload(decode=True) or b""
-            headers = message_from_bytes(raw.lstrip(), policy=default)
+            raw = part.get_payload(decode=True)  # bytes, for a part that is not multipart
+            headers = message_from_bytes(
+                raw.lstrip() if isinstance(raw, bytes) else b"", policy=default
+            )
             if headers.get("Message-ID"):
                 return str(headers["Message-ID"]).strip()
     return None
@@ -84,7 +87,7 @@ def parse_dsn(data: bytes) -> Dsn:
         raise InvalidInput("the message is empty")
     msg = message_from_bytes(data, policy=default)
     if msg.get_content_type() != "multipart/report" or (
-        (msg.get_param("report-type") or "").lower() != "delivery-status"
+        collapse_rfc2231_value(msg.get_param("report-type") or "").lower() != "delivery-status"
     ):
         found = msg.get_content_type()
         raise InvalidInput(

@@ -51,7 +51,7 @@ class Finisher:
         def fallback() -> EmailMessage:
             plain = original_fallback().as_bytes(policy=HEADER_POLICY)
             signed = self._front(plain, sender) + plain
-            return message_from_bytes(signed, _class=EmailMessage, policy=HEADER_POLICY)  # type: ignore[return-value]
+            return message_from_bytes(signed, _class=EmailMessage, policy=HEADER_POLICY)
 
         stuffed = copy.stuffed
         if stuffed is not None:

@@ -30,6 +30,8 @@ from digest.errors import (
 )
 
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
     from digest.mail.template import OutgoingCopy
 
 
@@ -75,7 +77,7 @@ class OutboxTransport:
         pass
 
 
-def _patient_data(self: smtplib.SMTP, msg: bytes | str) -> tuple[int, bytes]:
+def _patient_data(self: smtplib.SMTP, msg: ReadableBuffer | str) -> tuple[int, bytes]:
     """smtplib's DATA, waiting `data_timeout` for the answer to the message's final dot."""
     with _patience(self, getattr(self, "data_timeout", None)):
         return smtplib.SMTP.data(self, msg)
@@ -83,12 +85,12 @@ def _patient_data(self: smtplib.SMTP, msg: bytes | str) -> tuple[int, bytes]:
 
 class _SMTP(smtplib.SMTP):
     data_timeout: float | None = None
-    data = _patient_data  # type: ignore[assignment]
+    data = _patient_data
 
 
 class _SMTP_SSL(smtplib.SMTP_SSL):
     data_timeout: float | None = None
-    data = _patient_data  # type: ignore[assignment]
+    data = _patient_data
 
 
 @contextlib.contextmanager

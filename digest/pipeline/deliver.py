@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Required, TypedDict, Unpack
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest import bounces, webhooks, wiring
@@ -141,7 +142,7 @@ class Claimed:
     created_at: datetime
 
 
-def claimable(now: datetime, claim_timeout: float) -> object:
+def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
     """Pending; deferred and due; or claimed by a sender that died (past the timeout)."""
     return or_(
         Delivery.status == DeliveryStatus.PENDING,
@@ -169,7 +170,7 @@ def claim_batch(
             update(Delivery)
             .where(
                 Delivery.id.in_(chunk),
-                claimable(now, claim_timeout),  # type: ignore[arg-type]
+                claimable(now, claim_timeout),
                 active_send(),  # a paused or cancelled send's copies stay where they are
             )
             .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
@@ -303,8 +304,8 @@ def deliver_batch(
             on_settled(report.skipped)
         return report
     domain = domain_of(settings.from_address)
-    rows: list[dict[str, object]] = []
-    subscribers: dict[int, dict[str, object]] = {}
+    rows: list[_DeliveryRow] = []
+    subscribers: dict[int, _SubscriberMark] = {}
     with session_scope(settings.database_url) as session:
         addressees = _addressees(session, [c.subscriber_id for c in claimed])
         templates = {
@@ -407,7 +408,7 @@ def deliver_batch(
             mark = subscribers.setdefault(
                 sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
             )
-            mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
+            mark["last_article_id"] = max(sub.last_article_id, newest, mark["last_article_id"])
             mark["last_sent_at"] = t.sent_at
             report.sent += 1
             report.sent_ids.add(c.id)
@@ -426,7 +427,7 @@ def deliver_batch(
         if gone:
             rows = [r for r in rows if r["id"] in ours]
             state.lost += len(gone)
-            report.forget({int(r["id"]) for r in gone})  # type: ignore[call-overload]
+            report.forget({r["id"] for r in gone})
             log.warning(
                 "%d copies were taken over by another sender before this batch recorded "
                 "them (it stalled past the claim timeout of %g s); %d had been sent",
@@ -449,7 +450,30 @@ def deliver_batch(
     return report
 
 
-def _row(c: Claimed, status: DeliveryStatus, **values: object) -> dict[str, object]:
+class _Outcome(TypedDict, total=False):
+    """What a batch writes back to a copy's row besides its status."""
+
+    next_attempt_at: datetime | None
+    last_error: str | None
+    sent_at: datetime
+    message_id: str | None
+
+
+class _DeliveryRow(_Outcome):
+    id: Required[int]
+    status: Required[DeliveryStatus]
+
+
+class _SubscriberMark(TypedDict, total=False):
+    """What a batch writes back to a subscriber who was sent a copy."""
+
+    id: Required[int]
+    last_article_id: Required[int]
+    soft_bounces: Required[int]
+    last_sent_at: datetime
+
+
+def _row(c: Claimed, status: DeliveryStatus, **values: Unpack[_Outcome]) -> _DeliveryRow:
     return {"id": c.id, "status": status, "next_attempt_at": None, **values}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from digest import wiring
@@ -41,7 +41,7 @@ RELATED_POOL = 10_000
 CANDIDATES = 1000
 
 
-def published_or_seen():  # type: ignore[no-untyped-def]
+def published_or_seen() -> ColumnElement[datetime]:
     """SQL for an article's publication date, or when it was first seen if it has none."""
     return func.coalesce(Article.published_at, Article.first_seen_at, type_=UTCDateTime())
 

@@ -239,7 +239,9 @@ class Collected:
     problems: list[str] = field(default_factory=list)  # articles of a section left out
 
 
-def _each(function: Callable[[str], FeedEntry], urls: Sequence[str], workers: int) -> list:  # type: ignore[type-arg]
+def _each(
+    function: Callable[[str], FeedEntry], urls: Sequence[str], workers: int
+) -> list[FeedEntry | Exception]:
     """``function`` over ``urls`` on a few threads; each outcome an entry or an exception."""
     if len(urls) <= 1:
         workers = 1
@@ -369,17 +371,19 @@ def store(
         if got.title and source.name == default_source_name(state.url):
             source.name = got.title[:200]  # nobody named it: the feed's title is better
         problems = stored.failed + collected.problems
-        error = None
+        left_out = None
         if problems:
             count = len(problems)
-            error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(problems)
-        source.last_error = error[:2000] if error else None
+            left_out = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(
+                problems
+            )
+        source.last_error = left_out[:2000] if left_out else None
         return GatherResult(
             source.id,
             source.name,
             stored.new,
             stored.seen + collected.seen,
-            error,
+            left_out,
             kind=source.kind,
             note=note,
             full_text=sum(1 for e in collected.entries if e.full_text),

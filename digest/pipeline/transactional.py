@@ -29,7 +29,7 @@ from digest.errors import InvalidInput, PermanentError, TemporaryError
 from digest.mail import Transport
 from digest.mail.message import build_transactional_message, domain_of
 from digest.render.edition import environment
-from digest.store.db import session_scope
+from digest.store.db import affected_rows, session_scope
 from digest.store.models import Subscriber, TransactionalMail
 
 # A confirmation or a welcome is wanted now, not tomorrow: a few tries, spaced by the
@@ -113,7 +113,7 @@ def claim_mail(session: Session, mail_id: int, claim_timeout: float) -> bool:
             claimed_at=now,
         )
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return affected_rows(result) == 1
 
 
 def due_mails(
