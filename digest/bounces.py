@@ -106,7 +106,7 @@ def _report_for(dsn: Dsn, email: str) -> RecipientReport | None:
     bounces = [r for r in dsn.recipients if r.is_bounce]
     mine = [r for r in bounces if r.recipient.lower() == email.lower()]
     # A VERP DSN is about one copy with one recipient, whatever the MTA rewrote it to.
-    return (mine or bounces or [None])[0]
+    return next(iter(mine or bounces), None)
 
 
 def process_dsn(settings: Settings, data: bytes) -> dict[str, object]:

@@ -940,7 +940,7 @@ def run(
     status = outcome.status or {}
     sent, failed = status.get(DeliveryStatus.SENT, 0), status.get(DeliveryStatus.FAILED, 0)
     where = mask_url(settings.smtp_url) if settings.smtp_url else str(settings.outbox_dir.resolve())
-    rows = [
+    rows: list[tuple[str, str | Text]] = [
         ("sources", str(len(gathered))),
         ("sources with errors", str(sum(1 for r in gathered if r["error"]))),
         ("sources failed", str(sum(1 for r in gathered if r.get("status") == "failed"))),

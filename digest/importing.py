@@ -257,11 +257,11 @@ class _Importer:
         }
         known_topics: dict[int, set[str]] = {}
         if known:
-            ids = [k.id for k in known.values()]
+            known_ids = [k.id for k in known.values()]
             for sid, name in session.execute(
                 select(subscriber_topics.c.subscriber_id, Topic.name)
                 .join(Topic, Topic.id == subscriber_topics.c.topic_id)
-                .where(subscriber_topics.c.subscriber_id.in_(ids))
+                .where(subscriber_topics.c.subscriber_id.in_(known_ids))
             ):
                 known_topics.setdefault(sid, set()).add(name)
         new: list[_Row] = []

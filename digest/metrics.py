@@ -126,9 +126,7 @@ class DatabaseCollector(Collector):
             "digest_deliveries", "Digest copies by state", labels=["status"]
         )
         for status in DeliveryStatus:
-            by_status.add_metric(
-                [status.value], deliveries.get(status, deliveries.get(status.value, 0))
-            )
+            by_status.add_metric([status.value], deliveries.get(status, 0))
         yield by_status
 
         yield GaugeMetricFamily(
@@ -141,9 +139,7 @@ class DatabaseCollector(Collector):
             "Work waiting: copies not settled, and broker messages",
             labels=["queue"],
         )
-        queue.add_metric(
-            ["deliveries"], sum(deliveries.get(s, deliveries.get(s.value, 0)) for s in QUEUED)
-        )
+        queue.add_metric(["deliveries"], sum(deliveries.get(s, 0) for s in QUEUED))
         if self.settings.broker_url:
             depth = broker_queue_depth(self.settings.broker_url)
             if depth is not None:
@@ -151,8 +147,8 @@ class DatabaseCollector(Collector):
         yield queue
 
         subs = GaugeMetricFamily("digest_subscribers", "Subscribers by status", labels=["status"])
-        for status, n in subscribers.items():
-            subs.add_metric([_value(status)], n)
+        for subscriber_status, n in subscribers.items():
+            subs.add_metric([_value(subscriber_status)], n)
         yield subs
         yield GaugeMetricFamily(
             "digest_signups", "Subscriber rows ever created (sign-ups and adds)", value=signups or 0
@@ -164,8 +160,8 @@ class DatabaseCollector(Collector):
         hooks = GaugeMetricFamily(
             "digest_webhook_events", "Webhook events by state", labels=["status"]
         )
-        for status, n in events.items():
-            hooks.add_metric([_value(status)], n)
+        for event_status, n in events.items():
+            hooks.add_metric([_value(event_status)], n)
         yield hooks
 
 

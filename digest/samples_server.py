@@ -86,7 +86,7 @@ def sample_sources(base_url: str) -> list[SampleSource]:
 
 
 def sample_subscribers() -> list[dict[str, Any]]:
-    return json.loads((SAMPLES / "subscribers.json").read_text())  # type: ignore[no-any-return]
+    return json.loads((SAMPLES / "subscribers.json").read_text())
 
 
 def seed_samples(database_url: str, base_url: str, *, subscribers: bool = True) -> None:

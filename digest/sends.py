@@ -147,7 +147,7 @@ def cancel(settings: Settings, send_id: int) -> int:
             .where(Delivery.send_id == send_id, Delivery.status.in_(WAITING))
             .values(status=DeliveryStatus.CANCELLED, last_error="send cancelled")
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's is a CursorResult
 
 
 # --- reports ------------------------------------------------------------------------------

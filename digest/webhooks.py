@@ -239,7 +239,7 @@ def deliver_event(settings: Settings, event_id: int, client: httpx.Client) -> st
             .where(WebhookEvent.id == event_id, _claimable(now, settings.claim_timeout))
             .values(status=WebhookEventStatus.SENDING, claimed_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # typed Result; an UPDATE's is a CursorResult
         if not claimed:
             return None
         event = session.get_one(WebhookEvent, event_id)
