@@ -51,7 +51,7 @@ STORIES = REPO / "tests" / "fixtures" / "content" / "stories.json"
 EDITION_LIMIT_S = 5.0
 
 
-def load_cases() -> list[tuple[str, dict, str, list[list[str]]]]:  # type: ignore[type-arg]
+def load_cases() -> list[tuple[str, dict, str, list[list[str]]]]:  # type: ignore[type-arg]  # a bare generic
     cases = []
     for folder in sorted(p for p in GOLDEN.iterdir() if (p / "case.json").is_file()):
         case = json.loads((folder / "case.json").read_text(encoding="utf-8"))
@@ -126,7 +126,7 @@ def splitters() -> None:
     )
     wanted = sum(len(p) for _, p in paragraphs)
 
-    def score(split) -> int:  # type: ignore[no-untyped-def]
+    def score(split) -> int:  # type: ignore[no-untyped-def]  # an untyped helper
         hits = 0
         for language, sentences in paragraphs:
             got = [s.strip() for s in split(" ".join(sentences), language) if s.strip()]
@@ -193,7 +193,7 @@ def read_also() -> None:
         found += sum(same(i, j) for j in links)
         wrong += sum(not same(i, j) for j in links)
         earlier = [j for j, d in docs.items() if j != i and same(i, j)
-                   and d.published <= doc.published]  # type: ignore[operator]  # fmt: skip
+                   and d.published <= doc.published]  # type: ignore[operator]  # these have dates  # fmt: skip
         expected += min(3, len(earlier))
     precision, recall = found / max(1, found + wrong), found / expected
     print(f"3. Read also on {len(docs)} articles, {len(set(story.values()) - {None})} stories")
@@ -214,7 +214,7 @@ def edition_time(archive_size: int) -> None:
     now = datetime(2026, 6, 1, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own argument
             database_url=f"sqlite:///{tmp}/bench.db",
             templates_dir=REPO / "templates",
         )

@@ -106,7 +106,7 @@ def teaser_feed(items: int, port: int) -> bytes:
 # --- the server (a child process) ---------------------------------------------------------
 
 
-def serve(hosts: int, port: int, delay: float, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+def serve(hosts: int, port: int, delay: float, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]  # multiprocessing loads its synchronize module
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host = int(writer.get_extra_info("sockname")[0].rsplit(".", 1)[1])
         try:
@@ -161,16 +161,16 @@ def free_port() -> int:
 # --- the measurements ---------------------------------------------------------------------
 
 
-def settings_for(folder: Path, name: str, **extra: object):  # type: ignore[no-untyped-def]
+def settings_for(folder: Path, name: str, **extra: object):  # type: ignore[no-untyped-def]  # an untyped helper
     from digest.config import Settings
     from digest.store import schema
 
-    settings = Settings(database_url=f"sqlite:///{folder / name}", **extra)  # type: ignore[arg-type]
+    settings = Settings(database_url=f"sqlite:///{folder / name}", **extra)  # type: ignore[arg-type]  # keyword arguments from a dict
     schema.upgrade(settings.database_url)
     return settings
 
 
-def add_sources(settings, urls: list[str], full_text: str = "never") -> None:  # type: ignore[no-untyped-def]
+def add_sources(settings, urls: list[str], full_text: str = "never") -> None:  # type: ignore[no-untyped-def]  # an untyped helper
     from digest.store.db import session_scope
     from digest.store.models import Source
 
@@ -238,7 +238,7 @@ def measure_extraction(pages: int, rounds: int) -> dict[str, float]:
 
     documents = [(f"https://bench.example/news/article-{i}", article_html(i)) for i in range(pages)]
 
-    def rate(function) -> float:  # type: ignore[no-untyped-def]
+    def rate(function) -> float:  # type: ignore[no-untyped-def]  # an untyped helper
         times = []
         for _ in range(rounds):
             started = time.process_time()

@@ -113,8 +113,8 @@ def _free_port() -> int:
 def smtp_sink() -> Iterator[Sink]:
     """A counting SMTP server on 127.0.0.1 in a child process, for the duration of the block."""
     ctx = mp.get_context("spawn")
-    count: Synchronized[int] = ctx.Value("q", 0)  # type: ignore[assignment]
-    size: Synchronized[int] = ctx.Value("q", 0)  # type: ignore[assignment]
+    count: Synchronized[int] = ctx.Value("q", 0)  # type: ignore[assignment]  # ctx.Value is typed as SynchronizedBase
+    size: Synchronized[int] = ctx.Value("q", 0)  # type: ignore[assignment]  # ctx.Value is typed as SynchronizedBase
     ready, stop = ctx.Event(), ctx.Event()
     port = _free_port()
     proc = ctx.Process(

@@ -81,7 +81,7 @@ def main() -> int:
             for scheme in SCHEMES:
                 page = browser.new_page(
                     viewport={"width": width, "height": 800},
-                    color_scheme=scheme,  # type: ignore[arg-type]
+                    color_scheme=scheme,  # type: ignore[arg-type]  # Playwright wants a Literal
                     device_scale_factor=1,
                 )
                 page.route("http*://**/*", fulfil)
