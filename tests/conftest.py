@@ -79,7 +79,7 @@ class PostgresServer:
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(conninfo, autocommit=True) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)  # type: ignore[arg-type]  # psycopg wants a LiteralString
 
     def new_name(self) -> str:
         return f"{self.prefix}{next(self._count)}"

@@ -81,7 +81,7 @@ def all_routes(routes: list[Any]) -> list[Any]:
 
 def admin_get_paths(client: TestClient) -> list[str]:
     paths = []
-    for route in all_routes(client.app.routes):  # type: ignore[attr-defined]
+    for route in all_routes(client.app.routes):  # type: ignore[attr-defined]  # the app is typed as a plain ASGI app
         path = getattr(route, "path", "")
         if path.startswith("/admin") and path != "/admin/login" and "GET" in route.methods:
             paths.append(re.sub(r"\{[^}]+\}", "1", path))
@@ -91,7 +91,7 @@ def admin_get_paths(client: TestClient) -> list[str]:
 def admin_post_paths(client: TestClient) -> list[str]:
     return [
         re.sub(r"\{[^}]+\}", "1", route.path)
-        for route in all_routes(client.app.routes)  # type: ignore[attr-defined]
+        for route in all_routes(client.app.routes)  # type: ignore[attr-defined]  # the app is typed as a plain ASGI app
         if getattr(route, "path", "").startswith("/admin")
         and route.path != "/admin/login"
         and "POST" in route.methods

@@ -56,7 +56,7 @@ def console(migrated_database_url: str, smtp: tuple[Sink, str], tmp_path: Path) 
     thread.join(10)
 
 
-def test_an_editor_runs_the_newsletter_from_the_browser(  # type: ignore[no-untyped-def]
+def test_an_editor_runs_the_newsletter_from_the_browser(  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     chromium,  # noqa: F811
     console: str,
     smtp: tuple[Sink, str],

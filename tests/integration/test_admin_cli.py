@@ -43,7 +43,7 @@ def run(
 
 def test_send_test_mails_any_address_and_uses_up_nothing(
     run, smtp: tuple[Sink, str], samples_url: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink = smtp[0]
     run("sources", "add", f"{samples_url}/harwick-news.rss", "--topic", "city")
     run("gather")
@@ -62,13 +62,13 @@ def test_send_test_mails_any_address_and_uses_up_nothing(
     assert "--as chooses" in run("send", "--as", "ana@example.org", code=1)
 
 
-def test_send_test_refuses_what_it_cannot_do(run) -> None:  # type: ignore[no-untyped-def]
+def test_send_test_refuses_what_it_cannot_do(run) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     assert "no articles yet" in run("send", "--test", "editor@example.org", code=1)
     assert "not a valid email" in run("send", "--test", "nobody", code=1)
     assert "not with --now" in run("send", "--test", "editor@example.org", "--now", code=1)
 
 
-def test_admins_and_webhooks_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
+def test_admins_and_webhooks_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     env = {"DIGEST_NEW_ADMIN_PASSWORD": "a long enough password"}
     assert "Added admin #1" in run("admins", "add", "ops@example.org", env=env)
     assert "already an admin" in run("admins", "add", "ops@example.org", env=env, code=1)
@@ -87,7 +87,7 @@ def test_admins_and_webhooks_from_the_command_line(run) -> None:  # type: ignore
     assert json.loads(run("webhooks", "list", "--json")) == []
 
 
-def test_api_tokens_are_listed_and_revoked_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
+def test_api_tokens_are_listed_and_revoked_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     env = {"DIGEST_NEW_ADMIN_PASSWORD": "a long enough password"}
     run("admins", "add", "ops@example.org", env=env)
     token = run("admins", "token", "ops@example.org", "--name", "site sign-up").strip()
@@ -107,7 +107,7 @@ def test_api_tokens_are_listed_and_revoked_from_the_command_line(run) -> None:  
     assert "no API token #1" in run("admins", "revoke-token", "1", code=1)
 
 
-def test_a_name_with_brackets_is_shown_as_typed_in_tables(run) -> None:  # type: ignore[no-untyped-def]
+def test_a_name_with_brackets_is_shown_as_typed_in_tables(run) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     # Anyone can pick their name on the sign-up form; a table must not read it as markup.
     run("subscribers", "add", "ana@example.org", "--confirmed", "--name", "[/b]Ana")
     assert "[/b]Ana" in run("subscribers", "list")

@@ -50,7 +50,7 @@ def last_ran(schedule_file: Path, entry: str, when: datetime) -> None:
 
 def test_beat_dispatches_a_subscriber_at_their_local_hour(
     env: dict[str, str], worker, smtp: tuple[Sink, str], tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink, _ = smtp
     now = datetime.now(UTC)
     local = now.astimezone(ZoneInfo(ZONE))

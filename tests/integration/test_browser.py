@@ -33,7 +33,7 @@ def chromium() -> str:
     return path
 
 
-def test_a_person_unsubscribes_with_the_button(chromium, cli, web, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_person_unsubscribes_with_the_button(chromium, cli, web, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     from playwright.sync_api import sync_playwright
 
     cli("subscribers", "add", "clicker@example.org", "--confirmed")
@@ -53,7 +53,7 @@ def test_a_person_unsubscribes_with_the_button(chromium, cli, web, env, tmp_path
     assert json.loads(cli("subscribers", "list", "--json").stdout)[0]["status"] == "unsubscribed"
 
 
-def test_a_tampered_link_shows_an_error_page(chromium, web) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_link_shows_an_error_page(chromium, web) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

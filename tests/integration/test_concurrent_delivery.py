@@ -68,7 +68,7 @@ def seed_send(database_url: str, smtp_url: str, count: int, **extra: object) -> 
         secret_key="race-secret",
         DIGEST_FROM="Digest <digest@news.example.org>",
         templates_dir=ROOT / "templates",
-        **extra,  # type: ignore[arg-type]
+        **extra,  # type: ignore[arg-type]  # keyword arguments from a dict
     )
     schema.upgrade(database_url)
     with db.session_scope(database_url) as session:
@@ -166,7 +166,7 @@ def test_a_sender_that_stalls_past_the_claim_timeout_sends_none_of_what_was_take
     ids = pipeline.plan_send(settings, kind="now").delivery_ids
     reports: dict[str, pipeline.DeliveryReport] = {}
 
-    def stalling_compose(*args):  # type: ignore[no-untyped-def]
+    def stalling_compose(*args):  # type: ignore[no-untyped-def]  # a stand-in with the patched function's arguments
         if "B" not in reports:
             time.sleep(settings.claim_timeout * 1.5)  # A's claim now looks abandoned
             other = SmtpTransport(smtp_url)

@@ -75,7 +75,7 @@ def make_settings(database_url: str, smtp_url: str, tmp_path: Path, **extra: obj
         "delivery_batch_size": 25,
     }
     values.update(extra)
-    settings = Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]  # keyword arguments from a dict
     schema.upgrade(database_url)
     return settings
 

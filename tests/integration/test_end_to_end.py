@@ -36,15 +36,15 @@ def feed_items(base: str) -> list[dict[str, str]]:
     return items
 
 
-def html_part(msg):  # type: ignore[no-untyped-def]
+def html_part(msg):  # type: ignore[no-untyped-def]  # an untyped helper
     return msg.get_body(("html",)).get_content()
 
 
-def text_part(msg):  # type: ignore[no-untyped-def]
+def text_part(msg):  # type: ignore[no-untyped-def]  # an untyped helper
     return msg.get_body(("plain",)).get_content()
 
 
-def test_gather_and_send_through_celery_to_smtp(cli, smtp, samples_url, worker) -> None:  # type: ignore[no-untyped-def]
+def test_gather_and_send_through_celery_to_smtp(cli, smtp, samples_url, worker) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink, _ = smtp
     feed_url = f"{samples_url}/harwick-news.rss"
     cli("sources", "add", feed_url, "--name", "Harwick Courier", "--topic", "city")
@@ -121,7 +121,7 @@ def test_gather_and_send_through_celery_to_smtp(cli, smtp, samples_url, worker) 
 
 def test_smtp_failures_are_retried_or_bounced_and_spare_the_others(
     cli, smtp, samples_url, worker
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink, _ = smtp
     sink.replies["later@example.org"] = ["451 4.3.0 try again later"]
     sink.replies["gone@example.org"] = ["550 5.1.1 no such mailbox"]
@@ -144,7 +144,7 @@ def test_smtp_failures_are_retried_or_bounced_and_spare_the_others(
     assert received == ["later@example.org", "ok@example.org"]
 
 
-def test_one_click_unsubscribe_from_a_received_message(cli, smtp, samples_url, worker, web) -> None:  # type: ignore[no-untyped-def]
+def test_one_click_unsubscribe_from_a_received_message(cli, smtp, samples_url, worker, web) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink, _ = smtp
     cli("sources", "add", f"{samples_url}/culture.json")
     cli("subscribers", "add", "leaver@example.org", "--confirmed")
@@ -167,7 +167,7 @@ def test_one_click_unsubscribe_from_a_received_message(cli, smtp, samples_url, w
     assert json.loads(cli("subscribers", "list", "--json").stdout)[0]["status"] == "unsubscribed"
 
 
-def test_a_killed_worker_loses_no_message(cli, smtp, samples_url, env, start_worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_worker_loses_no_message(cli, smtp, samples_url, env, start_worker) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink, _ = smtp
     first = start_worker()
     cli("sources", "add", f"{samples_url}/harbour-log.atom")
@@ -204,7 +204,7 @@ def test_a_killed_worker_loses_no_message(cli, smtp, samples_url, env, start_wor
 
 def test_a_test_copy_is_sent_by_a_worker(
     cli, smtp, samples_url, env, tmp_path, start_worker
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     import subprocess
     import sys
     from pathlib import Path

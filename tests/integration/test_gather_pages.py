@@ -139,7 +139,7 @@ def test_the_link_is_the_canonical_one_never_the_base_href(site: Site, fetcher: 
 def test_headlines_lose_the_site_name(
     site: Site, fetcher: Fetcher, page: dict[str, str], expected: str
 ) -> None:
-    url = site.add("/title", article_page("Night buses return", **page))  # type: ignore[arg-type]
+    url = site.add("/title", article_page("Night buses return", **page))  # type: ignore[arg-type]  # keyword arguments from a dict
     assert read_article(url, fetcher).title == expected
 
 

@@ -49,7 +49,7 @@ def settings(migrated_database_url: str) -> Settings:
 def add(settings: Settings, url: str, **options: object) -> int:
     paused = options.pop("paused", False)
     with db.session_scope(settings.database_url) as session:
-        source = add_source(session, url, **options)  # type: ignore[arg-type]
+        source = add_source(session, url, **options)  # type: ignore[arg-type]  # keyword arguments from a dict
         source.paused = bool(paused)
         return source.id
 
@@ -384,7 +384,7 @@ def test_each_bad_answer_is_recorded_on_its_source_and_the_rest_go_on(
     }
     ids = {}
     for path, (route, _) in cases.items():
-        url = web.add(path, **route)  # type: ignore[arg-type]
+        url = web.add(path, **route)  # type: ignore[arg-type]  # keyword arguments from a dict
         if cases[path][1] is not None:
             ids[path] = add(settings, url)
     good = add(settings, web.add("/fine.xml", good_feed, content_type="application/rss+xml"))

@@ -35,7 +35,7 @@ def url(database_url: str) -> str:
 
 
 def run_import(url: str, text: str, **kwargs: object) -> importing.ImportResult:
-    return importing.import_csv(lambda: db.session_scope(url), io.StringIO(text), **kwargs)  # type: ignore[arg-type]
+    return importing.import_csv(lambda: db.session_scope(url), io.StringIO(text), **kwargs)  # type: ignore[arg-type]  # keyword arguments from a dict
 
 
 def export(url: str) -> str:
@@ -241,7 +241,7 @@ def test_a_bounced_address_is_suppressed_like_an_unsubscribed_one(url: str) -> N
     }
 
 
-def test_send_confirmations_mails_the_pending_rows_only(url: str, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_send_confirmations_mails_the_pending_rows_only(url: str, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink, smtp_url = smtp
     path = tmp_path / "list.csv"
     path.write_text(

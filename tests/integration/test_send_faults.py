@@ -85,7 +85,7 @@ def task_errors(folder: Path) -> list[str]:
     ]
 
 
-def test_a_worker_killed_mid_send_loses_nobody(  # type: ignore[no-untyped-def]
+def test_a_worker_killed_mid_send_loses_nobody(  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     cli, smtp, samples_url, env, start_worker, tmp_path
 ) -> None:
     sink, _ = smtp
@@ -122,7 +122,7 @@ def test_a_worker_killed_mid_send_loses_nobody(  # type: ignore[no-untyped-def]
     assert task_errors(tmp_path) == []
 
 
-def test_smtp_down_at_first_under_celery_fails_nothing(  # type: ignore[no-untyped-def]
+def test_smtp_down_at_first_under_celery_fails_nothing(  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     cli, samples_url, env, start_worker, tmp_path
 ) -> None:
     server = LateServer()
@@ -195,7 +195,7 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[str, object]]:
             proc.wait(10)
 
 
-def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-def]
+def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     cli, smtp, samples_url, env, start_worker, own_redis, tmp_path
 ) -> None:
     sink, _ = smtp
@@ -222,7 +222,7 @@ def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-de
         time.sleep(0.02)
     subprocess.run(["redis-cli", "-u", url, "shutdown", "nosave"], capture_output=True)
     time.sleep(2)
-    start_redis()  # type: ignore[operator]
+    start_redis()  # type: ignore[operator]  # a fixture that is a callable
     out, errors = send.communicate(timeout=180)
     got = wait_for_everyone(sink, addresses, env["DIGEST_DATABASE_URL"])
     assert send.returncode == 0, out + errors
@@ -232,7 +232,7 @@ def test_redis_stopped_and_started_again_mid_send(  # type: ignore[no-untyped-de
     assert sum(got.values()) - len(addresses) <= 2 * 100
 
 
-def test_send_gives_up_waiting_without_progress_and_says_so(cli, env) -> None:  # type: ignore[no-untyped-def]
+def test_send_gives_up_waiting_without_progress_and_says_so(cli, env) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     # No worker runs: nothing moves. The CLI says what it waits for and exits 1; the copies
     # stay pending in the ledger for a worker, beat's sweep or the next send.
     env["DIGEST_SEND_WAIT_TIMEOUT"] = "2"

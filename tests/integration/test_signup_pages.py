@@ -21,7 +21,7 @@ from digest.core.links import make_confirm_token
 
 
 def body_text(msg: Message) -> str:
-    part = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    part = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]  # a message of the default policy is an EmailMessage
     return str(part.get_content())
 
 
@@ -31,11 +31,11 @@ def link_in(msg: Message, kind: str) -> str:
     return found.group(1)
 
 
-def subscribers(cli) -> list[dict]:  # type: ignore[no-untyped-def]
-    return json.loads(cli("subscribers", "list", "--json").stdout)  # type: ignore[no-any-return]
+def subscribers(cli) -> list[dict]:  # type: ignore[no-untyped-def]  # an untyped helper
+    return json.loads(cli("subscribers", "list", "--json").stdout)  # type: ignore[no-any-return]  # json gives Any
 
 
-def test_sign_up_confirm_and_change_preferences_in_a_browser(  # type: ignore[no-untyped-def]
+def test_sign_up_confirm_and_change_preferences_in_a_browser(  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     chromium,  # noqa: F811
     cli,
     web,
@@ -129,7 +129,7 @@ def env_in_process(env: dict[str, str]) -> Iterator[dict[str, str]]:
     yield env
 
 
-def test_pages_over_http_in_process(env_in_process, cli, web, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_pages_over_http_in_process(env_in_process, cli, web, smtp) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink = smtp[0]
     form = {"email": "ada@example.org", "frequency": "daily", "hour": "7", "timezone": "UTC"}
     with httpx.Client(base_url=web, timeout=10) as http:

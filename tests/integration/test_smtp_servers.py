@@ -165,7 +165,7 @@ def test_server_options_are_checked_with_a_clear_error(tmp_path: Path) -> None:
     assert [str(r) for r in specs[0].rates] == ["5 per 1 second", "100 per 1 hour"]
     assert "secret" not in specs[0].shown
     with pytest.raises(ValueError, match="not a rate"):
-        Settings(smtp_url="smtp://a.example.org?rate=5/fortnight", _env_file=None)  # type: ignore[call-arg]
+        Settings(smtp_url="smtp://a.example.org?rate=5/fortnight", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings' own argument
 
 
 def test_the_limiter_counts_each_server_on_its_own() -> None:
@@ -180,7 +180,7 @@ def test_the_limiter_counts_each_server_on_its_own() -> None:
     assert limiter.take(b) == 0.0
 
 
-def test_worker_processes_share_one_rate_through_redis(  # type: ignore[no-untyped-def]
+def test_worker_processes_share_one_rate_through_redis(  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     cli, smtp, samples_url, env, start_worker
 ) -> None:
     # Two worker processes (concurrency 2) take small batches at once; counted in each

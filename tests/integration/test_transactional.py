@@ -193,7 +193,7 @@ def test_a_send_of_everyone_hands_out_stuck_mails_in_this_process_too(
 
 def test_on_the_workers_a_4xx_is_retried_and_beats_sweep_sends_stuck_mails(
     env: dict[str, str], worker, smtp: tuple[Sink, str]
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     sink, _ = smtp
     settings = Settings(
         database_url=env["DIGEST_DATABASE_URL"],

@@ -167,7 +167,7 @@ def test_a_finished_send_is_reported_once(
 
 def test_the_workers_deliver_events_too(
     env: dict[str, str], worker, cli, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     receiver.requests.clear()
     settings = Settings(
         database_url=env["DIGEST_DATABASE_URL"], broker_url=env["DIGEST_BROKER_URL"]

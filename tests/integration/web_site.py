@@ -40,7 +40,7 @@ class Site:
 
     def add(self, path: str, body: bytes | str = b"", **route: object) -> str:
         data = body.encode("utf-8") if isinstance(body, str) else body
-        self.routes[path] = Route(data, **route)  # type: ignore[arg-type]
+        self.routes[path] = Route(data, **route)  # type: ignore[arg-type]  # keyword arguments from a dict
         return self.base + path
 
     def hits(self, path: str) -> list[Request]:

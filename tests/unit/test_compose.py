@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 
 
-def services() -> dict[str, dict]:  # type: ignore[type-arg]
+def services() -> dict[str, dict]:  # type: ignore[type-arg]  # a bare generic
     # ruamel.yaml comes with check-jsonschema; it resolves the file's `<<: *common` merges.
-    return YAML(typ="safe").load(COMPOSE.read_text())["services"]  # type: ignore[no-any-return]
+    return YAML(typ="safe").load(COMPOSE.read_text())["services"]  # type: ignore[no-any-return]  # YAML gives Any
 
 
-def digest_services() -> dict[str, dict]:  # type: ignore[type-arg]
+def digest_services() -> dict[str, dict]:  # type: ignore[type-arg]  # a bare generic
     # Those built from this project's image (the others are redis, postgres, a mail catcher).
     return {name: s for name, s in services().items() if s.get("image") == "digest:latest"}
 

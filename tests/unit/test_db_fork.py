@@ -16,7 +16,7 @@ from digest.store.models import Source
 ROUNDS = 150
 
 
-def _child_work(url: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _child_work(url: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]  # a bare generic
     try:
         engine = db.get_engine(url)
         inherited = engine.pool.checkedin()  # what the pool holds, right after the fork

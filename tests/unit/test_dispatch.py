@@ -10,7 +10,7 @@ from digest.errors import DigestError
 
 
 def test_no_broker_runs_in_this_process_and_never_builds_the_workers_side() -> None:
-    def refuse(settings, on_warning):  # type: ignore[no-untyped-def]
+    def refuse(settings, on_warning):  # type: ignore[no-untyped-def]  # a stand-in with the patched function's arguments
         raise AssertionError("built without a broker")
 
     chosen = dispatch.dispatcher_for(Settings(broker_url=None), workers=refuse)
@@ -20,7 +20,7 @@ def test_no_broker_runs_in_this_process_and_never_builds_the_workers_side() -> N
 def test_a_broker_hands_the_work_to_what_the_face_built() -> None:
     built = []
 
-    def workers(settings, on_warning):  # type: ignore[no-untyped-def]
+    def workers(settings, on_warning):  # type: ignore[no-untyped-def]  # a stand-in with the patched function's arguments
         built.append((settings.broker_url, on_warning))
         return dispatch.InProcess(settings)  # any Dispatcher will do here
 

@@ -62,7 +62,7 @@ def settings_for(path: Path, **extra: object) -> Settings:
         dkim_key_file=path,
         dkim_selector="harwick2026",
         DIGEST_FROM="Harwick Digest <digest@news.example.org>",
-        **extra,  # type: ignore[arg-type]
+        **extra,  # type: ignore[arg-type]  # keyword arguments from a dict
     )
 
 

@@ -85,7 +85,7 @@ class TestChooseItems:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     schema.upgrade(database_url)
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own argument
         database_url=database_url,
         outbox_dir=tmp_path / "outbox",
         base_url="https://news.example.org/",

@@ -70,7 +70,7 @@ def tree(html: str) -> lxml.html.HtmlElement:
 
 def item(title: str, language: str | None, **kwargs: object) -> DigestItem:
     url = f"https://e.example/{len(title)}"
-    return DigestItem(title, url, "Src", None, None, "Text.", language=language, **kwargs)  # type: ignore[arg-type]
+    return DigestItem(title, url, "Src", None, None, "Text.", language=language, **kwargs)  # type: ignore[arg-type]  # keyword arguments from a dict
 
 
 # --- every script ---------------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_every_catalogue_has_every_string() -> None:
             )
 
 
-def test_fonts_fall_back_to_system_fonts_for_cjk_arabic_and_burmese(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_fonts_fall_back_to_system_fonts_for_cjk_arabic_and_burmese(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, _ = showcase
     page = tree(html).find_class("page")[0].get("style")
     for family in ("Noto Sans Arabic", "Noto Sans CJK SC", "PingFang SC", "Myanmar Text"):
@@ -200,7 +200,7 @@ def test_dates_are_written_in_the_language() -> None:
 # --- layout without <style>, images, accessibility ----------------------------------------
 
 
-def test_only_enhancements_are_left_in_style(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_only_enhancements_are_left_in_style(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, _ = showcase
     styles = re.findall(r"<style\b[^>]*>(.*?)</style>", html, flags=re.S)
     assert len(styles) == 1
@@ -213,7 +213,7 @@ def test_only_enhancements_are_left_in_style(showcase) -> None:  # type: ignore[
     assert "font-size:19px" in body.find_class("headline")[0].get("style")
 
 
-def test_the_lead_image_is_a_thumbnail_by_url(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_the_lead_image_is_a_thumbnail_by_url(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, _ = showcase
     images = tree(html).findall(".//img")
     assert [i.get("src") for i in images] == [
@@ -237,7 +237,7 @@ def test_an_image_that_is_not_a_web_url_is_left_out(url: str) -> None:
     assert url.split(":")[0] + ":" not in html.split("<body", 1)[1]
 
 
-def test_footer_says_who_sends_where_from_why_and_how_to_leave(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_footer_says_who_sends_where_from_why_and_how_to_leave(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, text = showcase
     footer = " ".join(p.text_content() for p in tree(html).find_class("footer"))
     assert "You receive Lakeside Weekly because you subscribed to it." in footer
@@ -262,7 +262,7 @@ def test_no_postal_address_no_empty_line() -> None:
     assert "\n\n\n" not in text
 
 
-def test_headings_in_order_and_layout_tables_are_presentation(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_headings_in_order_and_layout_tables_are_presentation(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, _ = showcase
     root = tree(html)
     levels = [int(h.tag[1]) for h in root.iter("h1", "h2", "h3", "h4", "h5", "h6")]
@@ -272,7 +272,7 @@ def test_headings_in_order_and_layout_tables_are_presentation(showcase) -> None:
     assert tables and all(t.get("role") == "presentation" for t in tables)
 
 
-def test_link_text_says_where_it_goes(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_link_text_says_where_it_goes(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, _ = showcase
     vague = {"here", "click here", "read more", "more", "link", "this", "→"}
     for a in tree(html).iter("a"):
@@ -285,7 +285,7 @@ def test_link_text_says_where_it_goes(showcase) -> None:  # type: ignore[no-unty
     assert "Read the article at Lakeside Gazette" in reads
 
 
-def test_the_preheader_lists_the_top_headlines(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_the_preheader_lists_the_top_headlines(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, _ = showcase
     preheader = tree(html).find_class("preheader")[0]
     text = preheader.text_content()
@@ -299,7 +299,7 @@ def test_the_preheader_lists_the_top_headlines(showcase) -> None:  # type: ignor
     assert "display:none" not in html.replace(" ", "") and "opacity" not in html
 
 
-def test_the_greeting_lines_up_with_the_articles_on_phones(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_the_greeting_lines_up_with_the_articles_on_phones(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, html, _ = showcase
     rule = re.search(r"@media[^{]*max-width: 620px[^{]*\{(.*?)\n\}", html, flags=re.S)
     assert rule is not None
@@ -343,7 +343,7 @@ def test_twenty_items_fit_under_gmails_clipping_limit() -> None:
     assert edition.html.count('class="item"') == 20
 
 
-def test_the_text_part_lists_every_link(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_the_text_part_lists_every_link(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, _, text = showcase
     for story in SHOWCASE.items:
         assert story.title in text
@@ -357,7 +357,7 @@ def test_the_text_part_lists_every_link(showcase) -> None:  # type: ignore[no-un
     assert max(len(line) for line in text.splitlines()) < 200
 
 
-def test_subject_default_has_list_date_and_top_headline(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_subject_default_has_list_date_and_top_headline(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     subject, _, _ = showcase
     assert subject == f"Lakeside Weekly, 27 Nov 2026: {SHOWCASE.items[0].title}"
 
@@ -385,13 +385,13 @@ def test_subject_template_fields() -> None:
 )
 def test_a_bad_subject_template_is_refused_by_name(value: str, message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
-        Settings(_env_file=None, subject=value)  # type: ignore[call-arg]
+        Settings(_env_file=None, subject=value)  # type: ignore[call-arg]  # pydantic-settings' own argument
 
 
 def test_a_bad_language_is_refused() -> None:
     with pytest.raises(ValidationError, match="not a language tag"):
-        Settings(_env_file=None, language="English please")  # type: ignore[call-arg]
-    assert Settings(_env_file=None, language="pt_BR").language == "pt-BR"  # type: ignore[call-arg]
+        Settings(_env_file=None, language="English please")  # type: ignore[call-arg]  # pydantic-settings' own argument
+    assert Settings(_env_file=None, language="pt_BR").language == "pt-BR"  # type: ignore[call-arg]  # pydantic-settings' own argument
 
 
 @pytest.mark.parametrize(
@@ -492,7 +492,7 @@ def test_the_installed_templates_pass_the_check() -> None:
 # --- the showcase, pinned ---------------------------------------------------------------
 
 
-def test_the_showcase_digest_is_as_pinned(showcase) -> None:  # type: ignore[no-untyped-def]
+def test_the_showcase_digest_is_as_pinned(showcase) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     """The rendered showcase (every script, images, read also, more): review its diff."""
     subject, html, text = showcase
     actual = {"subject.txt": subject + "\n", "digest.html": html, "digest.txt": text}
@@ -516,7 +516,7 @@ def test_an_admins_folder_overrides_a_web_page_too(database_url: str, tmp_path: 
         "{% endblock %}",
         "utf-8",
     )
-    settings = Settings(_env_file=None, database_url=database_url, templates_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=database_url, templates_dir=tmp_path)  # type: ignore[call-arg]  # pydantic-settings' own argument
     schema.upgrade(database_url)
     response = TestClient(create_app(settings)).get("/unsubscribe/MQ.forged")
     assert response.status_code == 400
@@ -558,5 +558,5 @@ def test_a_subscriber_without_a_name_is_greeted_in_the_lists_language(
         )
     )
     message = email.message_from_bytes(copy.plain(), policy=email.policy.default)
-    assert greeting in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert greeting in copy.fallback().get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert greeting in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]  # the message has that part
+    assert greeting in copy.fallback().get_body(("html",)).get_content()  # type: ignore[union-attr]  # the message has that part

@@ -234,5 +234,5 @@ def test_list_id_is_valid_for_any_list_name(
     if header is not None:
         assert line == b"List-Id: " + header
     parsed = str(email.message_from_bytes(raw, policy=email.policy.default)["List-Id"])
-    assert parsed == (shown or header.decode())  # type: ignore[union-attr]
+    assert parsed == (shown or header.decode())  # type: ignore[union-attr]  # bytes here
     assert re.fullmatch(r".*<[a-z0-9-]+\.news\.example\.org>", parsed)

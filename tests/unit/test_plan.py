@@ -18,7 +18,7 @@ def subscriber(sid: int, hour: int = 7, since: datetime = LONG_AGO) -> ScheduleI
     return ScheduleInfo(sid, "daily", hour, "UTC", since)
 
 
-def plan(recipients, unsettled=(), new=None, kind=SendKind.DUE):  # type: ignore[no-untyped-def]
+def plan(recipients, unsettled=(), new=None, kind=SendKind.DUE):  # type: ignore[no-untyped-def]  # an untyped helper
     return decide(
         recipients,
         list(unsettled),

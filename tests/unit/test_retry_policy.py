@@ -90,6 +90,6 @@ def test_the_workers_tasks_use_the_same_policy_and_limit_as_this_process(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    expected = wiring.retry_policy(Settings(**values))  # type: ignore[arg-type]
+    expected = wiring.retry_policy(Settings(**values))  # type: ignore[arg-type]  # keyword arguments from a dict
     assert RetryPolicy(**seen["policy"]) == expected == RetryPolicy(7, 70, 700)
     assert seen["max_retries"] == MAX_ATTEMPTS

@@ -72,7 +72,7 @@ def client(settings: Settings) -> TestClient:
 def outbox(settings: Settings) -> list[EmailMessage]:
     files = sorted(settings.outbox_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
     return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]  # the default policy makes an EmailMessage
         for p in files
     ]
 
@@ -104,7 +104,7 @@ def mails(settings: Settings) -> list[tuple[MailKind, MailStatus, str]]:
         return [(m.kind, m.status, m.to_address) for m in found]
 
 
-def test_sign_up_confirm_and_welcome(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_sign_up_confirm_and_welcome(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     page = client.get("/subscribe")
     assert page.status_code == 200
     assert 'name="website"' in page.text  # the honeypot
@@ -141,7 +141,7 @@ def test_sign_up_confirm_and_welcome(client, settings) -> None:  # type: ignore[
     assert len(mails(settings)) == 2
 
 
-def test_the_answer_is_the_same_for_new_pending_and_confirmed(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_answer_is_the_same_for_new_pending_and_confirmed(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     new = client.post("/subscribe", data=FORM).text
     pending = client.post("/subscribe", data=FORM).text
     client.post(confirm_link(outbox(settings)[-1]))
@@ -156,13 +156,13 @@ def test_the_answer_is_the_same_for_new_pending_and_confirmed(client, settings) 
     )
 
 
-def test_honeypot_writes_and_sends_nothing(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_honeypot_writes_and_sends_nothing(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     answer = client.post("/subscribe", data={**FORM, "website": "http://spam.example"})
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     assert rows(settings) == [] and outbox(settings) == []
 
 
-def test_rate_limit_per_address(settings) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_per_address(settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     client = client_for(settings.model_copy(update={"signup_rate": "3/minute"}))
     codes = [
         client.post("/subscribe", data={**FORM, "email": f"p{i}@example.org"}).status_code
@@ -172,7 +172,7 @@ def test_rate_limit_per_address(settings) -> None:  # type: ignore[no-untyped-de
     assert len(rows(settings)) == 3
 
 
-def test_bad_sign_up_shows_each_message_at_its_field(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_bad_sign_up_shows_each_message_at_its_field(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     bad = {**FORM, "email": "not-an-address", "hour": "25", "timezone": "Mars/Olympus"}
     answer = client.post("/subscribe", data={**bad, "topics": ["harbour", "knitting"]})
     assert answer.status_code == 400
@@ -183,7 +183,7 @@ def test_bad_sign_up_shows_each_message_at_its_field(client, settings) -> None: 
     assert rows(settings) == [] and outbox(settings) == []
 
 
-def test_tampered_and_expired_links_change_nothing(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_tampered_and_expired_links_change_nothing(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     client.post("/subscribe", data=FORM)
     link = confirm_link(outbox(settings)[0])
     token = link.rsplit("/", 1)[1]
@@ -207,7 +207,7 @@ def test_tampered_and_expired_links_change_nothing(client, settings) -> None:  #
     assert rows(settings)[0].status == SubscriberStatus.CONFIRMED
 
 
-def test_preferences_form_saves_or_changes_nothing(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_preferences_form_saves_or_changes_nothing(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     with db.session_scope(settings.database_url) as session:
         sub_id = add_subscriber(session, "olek@example.org", confirmed=True, name="Olek").id
     url = f"/preferences/{make_token(SECRET, PREFERENCES, sub_id)}"
@@ -234,7 +234,7 @@ def test_preferences_form_saves_or_changes_nothing(client, settings) -> None:  #
     assert sub.status == SubscriberStatus.CONFIRMED and sub.email == "olek@example.org"
 
 
-def test_coming_back_after_unsubscribing(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_coming_back_after_unsubscribing(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     client.post("/subscribe", data=FORM)
     first_link = confirm_link(outbox(settings)[0])
     client.post(first_link)
@@ -266,7 +266,7 @@ def test_coming_back_after_unsubscribing(client, settings) -> None:  # type: ign
     )
 
 
-def test_a_link_from_before_a_hard_bounce_does_not_confirm_again(client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_link_from_before_a_hard_bounce_does_not_confirm_again(client, settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     client.post("/subscribe", data=FORM)
     first_link = confirm_link(outbox(settings)[0])
     client.post(first_link)
@@ -298,7 +298,7 @@ def test_a_link_from_before_a_hard_bounce_does_not_confirm_again(client, setting
     )
 
 
-def test_bounced_address_is_suppressed_for_admins(settings) -> None:  # type: ignore[no-untyped-def]
+def test_bounced_address_is_suppressed_for_admins(settings) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     with db.session_scope(settings.database_url) as session:
         sub = add_subscriber(session, "gone@example.org", confirmed=True)
         sub.status = SubscriberStatus.BOUNCED
@@ -310,7 +310,7 @@ def test_bounced_address_is_suppressed_for_admins(settings) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("mailto", [None, "leave@news.example.org"])
-def test_list_unsubscribe_gets_a_mailto_entry_when_set(settings, mailto) -> None:  # type: ignore[no-untyped-def]
+def test_list_unsubscribe_gets_a_mailto_entry_when_set(settings, mailto) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     s = settings.model_copy(update={"unsubscribe_mailto": mailto})
     with db.session_scope(s.database_url) as session:
         sub = add_subscriber(session, "ines@example.org", confirmed=True)

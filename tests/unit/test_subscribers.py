@@ -223,7 +223,7 @@ def test_add_subscriber_rejects_bad_input(
     arguments: dict[str, object] = {"email": "ann@example.org", **kwargs}
     email = str(arguments.pop("email"))
     with session_scope(db_url) as session, pytest.raises(InvalidInput, match=words):
-        add_subscriber(session, email, **arguments)  # type: ignore[arg-type]
+        add_subscriber(session, email, **arguments)  # type: ignore[arg-type]  # keyword arguments from a dict
     with session_scope(db_url) as session:
         assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
 

@@ -61,12 +61,12 @@ def parse(data: bytes) -> EmailMessage:
 
 
 def body_of(msg: EmailMessage, kind: str) -> str:
-    return str(msg.get_body((kind,)).get_content()).replace("\r\n", "\n")  # type: ignore[union-attr]
+    return str(msg.get_body((kind,)).get_content()).replace("\r\n", "\n")  # type: ignore[union-attr]  # the message has that part
 
 
 def both(r: Recipient, **kwargs: str) -> tuple[EmailMessage, EmailMessage, bytes]:
     """The copy from the template (as the server stores it) and the per-copy fallback."""
-    copy = template(**kwargs).copy_for(r)  # type: ignore[attr-defined]
+    copy = template(**kwargs).copy_for(r)  # type: ignore[attr-defined]  # template() is typed as the base class
     assert copy.stuffed is not None
     return parse(unstuffed(copy.stuffed)), copy.fallback(), copy.stuffed
 
@@ -107,10 +107,10 @@ def test_lines_starting_with_a_dot_are_stuffed_once() -> None:
 
 
 def test_idn_address_is_ascii_and_a_bad_address_is_refused() -> None:
-    copy = template().copy_for(recipient(address=normalize_email("User@Bücher.Example")))  # type: ignore[attr-defined]
+    copy = template().copy_for(recipient(address=normalize_email("User@Bücher.Example")))  # type: ignore[attr-defined]  # template() is typed as the base class
     assert parse(copy.plain())["To"].addresses[0].addr_spec == "user@xn--bcher-kva.example"
     with pytest.raises(Exception, match="cannot address"):
-        template().copy_for(recipient(address="ann@exa mple@org\r\nBcc: x"))  # type: ignore[attr-defined]
+        template().copy_for(recipient(address="ann@exa mple@org\r\nBcc: x"))  # type: ignore[attr-defined]  # template() is typed as the base class
 
 
 def test_long_lines_are_wrapped_at_spaces_and_read_the_same() -> None:
@@ -128,7 +128,7 @@ def test_long_lines_are_wrapped_at_spaces_and_read_the_same() -> None:
 
 def test_an_unbreakable_long_line_falls_back_to_a_per_copy_encoding() -> None:
     url = "https://example.org/" + "x" * 1500
-    copy = template(text=f"{NAME}\n{url}\n").copy_for(recipient())  # type: ignore[attr-defined]
+    copy = template(text=f"{NAME}\n{url}\n").copy_for(recipient())  # type: ignore[attr-defined]  # template() is typed as the base class
     assert copy.stuffed is None
     raw = copy.plain()
     body = raw.partition(b"\r\n\r\n")[2]

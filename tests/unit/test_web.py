@@ -73,7 +73,7 @@ def test_health_fails_when_the_database_is_unreachable(tmp_path: Path, kind: str
     assert response.json() == {"status": "error", "database": "unreachable"}
 
 
-def test_one_click_post_unsubscribes_at_once(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+def test_one_click_post_unsubscribes_at_once(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     token = make_token(SECRET, UNSUBSCRIBE, subscriber_id)
     response = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and "reader@example.org" in response.text
@@ -85,7 +85,7 @@ def test_one_click_post_unsubscribes_at_once(client, settings, subscriber_id) ->
     )
 
 
-def test_get_shows_a_button_and_does_not_unsubscribe(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+def test_get_shows_a_button_and_does_not_unsubscribe(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     token = make_token(SECRET, UNSUBSCRIBE, subscriber_id)
     response = client.get(f"/unsubscribe/{token}")
     assert response.status_code == 200
@@ -104,7 +104,7 @@ def test_get_shows_a_button_and_does_not_unsubscribe(client, settings, subscribe
         make_token(SECRET, PREFERENCES, 1),  # right key, wrong purpose
     ],
 )
-def test_a_bad_token_gets_400_and_changes_nothing(client, settings, subscriber_id, token) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_token_gets_400_and_changes_nothing(client, settings, subscriber_id, token) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     assert (
         client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code
         == 400
@@ -113,14 +113,14 @@ def test_a_bad_token_gets_400_and_changes_nothing(client, settings, subscriber_i
     assert status_of(settings, subscriber_id) == SubscriberStatus.CONFIRMED
 
 
-def test_a_tampered_token_gets_400(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_token_gets_400(client, settings, subscriber_id) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     token = make_token(SECRET, UNSUBSCRIBE, subscriber_id)
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     assert client.post(f"/unsubscribe/{tampered}").status_code == 400
     assert status_of(settings, subscriber_id) == SubscriberStatus.CONFIRMED
 
 
-def test_preferences_page_shows_the_subscription(client, subscriber_id) -> None:  # type: ignore[no-untyped-def]
+def test_preferences_page_shows_the_subscription(client, subscriber_id) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     response = client.get(f"/preferences/{make_token(SECRET, PREFERENCES, subscriber_id)}")
     assert response.status_code == 200
     assert "reader@example.org" in response.text and "harbour" in response.text
