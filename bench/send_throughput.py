@@ -212,7 +212,7 @@ def make_settings(workdir: Path, smtp_url: str | None) -> Any:
 def add_sample_articles(settings: Any) -> int:
     """Serve the bundled samples on loopback and gather them with the project's own code."""
     from digest import pipeline
-    from digest.samples_server import seed_samples, serve_samples
+    from digest.runtime.samples import seed_samples, serve_samples
 
     with serve_samples() as base:
         seed_samples(settings.database_url, base, subscribers=False)

@@ -1,7 +1,7 @@
 """The `digest` command: parse the arguments, call the library, print the outcome.
 
 One function per command. Where the work runs (this process, or Celery workers when
-DIGEST_BROKER_URL is set) is decided by `digest.dispatch`, not here.
+DIGEST_BROKER_URL is set) is decided by `digest.runtime.dispatch`, not here.
 """
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from rich.text import Text
 
-from digest import dispatch, pipeline, sends, wiring
+from digest import pipeline, wiring
 from digest.config import Settings, get_settings
 from digest.core.redact import mask_url
 from digest.core.vocabulary import DeliveryStatus, Frequency, SendKind
 from digest.errors import DigestError, InvalidInput
 from digest.pipeline.transactional import queue_confirmations
 from digest.render.edition import check_templates
+from digest.runtime import dispatch
+from digest.services import sends
+from digest.services.subscribers import add_subscriber, remove_subscriber
 from digest.store import db, schema
-from digest.subscribers import add_subscriber, remove_subscriber
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -197,7 +199,7 @@ def check(as_json: JsonOption = False) -> None:
     """Try the configuration against what it names (database, broker, each SMTP server,
     the outbox, the DKIM key) without changing anything or sending mail; exits 1 on an
     error."""
-    from digest.checks import run_checks
+    from digest.runtime.checks import run_checks
 
     settings = get_settings()  # its warnings are among the checks; an old schema is one too
     found = run_checks(settings)
@@ -249,7 +251,7 @@ def sources_add(
     ] = False,
 ) -> None:
     """Add a feed (RSS, Atom, JSON Feed), an article page, or a site's home or section page."""
-    from digest import sources
+    from digest.services import sources
 
     settings = _settings()
     url = sources.check_source_url(url)
@@ -283,7 +285,7 @@ def sources_set(
     ] = None,
 ) -> None:
     """Change a source: its name, topics, full-text mode, or whether it is gathered."""
-    from digest import sources
+    from digest.services import sources
 
     if topic and no_topics:
         raise InvalidInput("give --topic or --no-topics, not both")
@@ -309,7 +311,7 @@ def sources_set(
 @sources_app.command("remove")
 def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) -> None:
     """Remove a source and its articles."""
-    from digest import sources
+    from digest.services import sources
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -368,7 +370,7 @@ def sources_import(
 
     Sources already added are left alone; each bad outline is reported with its line.
     """
-    from digest import sources
+    from digest.services import sources
 
     settings = _settings()
     try:
@@ -399,7 +401,7 @@ def sources_export(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Write every source as OPML 2.0, topics as categories."""
-    from digest import sources
+    from digest.services import sources
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -434,7 +436,7 @@ def articles_list(
     as_json: JsonOption = False,
 ) -> None:
     """The articles gathered, newest first: what extraction kept of each."""
-    from digest import sources
+    from digest.services import sources
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -527,7 +529,7 @@ def subscribers_import(
     Columns: email (required), name, status, frequency, weekday, day_of_month, hour,
     timezone, topics (separated by |). Exits 1 when any row was refused.
     """
-    from digest import importing
+    from digest.services import importing
 
     settings = _settings()
     result = importing.import_file(settings.database_url, file)
@@ -564,7 +566,7 @@ def subscribers_export(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Write every subscriber as CSV, in the columns import reads."""
-    from digest import importing
+    from digest.services import importing
 
     settings = _settings()
     count = importing.export_file(settings.database_url, output)
@@ -894,7 +896,7 @@ def bounces_process(
     as_json: JsonOption = False,
 ) -> None:
     """Read a delivery status notification (RFC 3464) and apply its bounce."""
-    from digest import bounces
+    from digest.services import bounces
 
     settings = _settings()
     data = bounces.read_message(source, sys.stdin.buffer.read() if source == "-" else None)
@@ -907,7 +909,7 @@ def bounces_process(
 @contextmanager
 def _samples(settings: Settings) -> Iterator[None]:
     """Serve the bundled sample sources and make sure they and sample subscribers exist."""
-    from digest.samples_server import DEMO_PORT, seed_samples, serve_samples
+    from digest.runtime.samples import DEMO_PORT, seed_samples, serve_samples
 
     with serve_samples(port=DEMO_PORT) as base:
         seed_samples(settings.database_url, base)
@@ -973,7 +975,7 @@ def _ask_password() -> str:
 @admins_app.command("add")
 def admins_add(email: str) -> None:
     """Add an admin; asks for the password (hashed with argon2, never stored)."""
-    from digest.admins import add_admin
+    from digest.services.admins import add_admin
 
     settings = _settings()
     password = _ask_password()
@@ -985,7 +987,7 @@ def admins_add(email: str) -> None:
 @admins_app.command("password")
 def admins_password(email: str) -> None:
     """Set a new password for an admin."""
-    from digest.admins import set_password
+    from digest.services.admins import set_password
 
     settings = _settings()
     password = _ask_password()
@@ -997,7 +999,7 @@ def admins_password(email: str) -> None:
 @admins_app.command("remove")
 def admins_remove(email: str) -> None:
     """Remove an admin and their API tokens."""
-    from digest.admins import remove_admin
+    from digest.services.admins import remove_admin
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -1015,7 +1017,7 @@ ADMIN_COLUMNS = (
 @admins_app.command("list")
 def admins_list(as_json: JsonOption = False) -> None:
     """List the admins."""
-    from digest.admins import admin_rows
+    from digest.services.admins import admin_rows
 
     _show_rows(admin_rows, ADMIN_COLUMNS, as_json)
 
@@ -1025,7 +1027,7 @@ def admins_token(
     email: str, name: Annotated[str, typer.Option(help="What the token is for.")] = "api"
 ) -> None:
     """Make an API token for an admin; printed once, stored only as a hash."""
-    from digest.admins import create_token
+    from digest.services.admins import create_token
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -1045,7 +1047,7 @@ TOKEN_COLUMNS = (
 @admins_app.command("tokens")
 def admins_tokens(as_json: JsonOption = False) -> None:
     """List the API tokens of every admin (never the tokens themselves)."""
-    from digest.admins import token_rows
+    from digest.services.admins import token_rows
 
     _show_rows(token_rows, TOKEN_COLUMNS, as_json)
 
@@ -1053,7 +1055,7 @@ def admins_tokens(as_json: JsonOption = False) -> None:
 @admins_app.command("revoke-token")
 def admins_revoke_token(token_id: int) -> None:
     """Revoke an API token: its next request is refused."""
-    from digest.admins import revoke_token
+    from digest.services.admins import revoke_token
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -1085,7 +1087,7 @@ def webhooks_add(
     secret: Annotated[str | None, typer.Option(help="Signing secret (default: random).")] = None,
 ) -> None:
     """Add a webhook: each event is POSTed as JSON, signed with HMAC-SHA256."""
-    from digest import webhooks
+    from digest.services import webhooks
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -1097,7 +1099,7 @@ def webhooks_add(
 @webhooks_app.command("list")
 def webhooks_list(as_json: JsonOption = False) -> None:
     """List webhooks with their events counted by state."""
-    from digest import webhooks
+    from digest.services import webhooks
 
     _show_rows(webhooks.webhook_rows, WEBHOOK_COLUMNS, as_json)
 
@@ -1105,7 +1107,7 @@ def webhooks_list(as_json: JsonOption = False) -> None:
 @webhooks_app.command("remove")
 def webhooks_remove(webhook_id: int) -> None:
     """Remove a webhook and its events."""
-    from digest import webhooks
+    from digest.services import webhooks
 
     settings = _settings()
     with db.session_scope(settings.database_url) as session:
@@ -1132,7 +1134,7 @@ def serve(
     """Run the web app (sign-up, confirmation, preferences, unsubscribe, health)."""
     import uvicorn
 
-    from digest.logs import configure
+    from digest.runtime.logs import configure
     from digest.web import create_app
 
     settings = _settings(templates=True)

@@ -9,10 +9,12 @@ from celery import Task, group
 from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
-from digest import pipeline, testsend, webhooks, wiring
+from digest import pipeline, wiring
 from digest.core.vocabulary import MailStatus, SendKind, utcnow
 from digest.mail import Transport
+from digest.pipeline import testsend
 from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
+from digest.services import webhooks
 from digest.store import db
 from workers.celery_app import app, settings
 

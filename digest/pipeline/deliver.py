@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from digest import bounces, webhooks, wiring
+from digest import wiring
 from digest.config import Settings
 from digest.core.links import subscriber_links
 from digest.core.retry import RetryPolicy
@@ -43,7 +43,8 @@ from digest.errors import (
 from digest.mail import Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
-from digest.sends import ErrorBudget, active_send
+from digest.services import bounces, webhooks
+from digest.services.sends import ErrorBudget, active_send
 from digest.store.db import session_scope
 from digest.store.models import Delivery, Edition, Subscriber
 
@@ -402,7 +403,7 @@ def deliver_batch(
                     last_error=None,
                 )
             )
-            # An accepted copy starts the row of soft bounces again (digest.bounces).
+            # An accepted copy starts the row of soft bounces again (digest.services.bounces).
             newest = templates[c.edition_id][1]
             mark = subscribers.setdefault(
                 sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}

@@ -41,7 +41,7 @@ from digest.gather import (
 )
 from digest.gather.fetch import retry_after_time
 from digest.gather.urls import host_of, link_variants, same_article_key
-from digest.sources import default_source_name
+from digest.services.sources import default_source_name
 from digest.store.db import get_engine, session_scope
 from digest.store.models import Article, Source
 

@@ -27,6 +27,7 @@ from digest.pipeline.editions import (
     published_or_seen,
     render_subject,
 )
+from digest.services.subscribers import find_subscriber
 from digest.store.db import insert_ignore, session_scope
 from digest.store.models import (
     Article,
@@ -37,7 +38,6 @@ from digest.store.models import (
     source_topics,
     subscriber_topics,
 )
-from digest.subscribers import find_subscriber
 
 # --- the rules (pure) ---------------------------------------------------------------------
 

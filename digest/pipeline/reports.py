@@ -18,9 +18,9 @@ from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.pipeline.editions import edition_content, published_or_seen
 from digest.pipeline.plan import new_articles
 from digest.render.edition import personalize, render_edition
+from digest.services.subscribers import find_subscriber
 from digest.store.db import session_scope
 from digest.store.models import Article, Delivery, Source, Subscriber
-from digest.subscribers import find_subscriber
 
 
 def send_status(settings: Settings, send_id: int) -> dict[DeliveryStatus, int]:

@@ -185,7 +185,7 @@ class Subscriber(Base):
     # When a scheduled send last found this subscriber due with nothing new: that slot is
     # used up, and they wait for their next one (digest.schedule).
     slot_checked_at: Mapped[datetime | None]
-    # Bounces (digest.bounces): hard ones in all, soft ones since the last copy accepted.
+    # Bounces (digest.services.bounces): hard ones in all, soft ones since the last copy accepted.
     hard_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
     soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
     last_bounce: Mapped[str | None] = mapped_column(Text)

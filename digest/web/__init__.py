@@ -18,23 +18,24 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from digest import dispatch, metrics, wiring
-from digest.checks import broker_problem
+from digest import wiring
 from digest.config import Settings, get_settings
 from digest.core.links import UNSUBSCRIBE
 from digest.errors import DigestError
 from digest.pipeline.transactional import send_due_mails
 from digest.render import default_templates_dir
+from digest.runtime import dispatch, metrics
+from digest.runtime.checks import broker_problem
+from digest.services.subscribers import subscriber_for_token, unsubscribe
+from digest.services.webhooks import deliver_due as deliver_webhook_events
 from digest.store import db
 from digest.store.models import Subscriber
-from digest.subscribers import subscriber_for_token, unsubscribe
 from digest.web.admin import add_admin
 from digest.web.api import create_api
 from digest.web.archive import archive_router
 from digest.web.auth import bearer_admin
+from digest.web.inbound import add_webhooks
 from digest.web.public import public_router
-from digest.web.webhooks import add_webhooks
-from digest.webhooks import deliver_due as deliver_webhook_events
 
 log = logging.getLogger(__name__)
 # In this process (no broker), due webhook events and transactional mails nobody is
@@ -54,7 +55,6 @@ def _sweep_loop(settings: Settings, stop: threading.Event, interval: float) -> N
     to the next one; each is claimed, so several web processes send it once)."""
     while not stop.wait(interval):
         try:
-            # Called by its full name: `webhooks` in this package is digest.web.webhooks.
             deliver_webhook_events(settings)
         except Exception:
             log.exception("delivering webhook events")

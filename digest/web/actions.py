@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from digest import dispatch, importing, pipeline, sends, webhooks
+from digest import pipeline
 from digest.config import Settings
 from digest.core import events
 from digest.core.addresses import normalize_email
@@ -26,12 +26,14 @@ from digest.core.preferences import clean_name
 from digest.core.schedule import WEEKDAYS, check_schedule, day_of_month_text
 from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
 from digest.errors import DigestError, InvalidField, InvalidInput, NotFound
-from digest.sources import FULL_TEXT_MODES, add_source, check_source_url
-from digest.sources import update_source as change_source
+from digest.runtime import dispatch
+from digest.services import importing, sends, webhooks
+from digest.services.sources import FULL_TEXT_MODES, add_source, check_source_url
+from digest.services.sources import update_source as change_source
+from digest.services.subscribers import add_subscriber, apply_schedule, unsubscribe
 from digest.store import db
 from digest.store.models import Article, Delivery, Edition, Source, Subscriber, Topic
 from digest.store.topics import topics_named
-from digest.subscribers import add_subscriber, apply_schedule, unsubscribe
 
 MAX_PAGE = 500
 URL_MAX = 2000  # the column's length

@@ -22,13 +22,14 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from digest import admins, dispatch, webhooks
-from digest.admins import Admin, admin_for_token, authenticate
 from digest.config import Settings
 from digest.core import events
 from digest.core.schedule import WEEKDAYS
 from digest.core.vocabulary import DeliveryStatus, Frequency, SubscriberStatus
 from digest.errors import DigestError, InvalidField
+from digest.runtime import dispatch
+from digest.services import admins, webhooks
+from digest.services.admins import Admin, admin_for_token, authenticate
 from digest.store import db
 from digest.web import actions
 from digest.web.auth import CSRF_FIELD, Sessions
@@ -216,7 +217,7 @@ def admin_router(
     @router.get("/check", response_class=HTMLResponse)
     def check_page(request: Request) -> HTMLResponse:
         """`digest check` in the browser: each part of the setup tried, nothing changed."""
-        from digest.checks import run_checks
+        from digest.runtime.checks import run_checks
 
         found = run_checks(settings)
         return render(request, "check.html", title="Setup check", checks=found)

@@ -18,9 +18,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from digest import dispatch, webhooks
 from digest.config import Settings
 from digest.errors import AlreadyExists, DigestError, InvalidField, InvalidInput, NotFound
+from digest.runtime import dispatch
+from digest.services import webhooks
 from digest.store import db
 from digest.web import actions
 from digest.web.auth import bearer_admin

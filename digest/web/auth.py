@@ -17,8 +17,8 @@ from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from digest.admins import TOKEN_ADMIN, Admin, admin_by_id, admin_for_token
 from digest.config import Settings
+from digest.services.admins import TOKEN_ADMIN, Admin, admin_by_id, admin_for_token
 from digest.store import db
 
 COOKIE = "digest_admin"

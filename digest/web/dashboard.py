@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest import sends
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.pipeline.reports import source_rows
+from digest.services import sends
 from digest.store.db import session_scope
 from digest.store.models import Delivery, Subscriber
 from digest.web.charts import Series, daily_chart

@@ -17,7 +17,6 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
 
-from digest import dispatch
 from digest.config import Settings
 from digest.core.addresses import normalize_email
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, link_path, read_confirm_token
@@ -26,10 +25,11 @@ from digest.core.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
 from digest.core.vocabulary import Frequency, MailKind, SubscriberStatus
 from digest.errors import DigestError, ExpiredLink, FieldErrors, InvalidInput
 from digest.pipeline.transactional import queue_mail
+from digest.runtime import dispatch
+from digest.services.subscribers import confirm, sign_up, subscriber_for_token, update_preferences
 from digest.store import db
 from digest.store.models import Subscriber
 from digest.store.topics import known_topics
-from digest.subscribers import confirm, sign_up, subscriber_for_token, update_preferences
 
 Page = Callable[..., HTMLResponse]
 FIELDS = ("name", "frequency", "weekday", "day_of_month", "hour", "timezone")

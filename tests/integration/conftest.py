@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from smtp_sink import Sink, free_port
 
-from digest.samples_server import serve_samples
+from digest.runtime.samples import serve_samples
 from digest.store.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from smtp_sink import Sink
 from sqlalchemy import func, select
 
-from digest.admins import add_admin, create_token
 from digest.config import Settings
+from digest.services.admins import add_admin, create_token
 from digest.store import db
 from digest.store.models import Delivery, Subscriber
 

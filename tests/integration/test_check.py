@@ -26,10 +26,10 @@ from smtp_sink import Sink, free_port
 from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
-from digest.checks import run_checks
 from digest.cli import app
 from digest.config import Settings, get_settings
 from digest.mail.dkim import dns_record
+from digest.runtime.checks import run_checks
 
 pytestmark = pytest.mark.integration
 

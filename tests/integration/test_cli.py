@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.samples_server import serve_samples
+from digest.runtime.samples import serve_samples
 from digest.store.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]

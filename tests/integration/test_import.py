@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from digest import importing
 from digest.core.vocabulary import SubscriberStatus
 from digest.errors import InvalidInput
+from digest.services import importing
+from digest.services.subscribers import add_subscriber, unsubscribe
 from digest.store import db, schema
 from digest.store.models import Subscriber
-from digest.subscribers import add_subscriber, unsubscribe
 
 HEADER = "email,name,status,frequency,weekday,day_of_month,hour,timezone,topics\n"
 GOOD = (

@@ -17,11 +17,11 @@ from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail import OutboxTransport, SmtpTransport
-from digest.samples_server import seed_samples, serve_samples
-from digest.sources import add_source
+from digest.runtime.samples import seed_samples, serve_samples
+from digest.services.sources import add_source
+from digest.services.subscribers import add_subscriber, find_subscriber, unsubscribe
 from digest.store import db, schema
 from digest.store.models import Article, Delivery, Edition, Send, Source
-from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ARTICLES = 18  # 7 RSS + 5 Atom + 4 JSON Feed + 2 article pages
@@ -315,8 +315,8 @@ def test_an_entry_that_breaks_processing_is_left_out_and_reported(settings, samp
 
 
 def test_removing_a_source_and_a_subscriber_takes_their_rows_along(settings, samples) -> None:  # type: ignore[no-untyped-def]
-    from digest.sources import remove_source
-    from digest.subscribers import remove_subscriber
+    from digest.services.sources import remove_source
+    from digest.services.subscribers import remove_subscriber
 
     pipeline.gather_all(settings)
     subscribe(settings, "leaving@example.org")

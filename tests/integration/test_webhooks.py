@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from digest import webhooks
 from digest.config import Settings
 from digest.core import events
 from digest.core.vocabulary import WebhookEventStatus, utcnow
-from digest.dispatch import InProcess
+from digest.runtime.dispatch import InProcess
+from digest.services import webhooks
+from digest.services.subscribers import add_subscriber, unsubscribe
 from digest.store import db
 from digest.store.models import Subscriber, WebhookAttempt, WebhookEvent
-from digest.subscribers import add_subscriber, unsubscribe
 
 SECRET = "shared-webhook-secret"
 
@@ -146,9 +146,10 @@ def test_bad_webhooks_are_refused_by_field(settings: Settings) -> None:
 def test_a_finished_send_is_reported_once(
     settings: Settings, receiver: Receiver, samples_url: str, tmp_path: Path
 ) -> None:
-    from digest import dispatch, pipeline
+    from digest import pipeline
     from digest.core.vocabulary import SendKind
-    from digest.sources import add_source
+    from digest.runtime import dispatch
+    from digest.services.sources import add_source
 
     settings = settings.model_copy(update={"outbox_dir": tmp_path / "outbox"})
     with db.session_scope(settings.database_url) as session:

@@ -15,9 +15,9 @@ from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.core.schedule import check_timezone
 from digest.core.vocabulary import SubscriberStatus
 from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.services.subscribers import add_subscriber, find_subscriber, unsubscribe
 from digest.store.db import session_scope
 from digest.store.models import Subscriber
-from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
 
 SECRET = "test-secret"
 

@@ -18,7 +18,8 @@ from digest.config import Settings
 from digest.core.vocabulary import utcnow
 from digest.mail import transport_from_url
 from digest.pipeline.plan import allowed_sources, new_articles
-from digest.sources import add_source, remove_source
+from digest.services.sources import add_source, remove_source
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import (
     Article,
@@ -30,7 +31,6 @@ from digest.store.models import (
     source_topics,
 )
 from digest.store.topics import topics_named
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 

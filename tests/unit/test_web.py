@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from digest.config import Settings
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token
 from digest.core.vocabulary import SubscriberStatus
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Subscriber
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "web-test-secret"

@@ -21,7 +21,7 @@ from digest.errors import DigestError
 from digest.mail import Transport
 
 if TYPE_CHECKING:  # loaded by the test send itself: it brings the address checks
-    from digest.testsend import TestSend
+    from digest.pipeline.testsend import TestSend
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Dispatcher(Protocol):
         ...
 
     def send_test(self, to: str, as_subscriber: str | None = None) -> TestSend:
-        """Mail a test copy (digest.testsend) and say what went, or raise why not."""
+        """Mail a test copy (digest.pipeline.testsend) and say what went, or raise why not."""
         ...
 
 
@@ -169,7 +169,7 @@ class InProcess:
         raise NotImplementedError("one process plans first, then sends")
 
     def deliver_webhooks(self) -> None:
-        from digest import webhooks  # only when there are webhooks to deliver
+        from digest.services import webhooks
 
         webhooks.deliver_due(self.settings)
 
@@ -179,7 +179,7 @@ class InProcess:
         return sum(pipeline.transactional.send_due_mails(self.settings, self.transport).values())
 
     def send_test(self, to: str, as_subscriber: str | None = None) -> TestSend:
-        from digest.testsend import send_test
+        from digest.pipeline.testsend import send_test
 
         return send_test(self.settings, to, as_subscriber=as_subscriber, transport=self.transport)
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-SAMPLES = Path(__file__).resolve().parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # The demo prefers a fixed port: article URLs (and so article identities) include it, and a
 # port that changed between runs would make yesterday's articles look new.
 DEMO_PORT = 8765
@@ -95,9 +95,9 @@ def seed_samples(database_url: str, base_url: str, *, subscribers: bool = True) 
     Used by `digest run --samples`, the benchmarks and the tests. Running it again adds
     nothing; a sample source whose server moved to another port is pointed at it.
     """
-    from digest.sources import add_source, list_sources
+    from digest.services.sources import add_source, list_sources
+    from digest.services.subscribers import add_subscriber, list_subscribers
     from digest.store.db import session_scope
-    from digest.subscribers import add_subscriber, list_subscribers
 
     with session_scope(database_url) as session:
         existing = {s.name: s for s in list_sources(session)}

@@ -17,12 +17,12 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from digest import webhooks
 from digest.config import Settings
 from digest.core.verp import delivery_in_headers
 from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
 from digest.errors import InvalidInput, NotFound
 from digest.mail.dsn import Dsn, RecipientReport, parse_dsn
+from digest.services import webhooks
 from digest.store.db import session_scope
 from digest.store.models import Delivery, Subscriber
 

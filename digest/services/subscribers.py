@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest import webhooks
 from digest.core import events
 from digest.core.addresses import normalize_email
 from digest.core.links import ConfirmToken, read_token
@@ -26,6 +25,7 @@ from digest.core.schedule import (
 )
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
 from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.services import webhooks
 from digest.store.models import Subscriber
 from digest.store.topics import topics_named
 

@@ -9,9 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from digest.bounces import process_dsn
 from digest.config import Settings
 from digest.errors import InvalidInput, NotFound
+from digest.services.bounces import process_dsn
 
 MAX_BODY = 10_000_000  # a DSN may carry the returned message: allow it, not more
 
