@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,21 +35,41 @@ def broker_url_problem(url: str) -> str | None:
     return None
 
 
-def database_url_problem(url: str) -> str | None:
-    """What is wrong with the form of a database URL, or None. Whether the database can be
-    reached, and whether its driver is installed, is found out when connecting (digest.db)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+# The database types SQLAlchemy ships, with the drivers each may name after a "+". The form
+# of the URL is checked here, before anything connects; whether the driver is installed and
+# the database can be reached is found out when connecting (digest.store.db).
+DIALECTS: dict[str, frozenset[str]] = {
+    "sqlite": frozenset({"pysqlite", "aiosqlite", "pysqlcipher"}),
+    "postgresql": frozenset(
+        {"psycopg2", "psycopg", "psycopg_async", "psycopg2cffi", "pg8000", "asyncpg"}
+    ),
+    "mysql": frozenset(
+        {"mysqldb", "pymysql", "mysqlconnector", "asyncmy", "aiomysql", "cymysql", "pyodbc"}
+    ),
+    "mariadb": frozenset({"mariadbconnector", "mysqldb", "pymysql", "mysqlconnector"}),
+    "oracle": frozenset({"cx_oracle", "oracledb", "oracledb_async"}),
+    "mssql": frozenset({"pyodbc", "pymssql", "aioodbc"}),
+}
+_URL_FORM = re.compile(r"^(?P<name>[\w+.-]+)://")
 
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with the form of a database URL, or None."""
     shown = mask_url(url)
+    match = _URL_FORM.match(url)
     try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
+        port = urlsplit(url).port  # a port that is not a number, or out of range: ValueError
+    except ValueError:
+        match = None
+    else:
+        del port
+    if match is None:
         return f"{shown!r} is not a database URL; use {DATABASE_EXAMPLES}"
-    try:
-        parsed.get_dialect()
-    except NoSuchModuleError:
-        return f"unknown database type {parsed.drivername!r} in {shown!r}; use {DATABASE_EXAMPLES}"
+    drivername = match["name"]
+    dialect, _, driver = drivername.partition("+")
+    drivers = DIALECTS.get(dialect)
+    if drivers is None or (driver and driver not in drivers):
+        return f"unknown database type {drivername!r} in {shown!r}; use {DATABASE_EXAMPLES}"
     return None
 
 

@@ -7,17 +7,15 @@ serve` of a deployment answers the same and a restart loses nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
+from digest.store import stats
 from digest.store.db import session_scope
-from digest.store.models import Article, Delivery, Source, Subscriber, WebhookEvent
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QUEUED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
@@ -45,48 +43,16 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
         with session_scope(self.settings.database_url) as session:
-            sources = list(
-                session.execute(
-                    select(
-                        Source.name,
-                        Source.error_count,
-                        Source.last_ok_at,
-                        Source.last_fetched_at,
-                        Source.paused,
-                    )
-                )
-            )
-            articles = dict(
-                session.execute(
-                    select(Article.source_id, func.count()).group_by(Article.source_id)
-                ).all()
-            )
-            names = dict(session.execute(select(Source.id, Source.name)).all())
-            deliveries = dict(
-                session.execute(
-                    select(Delivery.status, func.count()).group_by(Delivery.status)
-                ).all()
-            )
-            subscribers = dict(
-                session.execute(
-                    select(Subscriber.status, func.count()).group_by(Subscriber.status)
-                ).all()
-            )
-            sent_last_minute = session.scalar(
-                select(func.count()).where(
-                    Delivery.status == DeliveryStatus.SENT,
-                    Delivery.sent_at >= now - timedelta(minutes=1),
-                )
-            )
-            signups_day = session.scalar(
-                select(func.count()).where(Subscriber.created_at >= now - timedelta(days=1))
-            )
-            signups = session.scalar(select(func.count()).select_from(Subscriber))
-            events = dict(
-                session.execute(
-                    select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
-                ).all()
-            )
+            snapshot = stats.metrics_snapshot(session, now)
+        sources = snapshot.sources
+        articles = snapshot.articles_per_source
+        names = snapshot.source_names
+        deliveries = snapshot.deliveries
+        subscribers = snapshot.subscribers
+        sent_last_minute = snapshot.sent_last_minute
+        signups_day = snapshot.signups_day
+        signups = snapshot.signups
+        events = snapshot.webhook_events
 
         errors = GaugeMetricFamily(
             "digest_source_errors",

@@ -15,12 +15,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from digest.core.addresses import normalize_email
 from digest.core.vocabulary import utcnow
 from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
+from digest.store import admins as store_admins
+from digest.store.db import Session
 from digest.store.models import AdminUser, ApiToken
 
 MIN_PASSWORD = 10
@@ -56,7 +56,7 @@ def add_admin(session: Session, email: str, password: str) -> AdminUser:
         address = normalize_email(email)
     except InvalidInput as exc:
         raise InvalidField("email", str(exc)) from None
-    if session.scalar(select(AdminUser).where(AdminUser.email == address)):
+    if store_admins.by_email(session, address):
         raise AlreadyExists(f"{address} is already an admin")
     user = AdminUser(email=address, password_hash=_hasher.hash(check_password(password)))
     session.add(user)
@@ -71,7 +71,7 @@ def set_password(session: Session, email: str, password: str) -> AdminUser:
 
 
 def find_admin(session: Session, email: str) -> AdminUser:
-    user = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    user = store_admins.by_email(session, email.strip().lower())
     if user is None:
         raise NotFound(f"no admin {email}")
     return user
@@ -84,13 +84,13 @@ def remove_admin(session: Session, email: str) -> None:
 def admin_rows(session: Session) -> list[dict[str, Any]]:
     return [
         {"id": u.id, "email": u.email, "created_at": u.created_at, "last_login_at": u.last_login_at}
-        for u in session.scalars(select(AdminUser).order_by(AdminUser.id))
+        for u in store_admins.all_admins(session)
     ]
 
 
 def authenticate(session: Session, email: str, password: str) -> Admin | None:
     """The admin with this address and password, or None (same time either way)."""
-    user = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    user = store_admins.by_email(session, email.strip().lower())
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -141,11 +141,7 @@ def _issue(session: Session, admin_id: int, name: str) -> str:
 
 def token_rows(session: Session) -> list[dict[str, Any]]:
     """Every admin's tokens (admins hold the same rights, so any may revoke any)."""
-    rows = session.execute(
-        select(ApiToken, AdminUser.email)
-        .join(AdminUser, AdminUser.id == ApiToken.admin_user_id)
-        .order_by(ApiToken.id)
-    )
+    rows = store_admins.tokens_with_owner(session)
     return [
         {
             "id": token.id,
@@ -174,7 +170,7 @@ def admin_for_token(session: Session, token: str, admin_token: str | None) -> Ad
         return TOKEN_ADMIN
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    row = store_admins.token_by_hash(session, _digest(token))
     if row is None:
         return None
     row.last_used_at = utcnow()

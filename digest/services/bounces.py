@@ -14,17 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
-
 from digest.config import Settings
 from digest.core.verp import delivery_in_headers
 from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
 from digest.errors import InvalidInput, NotFound
 from digest.mail.dsn import Dsn, RecipientReport, parse_dsn
 from digest.services import webhooks
-from digest.store.db import session_scope
-from digest.store.models import Delivery, Subscriber
+from digest.store import bounces as store_bounces
+from digest.store.db import Session, session_scope
+from digest.store.models import Delivery
 
 
 @dataclass(frozen=True)
@@ -46,38 +44,17 @@ def count_bounces(
         return set()
     now = now or utcnow()
     for b in found:
-        counter = Subscriber.hard_bounces if b.hard else Subscriber.soft_bounces
-        session.execute(
-            update(Subscriber)
-            .where(Subscriber.id == b.subscriber_id)
-            .values({counter: counter + 1, Subscriber.last_bounce: b.reason[:2000]})
-            .execution_options(synchronize_session=False)
-        )
-    ids = sorted({b.subscriber_id for b in found})
-    over = or_(
-        Subscriber.hard_bounces >= settings.bounce_limit,
-        Subscriber.soft_bounces >= settings.soft_bounce_limit,
-    )
-    active = Subscriber.status.in_([SubscriberStatus.CONFIRMED, SubscriberStatus.PENDING])
-    suppressed = set(
-        session.scalars(select(Subscriber.id).where(Subscriber.id.in_(ids), over, active))
+        store_bounces.add_bounce(session, b.subscriber_id, hard=b.hard, reason=b.reason)
+    suppressed = store_bounces.over_limits(
+        session,
+        sorted({b.subscriber_id for b in found}),
+        hard_limit=settings.bounce_limit,
+        soft_limit=settings.soft_bounce_limit,
     )
     if suppressed:
-        session.execute(
-            update(Subscriber)
-            .where(Subscriber.id.in_(suppressed))
-            .values(status=SubscriberStatus.BOUNCED, bounced_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        store_bounces.suppress(session, suppressed, now)
         webhooks.record_bounced(session, suppressed)
     return suppressed
-
-
-def _delivery_by_message_id(session: Session, message_id: str) -> Delivery | None:
-    """The copy sent with exactly this Message-ID (ours carry a keyed tag: not guessable)."""
-    return session.scalars(
-        select(Delivery).where(Delivery.message_id == message_id.strip())
-    ).first()
 
 
 def _find_delivery(session: Session, settings: Settings, dsn: Dsn) -> tuple[Delivery, str]:
@@ -90,7 +67,7 @@ def _find_delivery(session: Session, settings: Settings, dsn: Dsn) -> tuple[Deli
             if delivery is not None:
                 return delivery, "return path"
     if dsn.original_message_id:
-        delivery = _delivery_by_message_id(session, dsn.original_message_id)
+        delivery = store_bounces.delivery_by_message_id(session, dsn.original_message_id.strip())
         # It only counts when the DSN reports on the person that copy went to.
         if delivery is not None and any(
             r.recipient.lower() == delivery.subscriber.email.lower() for r in dsn.recipients
@@ -127,9 +104,7 @@ def process_dsn(settings: Settings, data: bytes) -> dict[str, object]:
         delivery.last_error = reason
         session.flush()
         count_bounces(session, settings, [Bounce(delivery.subscriber_id, report.hard, reason)])
-        status = session.scalar(
-            select(Subscriber.status).where(Subscriber.id == delivery.subscriber_id)
-        )
+        status = store_bounces.subscriber_status(session, delivery.subscriber_id)
         return {
             **base,
             "result": "hard bounce" if report.hard else "soft bounce",

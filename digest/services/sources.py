@@ -4,17 +4,16 @@ gathered. Topics by name live in `digest.topics`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
-
-from digest.errors import AlreadyExists, BadUrl, InvalidInput, NotFound, OpmlError
+from digest.errors import AlreadyExists, BadUrl, InvalidInput, OpmlError
 from digest.gather.opml import OpmlEntry, parse_opml, write_opml
 from digest.gather.urls import check_http_url
-from digest.store.models import Article, Source
+from digest.store import articles as store_articles
+from digest.store import sources as store_sources
+from digest.store.db import Session
+from digest.store.models import Source
 from digest.store.topics import topics_named
 
 SOURCE_KINDS = ("feed", "page", "section")
@@ -48,7 +47,7 @@ def add_source(
         raise InvalidInput(f"full text is one of {', '.join(FULL_TEXT_MODES)}, not {full_text!r}")
     if kind is not None and kind not in SOURCE_KINDS:
         raise InvalidInput(f"a source is one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
-    if session.scalar(select(Source).where(Source.url == url)):
+    if store_sources.by_url(session, url) is not None:
         raise AlreadyExists(f"source {url} is already added")
     source = Source(
         url=url,
@@ -57,9 +56,7 @@ def add_source(
         kind=kind or "feed",
         full_text_mode=full_text,
     )
-    session.add(source)
-    session.flush()
-    return source
+    return store_sources.add(session, source)
 
 
 def update_source(
@@ -91,20 +88,15 @@ def update_source(
 
 
 def list_sources(session: Session) -> list[Source]:
-    return list(session.scalars(select(Source).order_by(Source.id)))
+    return store_sources.all_sources(session)
 
 
 def remove_source(session: Session, url_or_id: str) -> None:
-    source = find_source(session, url_or_id)
-    session.delete(source)
+    store_sources.remove(session, find_source(session, url_or_id))
 
 
 def find_source(session: Session, url_or_id: str) -> Source:
-    cond = Source.id == int(url_or_id) if url_or_id.isdigit() else Source.url == url_or_id
-    source = session.scalar(select(Source).where(cond))
-    if source is None:
-        raise NotFound(f"no source {url_or_id}")
-    return source
+    return store_sources.find(session, url_or_id)
 
 
 # --- OPML -----------------------------------------------------------------------------------
@@ -128,7 +120,7 @@ def import_opml(session: Session, data: bytes) -> OpmlImport:
     except OpmlError as exc:
         raise InvalidInput(str(exc)) from None
     result = OpmlImport(errors=[{"position": p, "url": "", "error": e} for p, e in read.problems])
-    known = set(session.scalars(select(Source.url)))
+    known = store_sources.urls(session)
     for item in read.sources:
         try:
             url = check_http_url(item.url)
@@ -153,47 +145,11 @@ def import_opml(session: Session, data: bytes) -> OpmlImport:
 
 
 def export_opml(session: Session, *, title: str) -> str:
-    sources = session.scalars(
-        select(Source).options(selectinload(Source.topics)).order_by(Source.id)
-    )
+    sources = store_sources.all_sources(session, with_topics=True)
     return write_opml(
         [OpmlEntry(s.url, s.name, tuple(s.topic_names)) for s in sources], title=title
     )
 
 
-# --- articles ---------------------------------------------------------------------------------
-
-
-def article_rows(
-    session: Session,
-    *,
-    source_id: int | None = None,
-    since: datetime | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Stored articles, newest first (by date, else first seen): what extraction kept."""
-    when = func.coalesce(Article.published_at, Article.first_seen_at)
-    query = select(Article).order_by(when.desc(), Article.id.desc()).limit(limit)
-    if source_id is not None:
-        query = query.where(Article.source_id == source_id)
-    if since is not None:
-        # A date without a zone is taken as UTC, like every time stored.
-        query = query.where(when >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
-    return [
-        {
-            "id": a.id,
-            "source_id": a.source_id,
-            "title": a.title,
-            "link": a.link,
-            "published_at": a.published_at,
-            "first_seen_at": a.first_seen_at,
-            "author": a.author,
-            "language": a.language,
-            "image_url": a.image_url,
-            "summary": a.summary,
-            "text": a.body_text,
-            "full_text": a.full_text,
-            "is_teaser": a.is_teaser,
-        }
-        for a in session.scalars(query)
-    ]
+# Stored articles, newest first: what extraction kept (`digest sources articles`).
+article_rows = store_articles.article_rows

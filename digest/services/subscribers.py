@@ -11,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from digest.core import events
 from digest.core.addresses import normalize_email
 from digest.core.links import ConfirmToken, read_token
@@ -26,6 +23,8 @@ from digest.core.schedule import (
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
 from digest.errors import AlreadyExists, InvalidInput, NotFound
 from digest.services import webhooks
+from digest.store import subscribers as store_subscribers
+from digest.store.db import Session
 from digest.store.models import Subscriber
 from digest.store.topics import topics_named
 
@@ -61,7 +60,7 @@ def add_subscriber(
         hour=hour,
         timezone=timezone,
     )
-    existing = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    existing = store_subscribers.by_email(session, address)
     if existing is not None and existing.status in SUPPRESSED:
         raise AlreadyExists(suppressed_reason(existing))
     if existing is not None:
@@ -76,13 +75,11 @@ def add_subscriber(
         created_at=now,
     )
     apply_schedule(subscriber, schedule)
-    session.add(subscriber)
-    session.flush()
-    return subscriber
+    return store_subscribers.add(session, subscriber)
 
 
 def list_subscribers(session: Session) -> list[Subscriber]:
-    return list(session.scalars(select(Subscriber).order_by(Subscriber.id)))
+    return store_subscribers.all_subscribers(session)
 
 
 def remove_subscriber(session: Session, email: str) -> None:
@@ -92,7 +89,7 @@ def remove_subscriber(session: Session, email: str) -> None:
 
 def find_subscriber(session: Session, email: str) -> Subscriber:
     address = normalize_email(email)
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    subscriber = store_subscribers.by_email(session, address)
     if subscriber is None:
         raise NotFound(f"no subscriber {email}")
     return subscriber
@@ -165,12 +162,11 @@ def sign_up(
     second row: pending or suppressed, it is mailed a new confirmation link (which carries
     these preferences); confirmed, it stays confirmed and is mailed its preferences link."""
     address = normalize_email(email)
-    sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    sub = store_subscribers.by_email(session, address)
     if sub is None:
         sub = Subscriber(email=address, status=SubscriberStatus.PENDING, created_at=now or utcnow())
         apply_preferences(session, sub, prefs)
-        session.add(sub)
-        session.flush()
+        store_subscribers.add(session, sub)
         return SignUp(sub.id, MailKind.CONFIRM)
     if sub.status == SubscriberStatus.CONFIRMED:
         return SignUp(sub.id, MailKind.PREFERENCES)
