@@ -32,17 +32,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
-
 from digest.core.addresses import normalize_email
 from digest.core.preferences import clean_name
 from digest.core.schedule import WEEKDAYS, check_schedule, day_of_month_text
 from digest.core.topics import TOPIC_MAX_LENGTH, normalize_topics
 from digest.core.vocabulary import SUPPRESSED, SubscriberStatus, utcnow
 from digest.errors import InvalidInput
-from digest.store.db import insert_ignore, session_scope
-from digest.store.models import Subscriber, Topic, subscriber_topics
+from digest.store import imports
+from digest.store.db import Session, session_scope
 
 COLUMNS = (
     "email",
@@ -192,20 +189,6 @@ def read_rows(stream: Iterable[str]) -> Iterator[_Row | RowError]:
 
 # --- writing --------------------------------------------------------------------------------
 
-_FIELDS = (
-    Subscriber.id,
-    Subscriber.email,
-    Subscriber.name,
-    Subscriber.status,
-    Subscriber.frequency,
-    Subscriber.weekday,
-    Subscriber.day_of_month,
-    Subscriber.hour,
-    Subscriber.timezone,
-)
-# What an import reads of a known address: its columns, and when it was suppressed.
-_KNOWN_FIELDS = (*_FIELDS, Subscriber.unsubscribed_at, Subscriber.bounced_at)
-
 
 def _suppressed_at(status: SubscriberStatus | None, now: datetime) -> dict[str, Any]:
     """The stamp a suppression of this kind writes (none for an active status)."""
@@ -243,27 +226,19 @@ class _Importer:
     def topic_id_map(self, names: set[str]) -> dict[str, int]:
         missing = sorted(names - self.topic_ids.keys())
         if missing:
-            self.session.execute(insert_ignore(self.session, Topic), [{"name": n} for n in missing])
-            query = select(Topic.name, Topic.id).where(Topic.name.in_(missing))
-            self.topic_ids.update((name, i) for name, i in self.session.execute(query))
+            self.topic_ids.update(imports.topic_ids(self.session, missing))
         return self.topic_ids
 
     def batch(self, session: Session, rows: list[_Row]) -> None:
         self.session = session
         emails = [r.email for r in rows]
-        known = {
-            row.email: row
-            for row in session.execute(select(*_KNOWN_FIELDS).where(Subscriber.email.in_(emails)))
-        }
+        known = imports.known_by_email(session, emails)
         known_topics: dict[int, set[str]] = {}
         if known:
-            ids = [k.id for k in known.values()]
-            for sid, name in session.execute(
-                select(subscriber_topics.c.subscriber_id, Topic.name)
-                .join(Topic, Topic.id == subscriber_topics.c.topic_id)
-                .where(subscriber_topics.c.subscriber_id.in_(ids))
-            ):
-                known_topics.setdefault(sid, set()).add(name)
+            known_topics = {
+                sid: set(names)
+                for sid, names in imports.topics_of(session, [k.id for k in known.values()]).items()
+            }
         new: list[_Row] = []
         updates: list[dict[str, Any]] = []
         topic_changes: dict[int, tuple[str, ...]] = {}
@@ -289,24 +264,11 @@ class _Importer:
             if topics is not None:
                 topic_changes[old.id] = topics
         if updates:
-            session.execute(update(Subscriber), updates)
+            imports.update_subscribers(session, updates)
         if topic_changes:
-            session.execute(
-                delete(subscriber_topics).where(
-                    subscriber_topics.c.subscriber_id.in_(list(topic_changes))
-                )
-            )
+            imports.clear_topics(session, list(topic_changes))
         if new:
-            # A plain executemany INSERT, then one SELECT for the ids: much faster than
-            # INSERT ... RETURNING in insertmanyvalues batches.
-            session.execute(insert(Subscriber), [self.new_values(row) for row in new])
-            ids = dict(
-                session.execute(
-                    select(Subscriber.email, Subscriber.id).where(
-                        Subscriber.email.in_([row.email for row in new])
-                    )
-                ).all()
-            )
+            ids = imports.insert_subscribers(session, [self.new_values(row) for row in new])
             for row in new:
                 sid = ids[row.email]
                 if row.topics:
@@ -316,11 +278,8 @@ class _Importer:
             self.result.imported += len(new)
         links = [(sid, name) for sid, names in topic_changes.items() for name in names]
         if links:
-            ids = self.topic_id_map({name for _, name in links})
-            session.execute(
-                insert(subscriber_topics),
-                [{"subscriber_id": sid, "topic_id": ids[name]} for sid, name in links],
-            )
+            topic_ids = self.topic_id_map({name for _, name in links})
+            imports.link_topics(session, [(sid, topic_ids[name]) for sid, name in links])
 
     def new_values(self, row: _Row) -> dict[str, Any]:
         status = row.status or SubscriberStatus.CONFIRMED
@@ -426,19 +385,10 @@ def export_rows(session: Session, *, chunk: int = BATCH_SIZE) -> Iterator[list[s
     yield list(COLUMNS)
     last_id = 0
     while True:
-        subs = session.execute(
-            select(*_FIELDS).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(chunk)
-        ).all()
+        subs = imports.subscribers_after(session, last_id, chunk)
         if not subs:
             return
-        topics: dict[int, list[str]] = {}
-        for sid, name in session.execute(
-            select(subscriber_topics.c.subscriber_id, Topic.name)
-            .join(Topic, Topic.id == subscriber_topics.c.topic_id)
-            .where(subscriber_topics.c.subscriber_id.in_([s.id for s in subs]))
-            .order_by(Topic.name)
-        ):
-            topics.setdefault(sid, []).append(name)
+        topics = imports.topics_of(session, [s.id for s in subs])
         for s in subs:
             yield [
                 s.email,
