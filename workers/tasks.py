@@ -13,8 +13,8 @@ from digest import pipeline, wiring
 from digest.core.vocabulary import MailStatus, SendKind, utcnow
 from digest.mail import Transport
 from digest.pipeline import testsend
+from digest.pipeline import webhooks as webhook_delivery
 from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
-from digest.services import webhooks
 from digest.store import db
 from workers.celery_app import app, settings
 
@@ -143,12 +143,12 @@ def send_test(to: str, as_subscriber: str | None) -> dict[str, Any]:
 def deliver_webhooks() -> dict[str, int]:
     """Every webhook event now due, one try each; a failed one is due again after its
     backoff, and the sweep (every minute) hands it out then."""
-    return webhooks.deliver_due(settings)
+    return webhook_delivery.deliver_due(settings)
 
 
 @app.task(name="digest.sweep")
 def sweep() -> dict[str, int]:
-    if webhooks.due_events(settings):
+    if webhook_delivery.due_events(settings):
         deliver_webhooks.delay()
     return {**requeue_leftovers(), "mails": requeue_mails()}
 

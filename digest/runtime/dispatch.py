@@ -169,9 +169,9 @@ class InProcess:
         raise NotImplementedError("one process plans first, then sends")
 
     def deliver_webhooks(self) -> None:
-        from digest.services import webhooks
+        from digest.pipeline import webhooks as webhook_delivery
 
-        webhooks.deliver_due(self.settings)
+        webhook_delivery.deliver_due(self.settings)
 
     def send_stuck_mails(self) -> int:
         # One try each: a temporary failure leaves the mail for a later sweep, after its

@@ -2,9 +2,8 @@
 
 `record` writes one `webhook_events` row per webhook that wants the event, in the caller's
 session, so an event is committed (or rolled back) with the change itself and a worker
-that dies never loses one. `deliver_due` claims due rows one UPDATE at a time, POSTs the
-body with an HMAC-SHA256 signature over the timestamp and the body, records each attempt,
-and retries a failure under the project's `RetryPolicy` until `MAX_ATTEMPTS`.
+that dies never loses one. `digest.pipeline.webhooks.deliver_due` POSTs them, with an
+HMAC-SHA256 signature over the timestamp and the body.
 
 Receivers check `X-Digest-Signature: sha256=HEX` where HEX is
 HMAC-SHA256(secret, f"{X-Digest-Timestamp}.{body}"), and refuse old timestamps.
@@ -14,37 +13,26 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
-
-from digest import wiring
-from digest.config import Settings
 from digest.core.events import (
-    EVENT_HEADER,
     SEND_FINISHED,
-    SIGNATURE_HEADER,
     SUBSCRIBER_BOUNCED,
-    TIMESTAMP_HEADER,
     check_events,
     check_url,
-    sign,
 )
 from digest.core.vocabulary import WebhookEventStatus, utcnow
 from digest.errors import NotFound
-from digest.store.db import insert_ignore, session_scope
-from digest.store.models import Delivery, Send, Subscriber, Webhook, WebhookAttempt, WebhookEvent
+from digest.store import webhooks as store_webhooks
+from digest.store.db import Session
+from digest.store.models import Send, Subscriber, Webhook
 
 if TYPE_CHECKING:  # httpx is imported when events are delivered, not by every send
-    import httpx
+    pass
 
 
-MAX_ATTEMPTS = 8
-TIMEOUT = 10.0
 # Copies still on their way: a send with none of these left is finished.
 _UNSETTLED = ("pending", "sending", "deferred")
 
@@ -74,14 +62,7 @@ def remove_webhook(session: Session, webhook_id: int) -> None:
 
 
 def webhook_rows(session: Session) -> list[dict[str, Any]]:
-    counts: dict[tuple[int, str], int] = {
-        (w, str(getattr(s, "value", s))): n
-        for w, s, n in session.execute(
-            select(WebhookEvent.webhook_id, WebhookEvent.status, func.count()).group_by(
-                WebhookEvent.webhook_id, WebhookEvent.status
-            )
-        )
-    }
+    counts = store_webhooks.event_counts(session)
     return [
         {
             "id": h.id,
@@ -91,18 +72,12 @@ def webhook_rows(session: Session) -> list[dict[str, Any]]:
             "created_at": h.created_at,
             **{s.value: counts.get((h.id, s.value), 0) for s in WebhookEventStatus},
         }
-        for h in session.scalars(select(Webhook).order_by(Webhook.id))
+        for h in store_webhooks.all_webhooks(session)
     ]
 
 
 def attempt_rows(session: Session, webhook_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(WebhookEvent.id, WebhookEvent.event, WebhookAttempt)
-        .join(WebhookAttempt, WebhookAttempt.event_id == WebhookEvent.id)
-        .where(WebhookEvent.webhook_id == webhook_id)
-        .order_by(WebhookAttempt.id.desc())
-        .limit(limit)
-    )
+    rows = store_webhooks.attempts_of(session, webhook_id, limit)
     return [
         {
             "event_id": event_id,
@@ -125,11 +100,7 @@ def record(
     """Write the event for every active webhook that wants it, in the caller's transaction.
 
     `key` names the occurrence: the same key for the same webhook is written once."""
-    hooks = [
-        h.id
-        for h in session.scalars(select(Webhook).where(Webhook.active.is_(True)))
-        if event in h.events
-    ]
+    hooks = store_webhooks.hooks_wanting(session, event)
     if not hooks:
         return 0
     now = now or utcnow()
@@ -151,7 +122,7 @@ def record(
         }
         for h in hooks
     ]
-    session.execute(insert_ignore(session, WebhookEvent), rows)
+    store_webhooks.add_events(session, rows)
     return len(rows)
 
 
@@ -165,155 +136,19 @@ def record_subscriber(session: Session, event: str, sub: Subscriber) -> None:
 
 
 def record_bounced(session: Session, subscriber_ids: Iterable[int]) -> None:
-    query = select(Subscriber).where(Subscriber.id.in_(list(subscriber_ids)))
-    for sub in session.scalars(query.execution_options(populate_existing=True)):
+    for sub in store_webhooks.fresh_subscribers(session, subscriber_ids):
         record_subscriber(session, SUBSCRIBER_BOUNCED, sub)
 
 
 def record_finished_sends(session: Session, delivery_ids: Sequence[int]) -> None:
     """A `send.finished` event for each send of these copies that has none left to go."""
-    if not delivery_ids or not session.scalar(select(func.count()).select_from(Webhook)):
+    if not delivery_ids or not store_webhooks.any_webhook(session):
         return
-    send_ids = set(
-        session.scalars(select(Delivery.send_id).where(Delivery.id.in_(list(delivery_ids)[:1000])))
-    )
+    send_ids = store_webhooks.sends_of(session, list(delivery_ids)[:1000])
     for send_id in sorted(send_ids):
-        counts = {
-            str(getattr(s, "value", s)): n
-            for s, n in session.execute(
-                select(Delivery.status, func.count())
-                .where(Delivery.send_id == send_id)
-                .group_by(Delivery.status)
-            )
-        }
+        counts = store_webhooks.copy_counts(session, send_id)
         if any(counts.get(s) for s in _UNSETTLED):
             continue
         send = session.get(Send, send_id)
         data = {"send_id": send_id, "kind": str(send.kind) if send else None, "counts": counts}
         record(session, SEND_FINISHED, f"{SEND_FINISHED}:{send_id}", data)
-
-
-# --- delivering events ----------------------------------------------------------------------
-
-
-def _claimable(now: datetime, claim_timeout: float) -> Any:
-    return or_(
-        and_(
-            WebhookEvent.status == WebhookEventStatus.PENDING,
-            or_(WebhookEvent.next_attempt_at.is_(None), WebhookEvent.next_attempt_at <= now),
-        ),
-        and_(
-            WebhookEvent.status == WebhookEventStatus.SENDING,
-            WebhookEvent.claimed_at < now - timedelta(seconds=claim_timeout),
-        ),
-    )
-
-
-def due_events(settings: Settings, now: datetime | None = None) -> list[int]:
-    now = now or utcnow()
-    with session_scope(settings.database_url) as session:
-        return list(
-            session.scalars(
-                select(WebhookEvent.id)
-                .where(_claimable(now, settings.claim_timeout))
-                .order_by(WebhookEvent.id)
-            )
-        )
-
-
-def next_delay(settings: Settings, attempt: int) -> float:
-    """Seconds before the next try after the `attempt`-th failed (the mail retry policy)."""
-
-    return wiring.retry_policy(settings).delay(attempt)
-
-
-def deliver_event(settings: Settings, event_id: int, client: httpx.Client) -> str | None:
-    """Claim one event, POST it, record the attempt; its status after, or None when another
-    sender had it (or it was not due)."""
-    import httpx  # loaded already with the client; here for its errors
-
-    now = utcnow()
-    with session_scope(settings.database_url) as session:
-        claimed = session.execute(
-            update(WebhookEvent)
-            .where(WebhookEvent.id == event_id, _claimable(now, settings.claim_timeout))
-            .values(status=WebhookEventStatus.SENDING, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not claimed:
-            return None
-        event = session.get_one(WebhookEvent, event_id)
-        hook = session.get_one(Webhook, event.webhook_id)
-        url, secret, body, name = hook.url, hook.secret, event.body.encode(), event.event
-        attempts = event.attempts
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "digest-webhooks",
-        EVENT_HEADER: name,
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(secret, timestamp, body),
-    }
-    started = time.monotonic()
-    code: int | None = None
-    error: str | None = None
-    try:
-        response = client.post(url, content=body, headers=headers, timeout=TIMEOUT)
-        code = response.status_code
-        if not 200 <= code < 300:
-            error = f"HTTP {code}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-    elapsed = int((time.monotonic() - started) * 1000)
-    done = utcnow()
-    attempts += 1
-    if error is None:
-        values: dict[str, Any] = {"status": WebhookEventStatus.DELIVERED, "delivered_at": done}
-    elif attempts >= MAX_ATTEMPTS:
-        values = {"status": WebhookEventStatus.FAILED}
-    else:
-        values = {
-            "status": WebhookEventStatus.PENDING,
-            "next_attempt_at": done + timedelta(seconds=next_delay(settings, attempts)),
-        }
-    with session_scope(settings.database_url) as session:
-        session.add(
-            WebhookAttempt(
-                event_id=event_id,
-                attempted_at=done,
-                status_code=code,
-                error=error,
-                duration_ms=elapsed,
-            )
-        )
-        session.execute(
-            update(WebhookEvent)
-            .where(WebhookEvent.id == event_id)
-            .values(attempts=attempts, last_error=error, claimed_at=None, **values)
-            .execution_options(synchronize_session=False)
-        )
-    return str(values["status"])
-
-
-def deliver_due(
-    settings: Settings, ids: Sequence[int] | None = None, client: httpx.Client | None = None
-) -> dict[str, int]:
-    """Try every due event (or these) once; counted by what became of them."""
-    ids = due_events(settings) if ids is None else ids
-    counts: dict[str, int] = {}
-    if not ids:
-        return counts
-    own = client is None
-    if client is None:
-        import httpx
-
-        client = httpx.Client(follow_redirects=False)
-    try:
-        for event_id in ids:
-            status = deliver_event(settings, event_id, client)
-            if status is not None:
-                counts[status] = counts.get(status, 0) + 1
-    finally:
-        if own:
-            client.close()
-    return counts

@@ -23,11 +23,11 @@ from digest.config import Settings, get_settings
 from digest.core.links import UNSUBSCRIBE
 from digest.errors import DigestError
 from digest.pipeline.transactional import send_due_mails
+from digest.pipeline.webhooks import deliver_due as deliver_webhook_events
 from digest.render import default_templates_dir
 from digest.runtime import dispatch, metrics
 from digest.runtime.checks import broker_problem
 from digest.services.subscribers import subscriber_for_token, unsubscribe
-from digest.services.webhooks import deliver_due as deliver_webhook_events
 from digest.store import db
 from digest.store.models import Subscriber
 from digest.web.admin import add_admin
