@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from digest.core.addresses import normalize_email
+from digest.core.cells import neutralize, restore
 from digest.core.preferences import clean_name
 from digest.core.schedule import WEEKDAYS, check_schedule, day_of_month_text
 from digest.core.topics import TOPIC_MAX_LENGTH, normalize_topics
@@ -123,7 +124,7 @@ def read_header(reader: Iterator[list[str]]) -> list[str]:
 def _cells(names: Sequence[str], values: list[str]) -> dict[str, str]:
     if len(values) > len(names):
         raise InvalidInput(f"{len(values)} fields, but the header names {len(names)} columns")
-    return {n: v.strip() for n, v in zip(names, values, strict=False)}
+    return {n: restore(v).strip() for n, v in zip(names, values, strict=False)}
 
 
 def check_row(cells: dict[str, str], line: int) -> _Row:
@@ -405,11 +406,12 @@ def export_rows(session: Session, *, chunk: int = BATCH_SIZE) -> Iterator[list[s
 
 
 def export_csv(session: Session, out: TextIO) -> int:
-    """Write every subscriber as CSV; the number of subscribers written."""
+    """Write every subscriber as CSV; the number of subscribers written. A cell a
+    spreadsheet would run as a formula is written as text (`digest.core.cells`)."""
     writer = csv.writer(out, lineterminator="\n")
     count = -1
     for row in export_rows(session):
-        writer.writerow(row)
+        writer.writerow([neutralize(cell) for cell in row])
         count += 1
     return count
 

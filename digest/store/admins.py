@@ -23,7 +23,7 @@ def tokens_with_owner(session: Session) -> list[tuple[ApiToken, str]]:
         .join(AdminUser, AdminUser.id == ApiToken.admin_user_id)
         .order_by(ApiToken.id)
     )
-    return [(token, email) for token, email in rows.tuples()]
+    return [(token, email) for token, email in rows]
 
 
 def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:

@@ -41,7 +41,7 @@ def topics_of(session: Session, subscriber_ids: Iterable[int]) -> dict[int, list
         .join(Topic, Topic.id == subscriber_topics.c.topic_id)
         .where(subscriber_topics.c.subscriber_id.in_(list(subscriber_ids)))
         .order_by(Topic.name)
-    ).tuples():
+    ):
         found.setdefault(sid, []).append(name)
     return found
 
@@ -66,14 +66,14 @@ def insert_subscribers(session: Session, values: list[dict[str, Any]]) -> dict[s
     session.execute(insert(Subscriber), values)
     emails = [v["email"] for v in values]
     query = select(Subscriber.email, Subscriber.id).where(Subscriber.email.in_(emails))
-    return {email: sid for email, sid in session.execute(query).tuples()}
+    return {email: sid for email, sid in session.execute(query)}
 
 
 def topic_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
     """The ids of these topics, created where missing."""
     session.execute(insert_ignore(session, Topic), [{"name": n} for n in names])
     query = select(Topic.name, Topic.id).where(Topic.name.in_(list(names)))
-    return {name: i for name, i in session.execute(query).tuples()}
+    return {name: i for name, i in session.execute(query)}
 
 
 def link_topics(session: Session, links: list[tuple[int, int]]) -> None:

@@ -26,7 +26,7 @@ def event_counts(session: Session) -> dict[tuple[int, str], int]:
             select(WebhookEvent.webhook_id, WebhookEvent.status, func.count()).group_by(
                 WebhookEvent.webhook_id, WebhookEvent.status
             )
-        ).tuples()
+        )
     }
 
 
@@ -41,7 +41,7 @@ def attempts_of(
         .order_by(WebhookAttempt.id.desc())
         .limit(limit)
     )
-    return list(rows.tuples())
+    return list(rows)
 
 
 def hooks_wanting(session: Session, event: str) -> list[int]:
@@ -78,7 +78,7 @@ def copy_counts(session: Session, send_id: int) -> dict[str, int]:
             select(Delivery.status, func.count())
             .where(Delivery.send_id == send_id)
             .group_by(Delivery.status)
-        ).tuples()
+        )
     }
 
 

@@ -275,3 +275,27 @@ def cli_env(url: str, env: dict[str, str], *args: str) -> subprocess.CompletedPr
         env={**os.environ, "DIGEST_DATABASE_URL": url, **env},
         timeout=120,
     )
+
+
+def test_a_name_that_is_a_formula_is_exported_as_text_and_imports_back_unchanged(
+    url: str, tmp_path: Path
+) -> None:
+    # A public sign-up can choose its own name: nothing in it may run in a spreadsheet.
+    formula = "=cmd|'/C calc'!A0"
+    with db.session_scope(url) as session:
+        add_subscriber(session, "-dash@example.org", name=formula, confirmed=True)
+        add_subscriber(session, "plain@example.org", name="@home +1", confirmed=True)
+    text = export(url)
+    rows = {line.split(",")[0]: line for line in text.splitlines()[1:]}
+    assert rows["'-dash@example.org"].split(",", 1)[1].startswith("'=cmd|")
+    assert ",'@home +1," in rows["plain@example.org"]
+    assert not any(
+        cell.startswith(("=", "+", "-", "@")) for r in rows.values() for cell in r.split(",")
+    )
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    schema.upgrade(other)
+    assert run_import(other, text).imported == 2
+    with db.session_scope(other) as session:
+        names = {s.email: s.name for s in session.query(Subscriber)}
+    assert names == {"-dash@example.org": formula, "plain@example.org": "@home +1"}
+    assert export(other) == text
