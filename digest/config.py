@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -273,16 +274,78 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @property
+    def base_url_is_local(self) -> bool:
+        """The links in mail and the pages point at this machine only."""
+        return is_loopback_host(urlsplit(self.base_url).hostname or "")
+
+    def secret_key_refusal(
+        self, *, listen_host: str | None = None, admins_exist: bool = False
+    ) -> str | None:
+        """Why a process must not start with this secret key, or None.
+
+        The default key is public (it is in the source), so anyone can sign with it: an
+        admin session, an API token minted from there, every subscriber's links. It is
+        allowed only where nothing signed with it can be used by someone else: pages
+        served on loopback, links pointing at loopback, and no admin account yet.
+        """
+        if self.secret_key != DEFAULT_SECRET:
+            return None
+        reasons = []
+        if listen_host is not None and not is_loopback_host(listen_host):
+            reasons.append(f"the pages are served on {listen_host}")
+        if not self.base_url_is_local:
+            reasons.append(f"DIGEST_BASE_URL is {self.base_url}")
+        if admins_exist:
+            reasons.append("an admin account exists")
+        if not reasons:
+            return None
+        return (
+            f"DIGEST_SECRET_KEY is the default ({DEFAULT_SECRET!r}) and {'; '.join(reasons)}: "
+            "anyone can sign in to the admin with it, mint API tokens and forge every "
+            "subscriber link. Set DIGEST_SECRET_KEY to a long random value (`digest init` "
+            "writes one into .env)"
+        )
+
     def warnings(self) -> list[str]:
         """Settings that are fine on a laptop and wrong on a public server."""
-        host = urlsplit(self.base_url).hostname or ""
-        local = host in ("localhost", "127.0.0.1", "::1")
+        local = self.base_url_is_local
         found = []
         if self.secret_key == DEFAULT_SECRET and not local:
-            found.append("DIGEST_SECRET_KEY is the default: anyone can forge unsubscribe links")
+            found.append(
+                "DIGEST_SECRET_KEY is the default: anyone can sign in to the admin with it "
+                "and forge every subscriber link"
+            )
         if not local and not self.base_url.startswith("https://"):
             found.append("DIGEST_BASE_URL is not https: mailbox providers expect HTTPS links")
         return found
+
+    def production_problems(self) -> list[str]:
+        """What `digest check` calls errors for a deployment others use."""
+        found = []
+        if self.secret_key == DEFAULT_SECRET:
+            found.append(
+                f"DIGEST_SECRET_KEY is the default ({DEFAULT_SECRET!r}): anyone can sign in "
+                "to the admin with it and forge every subscriber link; set a long random "
+                "value (`digest init` writes one into .env)"
+            )
+        if self.base_url_is_local:
+            found.append(
+                f"DIGEST_BASE_URL is {self.base_url}: the links in every mail point at this "
+                "machine; set the public address of `digest serve`"
+            )
+        return found
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, or an address of the loopback network (IPv4 or IPv6)."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def env_names() -> dict[str, str]:

@@ -36,10 +36,18 @@ class Check:
         return asdict(self)
 
 
-def run_checks(settings: Settings, resolver: Any = None) -> list[Check]:
+def run_checks(
+    settings: Settings, resolver: Any = None, *, production: bool = False
+) -> list[Check]:
     """Every check for these settings, in the order a send meets them; `resolver` (a
-    dnspython Resolver) looks up the DKIM record, the system's when None."""
-    found = [Check("settings", "warning", w) for w in settings.warnings()]
+    dnspython Resolver) looks up the DKIM record, the system's when None. `production`:
+    what is fine on a laptop alone (the default key, a local DIGEST_BASE_URL) is an error."""
+    found = [
+        Check("settings", "warning", w)
+        for w in settings.warnings()
+        if not w.startswith("DIGEST_SECRET_KEY")  # the check of its own below says it
+    ]
+    found += check_exposure(settings, production=production)
     found.append(_guarded("database", lambda: check_database(settings)))
     if settings.broker_url:
         found.append(_guarded("broker", lambda: check_broker(settings.broker_url or "")))
@@ -49,6 +57,32 @@ def run_checks(settings: Settings, resolver: Any = None) -> list[Check]:
         found.append(_guarded("outbox", lambda: check_outbox(settings)))
     if settings.dkim_key_file:
         found.append(_guarded("dkim", lambda: check_dkim(settings, resolver)))
+    return found
+
+
+def admins_exist(settings: Settings) -> bool:
+    from digest.services.admins import any_admin
+
+    try:
+        return any_admin(settings)
+    except Exception:  # no database, or not reachable, or an old schema: its check says so
+        return False
+
+
+def check_exposure(settings: Settings, *, production: bool = False) -> list[Check]:
+    """The secret key and the public address: errors where others can reach what they
+    protect (or `production` says they will), warnings on a machine used alone."""
+    found = []
+    refusal = settings.secret_key_refusal(admins_exist=admins_exist(settings))
+    problems = settings.production_problems()
+    key = next((p for p in problems if p.startswith("DIGEST_SECRET_KEY")), None)
+    if refusal:
+        found.append(Check("secret key", "error", refusal))
+    elif key:
+        found.append(Check("secret key", "error" if production else "warning", key))
+    local = next((p for p in problems if p.startswith("DIGEST_BASE_URL")), None)
+    if local:
+        found.append(Check("base url", "error" if production else "warning", local))
     return found
 
 

@@ -16,12 +16,14 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from digest.config import Settings
 from digest.core.addresses import normalize_email
 from digest.core.vocabulary import utcnow
 from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
 from digest.store import admins as store_admins
-from digest.store.db import Session
+from digest.store.db import Session, session_scope
 from digest.store.models import AdminUser, ApiToken
+from digest.store.schema import require_current_schema
 
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "dgt_"
@@ -175,3 +177,10 @@ def admin_for_token(session: Session, token: str, admin_token: str | None) -> Ad
         return None
     row.last_used_at = utcnow()
     return admin_by_id(session, row.admin_user_id)
+
+
+def any_admin(settings: Settings) -> bool:
+    """Whether an admin account exists (the default secret key is refused from then on)."""
+    require_current_schema(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        return store_admins.count(session) > 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digest.store.models import AdminUser, ApiToken
@@ -28,3 +28,7 @@ def tokens_with_owner(session: Session) -> list[tuple[ApiToken, str]]:
 
 def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
     return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+def count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(AdminUser)) or 0)
