@@ -41,6 +41,7 @@ from digest.core.vocabulary import SUPPRESSED, SubscriberStatus, utcnow
 from digest.errors import InvalidInput
 from digest.store import imports
 from digest.store.db import Session, session_scope
+from digest.store.topics import known_topics
 
 COLUMNS = (
     "email",
@@ -216,9 +217,11 @@ def _refusal(row: _Row, old: Any) -> RowError:
 
 
 class _Importer:
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, *, new_topics: bool = False) -> None:
         self.session: Session
         self.now = now
+        self.new_topics = new_topics  # False: a topic no source has refuses its row
+        self.known_topics: set[str] | None = None
         defaults = check_schedule()
         self.default_schedule = {c: getattr(defaults, c) for c in SCHEDULE_COLUMNS}
         self.topic_ids: dict[str, int] = {}
@@ -230,8 +233,32 @@ class _Importer:
             self.topic_ids.update(imports.topic_ids(self.session, missing))
         return self.topic_ids
 
+    def with_known_topics(self, session: Session, rows: list[_Row]) -> list[_Row]:
+        """The rows whose topics some source has; the others become errors."""
+        if self.new_topics:
+            return rows
+        if self.known_topics is None:
+            self.known_topics = set(known_topics(session))
+        kept = []
+        for row in rows:
+            unknown = sorted(set(row.topics or ()) - self.known_topics)
+            if not unknown:
+                kept.append(row)
+                continue
+            listed = ", ".join(sorted(self.known_topics)) or "none yet"
+            which = ", ".join(repr(t) for t in unknown)
+            self.result.errors.append(
+                RowError(
+                    row.line,
+                    row.email,
+                    f"topics: no source has the topic {which}; the topics are: {listed}",
+                )
+            )
+        return kept
+
     def batch(self, session: Session, rows: list[_Row]) -> None:
         self.session = session
+        rows = self.with_known_topics(session, rows)
         emails = [r.email for r in rows]
         known = imports.known_by_email(session, emails)
         known_topics: dict[int, set[str]] = {}
@@ -333,14 +360,16 @@ def import_csv(
     *,
     batch_size: int = BATCH_SIZE,
     now: datetime | None = None,
+    new_topics: bool = False,
 ) -> ImportResult:
     """Import subscribers from CSV text (an open file, or any iterable of lines).
 
     `session_factory` opens a session context (e.g. `lambda: session_scope(url)`); each
     batch is written and committed in one. A bad header raises InvalidInput and imports
-    nothing; bad rows are collected in the result's errors.
+    nothing; bad rows are collected in the result's errors (a row naming a topic no
+    source has among them, unless `new_topics` says to create such topics).
     """
-    importer = _Importer(now or utcnow())
+    importer = _Importer(now or utcnow(), new_topics=new_topics)
     result = importer.result
     batch: list[_Row] = []
 
@@ -362,11 +391,11 @@ def import_csv(
     return result
 
 
-def import_file(database_url: str, path: Path) -> ImportResult:
+def import_file(database_url: str, path: Path, *, new_topics: bool = False) -> ImportResult:
     """Import a CSV file (UTF-8, with or without a byte-order mark)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            return import_csv(lambda: session_scope(database_url), stream)
+            return import_csv(lambda: session_scope(database_url), stream, new_topics=new_topics)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -21,12 +21,12 @@ from digest.core.schedule import (
     check_schedule,
 )
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
-from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
 from digest.services import webhooks
 from digest.store import subscribers as store_subscribers
 from digest.store.db import Session
 from digest.store.models import Subscriber
-from digest.store.topics import topics_named
+from digest.store.topics import topics_named, unknown_topics_problem
 
 
 def apply_schedule(subscriber: Subscriber, schedule: Schedule) -> None:
@@ -51,7 +51,10 @@ def add_subscriber(
     day_of_month: str | int = 1,
     topics: list[str] | None = None,
     now: datetime | None = None,
+    new_topics: bool = False,
 ) -> Subscriber:
+    """Add a subscriber. A topic no source has is refused (nothing would reach them
+    through it) unless `new_topics` says to create it."""
     address = normalize_email(email)
     schedule = check_schedule(
         frequency=frequency,
@@ -60,6 +63,10 @@ def add_subscriber(
         hour=hour,
         timezone=timezone,
     )
+    if topics and not new_topics:
+        problem = unknown_topics_problem(session, topics)
+        if problem:
+            raise InvalidField("topics", problem)
     existing = store_subscribers.by_email(session, address)
     if existing is not None and existing.status in SUPPRESSED:
         raise AlreadyExists(suppressed_reason(existing))

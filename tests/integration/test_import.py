@@ -16,6 +16,7 @@ import pytest
 from digest.core.vocabulary import SubscriberStatus
 from digest.errors import InvalidInput
 from digest.services import importing
+from digest.services.sources import add_source
 from digest.services.subscribers import add_subscriber, unsubscribe
 from digest.store import db, schema
 from digest.store.models import Subscriber
@@ -30,8 +31,16 @@ GOOD = (
 
 @pytest.fixture
 def url(database_url: str) -> str:
-    schema.upgrade(database_url)
-    return database_url
+    return install(database_url)
+
+
+def install(url: str) -> str:
+    """A migrated database with sources about the topics the lists below name."""
+    schema.upgrade(url)
+    with db.session_scope(url) as session:
+        add_source(session, "https://city.example.org/feed", topics=["city", "harbour"])
+        add_source(session, "https://arts.example.org/feed", topics=["arts"])
+    return url
 
 
 def run_import(url: str, text: str, **kwargs: object) -> importing.ImportResult:
@@ -127,7 +136,7 @@ def test_export_then_import_round_trips_into_an_empty_database(
     text = export(url)
     assert text.startswith(HEADER) and text.count("\n") == 5
     other = f"sqlite:///{tmp_path / 'other.db'}"
-    schema.upgrade(other)
+    install(other)
     result = run_import(other, text)
     assert (result.imported, result.errors) == (4, [])
     assert export(other) == text
@@ -293,9 +302,26 @@ def test_a_name_that_is_a_formula_is_exported_as_text_and_imports_back_unchanged
         cell.startswith(("=", "+", "-", "@")) for r in rows.values() for cell in r.split(",")
     )
     other = f"sqlite:///{tmp_path / 'other.db'}"
-    schema.upgrade(other)
+    install(other)
     assert run_import(other, text).imported == 2
     with db.session_scope(other) as session:
         names = {s.email: s.name for s in session.query(Subscriber)}
     assert names == {"-dash@example.org": formula, "plain@example.org": "@home +1"}
     assert export(other) == text
+
+
+def test_a_topic_no_source_has_refuses_its_row_naming_the_topics_there_are(url: str) -> None:
+    # Nothing would ever reach that subscriber through it: "Nothing new" forever.
+    result = run_import(
+        url, HEADER + "ann@example.org,,,,,,,,city\n" + "bo@example.org,,,,,,,,city|Sports\n"
+    )
+    assert result.imported == 1
+    [error] = result.errors
+    assert (error.line, error.email) == (3, "bo@example.org")
+    assert (
+        error.error
+        == "topics: no source has the topic 'sports'; the topics are: arts, city, harbour"
+    )
+    # Asked for, the topic is made.
+    made = run_import(url, HEADER + "bo@example.org,,,,,,,,city|Sports\n", new_topics=True)
+    assert (made.imported, made.errors) == (1, [])
