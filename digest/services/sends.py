@@ -1,11 +1,10 @@
-"""Sends as a whole: the error budget that pauses one, resume and cancel, and the reports
-of `digest sends list` and `digest sends show`.
+"""Sends as a whole: resume and cancel, and the reports of `digest sends list` and
+`digest sends show`.
 
-The budget: every copy that fails for good (not a bounce: a refusal of our server, our
-login, our message) adds one to the send's `failures_in_row`, and a copy accepted sets
-it back to 0. At `DIGEST_ERROR_BUDGET` the send is paused with the reason; claims only
-take copies of active sends (`active_send`), so every worker stops taking its copies,
-and a batch that used up the budget on its own puts its remaining copies back.
+A send is paused by its error budget (`digest.core.budget`, written down by
+`digest.store.sends.record_error_budget`): claims only take copies of active sends, so
+every worker stops taking its copies. Resume makes it active again; cancel stops it for
+good.
 """
 
 from __future__ import annotations
@@ -13,94 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session
-
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, SendStatus
 from digest.errors import InvalidInput, NotFound
-from digest.store.db import session_scope
-from digest.store.models import Delivery, Send
+from digest.store import sends as store_sends
+from digest.store.db import Session, session_scope
+from digest.store.models import Send
 
 # Copies of a send not yet on their way: what resume hands out and cancel stops.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
-
-
-def active_send() -> ColumnElement[bool]:
-    """A condition for claims: the delivery's send is neither paused nor cancelled."""
-    return Delivery.send_id.in_(select(Send.id).where(Send.status == SendStatus.ACTIVE))
-
-
-class ErrorBudget:
-    """Counts copies that failed in a row, per send, one batch at a time.
-
-    `outcome` is told each copy's end in the order sent (True: accepted, False: failed;
-    bounces and deferrals are neither); `exhausted` says when this batch alone used up
-    the budget, so the sender stops at once; `record` writes the batch's counts and pauses
-    the sends over their budget, in the batch's own transaction.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.limit = settings.error_budget
-        self.outcomes: list[tuple[int, bool, str]] = []  # delivery id, accepted, error
-        self.run = 0  # failures in a row within this batch
-
-    def outcome(self, delivery_id: int, accepted: bool, error: str = "") -> None:
-        self.outcomes.append((delivery_id, accepted, error))
-        self.run = 0 if accepted else self.run + 1
-
-    @property
-    def exhausted(self) -> bool:
-        return self.run >= self.limit
-
-    def record(self, session: Session) -> None:
-        if not self.outcomes:
-            return
-        ids = [i for i, _, _ in self.outcomes]
-        if all(ok for _, ok, _ in self.outcomes):  # the common case: one statement
-            session.execute(
-                update(Send)
-                .where(
-                    Send.failures_in_row > 0,
-                    Send.id.in_(select(Delivery.send_id).where(Delivery.id.in_(ids))),
-                )
-                .values(failures_in_row=0)
-                .execution_options(synchronize_session=False)
-            )
-            return
-        rows = session.execute(select(Delivery.id, Delivery.send_id).where(Delivery.id.in_(ids)))
-        send_of: dict[int, int] = {delivery_id: send_id for delivery_id, send_id in rows}
-        per_send: dict[int, list[tuple[bool, str]]] = {}
-        for delivery_id, ok, error in self.outcomes:
-            per_send.setdefault(send_of[delivery_id], []).append((ok, error))
-        for send_id, seen in per_send.items():
-            trailing = 0
-            for ok, _ in reversed(seen):
-                if ok:
-                    break
-                trailing += 1
-            value = trailing if trailing < len(seen) else Send.failures_in_row + trailing
-            session.execute(
-                update(Send)
-                .where(Send.id == send_id)
-                .values(failures_in_row=value)
-                .execution_options(synchronize_session=False)
-            )
-            count = session.scalar(select(Send.failures_in_row).where(Send.id == send_id)) or 0
-            if count >= self.limit:
-                last_error = next(e for ok, e in reversed(seen) if not ok)
-                session.execute(
-                    update(Send)
-                    .where(Send.id == send_id, Send.status == SendStatus.ACTIVE)
-                    .values(
-                        status=SendStatus.PAUSED,
-                        paused_reason=(
-                            f"{count} copies in a row failed (DIGEST_ERROR_BUDGET={self.limit}); "
-                            f"the last: {last_error}"
-                        )[:2000],
-                    )
-                    .execution_options(synchronize_session=False)
-                )
 
 
 def _get(session: Session, send_id: int) -> Send:
@@ -128,13 +48,7 @@ def resume(settings: Settings, send_id: int) -> list[int]:
         send.status = SendStatus.ACTIVE
         send.paused_reason = None
         send.failures_in_row = 0
-        return list(
-            session.scalars(
-                select(Delivery.id)
-                .where(Delivery.send_id == send_id, Delivery.status.in_(WAITING))
-                .order_by(Delivery.id)
-            )
-        )
+        return store_sends.waiting_copies(session, send_id, WAITING)
 
 
 def cancel(settings: Settings, send_id: int) -> int:
@@ -142,12 +56,7 @@ def cancel(settings: Settings, send_id: int) -> int:
     with session_scope(settings.database_url) as session:
         send = _get(session, send_id)
         send.status = SendStatus.CANCELLED
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.send_id == send_id, Delivery.status.in_(WAITING))
-            .values(status=DeliveryStatus.CANCELLED, last_error="send cancelled")
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return store_sends.cancel_copies(session, send_id, WAITING)
 
 
 # --- reports ------------------------------------------------------------------------------
@@ -162,27 +71,10 @@ def _rate(sent: int, first: datetime | None, last: datetime | None) -> float | N
     return round(sent / seconds, 1) if seconds > 0 else None
 
 
-def _rows(session: Session, send_ids: list[int] | None) -> list[dict[str, Any]]:
-    query = select(Send).order_by(Send.id.desc())
-    if send_ids is not None:
-        query = query.where(Send.id.in_(send_ids))
-    sends = list(session.scalars(query))
-    ids = [s.id for s in sends]
-    counts: dict[int, dict[str, int]] = {i: dict.fromkeys(COUNTED, 0) for i in ids}
-    for send_id, status, n in session.execute(
-        select(Delivery.send_id, Delivery.status, func.count())
-        .where(Delivery.send_id.in_(ids))
-        .group_by(Delivery.send_id, Delivery.status)
-    ):
-        counts[send_id][str(getattr(status, "value", status))] = n
-    spans = {
-        send_id: (first, last)
-        for send_id, first, last in session.execute(
-            select(Delivery.send_id, func.min(Delivery.claimed_at), func.max(Delivery.sent_at))
-            .where(Delivery.send_id.in_(ids), Delivery.status == DeliveryStatus.SENT)
-            .group_by(Delivery.send_id)
-        )
-    }
+def _rows(session: Session, send_ids: list[int]) -> list[dict[str, Any]]:
+    sends = store_sends.sends_by_id(session, send_ids)
+    counts = store_sends.copy_counts(session, [s.id for s in sends], COUNTED)
+    spans = store_sends.sent_spans(session, [s.id for s in sends])
     rows = []
     for s in sends:
         c = counts[s.id]
@@ -204,8 +96,7 @@ def _rows(session: Session, send_ids: list[int] | None) -> list[dict[str, Any]]:
 
 def send_rows(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
     with session_scope(settings.database_url) as session:
-        ids = list(session.scalars(select(Send.id).order_by(Send.id.desc()).limit(limit)))
-        return _rows(session, ids)
+        return _rows(session, store_sends.latest_ids(session, limit))
 
 
 def send_detail(settings: Settings, send_id: int) -> dict[str, Any]:
@@ -213,17 +104,7 @@ def send_detail(settings: Settings, send_id: int) -> dict[str, Any]:
     with session_scope(settings.database_url) as session:
         _get(session, send_id)
         row = _rows(session, [send_id])[0]
-        errors = session.execute(
-            select(Delivery.status, Delivery.last_error, func.count().label("n"))
-            .where(
-                Delivery.send_id == send_id,
-                Delivery.last_error.is_not(None),
-                Delivery.status != DeliveryStatus.SENT,
-            )
-            .group_by(Delivery.status, Delivery.last_error)
-            .order_by(func.count().desc())
-            .limit(20)
-        )
+        errors = store_sends.error_counts(session, send_id, limit=20)
         row["errors"] = [
             {"status": str(getattr(st, "value", st)), "error": e, "count": n} for st, e, n in errors
         ]

@@ -253,7 +253,7 @@ class Send(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[SendKind] = mapped_column(_enum_column(SendKind))
-    # The error budget (digest.budget): paused after too many failures in a row.
+    # The error budget (digest.core.budget): paused after too many failures in a row.
     status: Mapped[SendStatus] = mapped_column(
         _enum_column(SendStatus), default=SendStatus.ACTIVE, server_default="active"
     )
