@@ -317,3 +317,41 @@ def deliver_due(
         if own:
             client.close()
     return counts
+
+
+# --- the use cases of the admin pages and the API, each in its own transaction -------------
+
+
+def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
+    """Every webhook with its events counted by state."""
+    with session_scope(settings.database_url) as session:
+        return webhook_rows(session)
+
+
+def create_webhook(
+    settings: Settings, url: str, events: Sequence[str], secret: str | None = None
+) -> dict[str, Any]:
+    """Add a webhook; the answer is the only time its secret is shown."""
+    with session_scope(settings.database_url) as session:
+        hook = add_webhook(session, url, events, secret)
+        return {"id": hook.id, "url": hook.url, "events": hook.events, "secret": hook.secret}
+
+
+def delete_webhook(settings: Settings, webhook_id: int) -> None:
+    with session_scope(settings.database_url) as session:
+        remove_webhook(session, webhook_id)
+
+
+def webhook_attempts(settings: Settings, webhook_id: int) -> list[dict[str, Any]]:
+    """A webhook's last attempts, newest first."""
+    with session_scope(settings.database_url) as session:
+        return attempt_rows(session, webhook_id)
+
+
+def webhook_details(
+    settings: Settings, webhook_id: int
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A webhook's row (None when there is no such webhook) and its last attempts."""
+    with session_scope(settings.database_url) as session:
+        hook = next((h for h in webhook_rows(session) if h["id"] == webhook_id), None)
+        return hook, attempt_rows(session, webhook_id)
