@@ -8,19 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from digest import wiring
 from digest.config import Settings
 from digest.core.links import subscriber_links
-from digest.core.schedule import WEEKDAYS, day_of_month_text
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.pipeline.editions import edition_content, published_or_seen
 from digest.pipeline.plan import new_articles
 from digest.render.edition import personalize, render_edition
+from digest.services import sources, subscribers
 from digest.services.subscribers import find_subscriber
 from digest.store.db import session_scope
-from digest.store.models import Article, Delivery, Source, Subscriber
+from digest.store.models import Article, Delivery, Subscriber
 
 
 def send_status(settings: Settings, send_id: int) -> dict[DeliveryStatus, int]:
@@ -81,57 +80,14 @@ def failed_deliveries(settings: Settings, send_id: int) -> list[tuple[str, str]]
 
 
 def source_rows(settings: Settings) -> list[dict[str, Any]]:
-    """Every source with its article count (counted by the database) and last outcome."""
-    articles = (
-        select(Article.source_id, func.count().label("n")).group_by(Article.source_id).subquery()
-    )
-    with session_scope(settings.database_url) as session:
-        rows = session.execute(
-            select(Source, func.coalesce(articles.c.n, 0))
-            .options(selectinload(Source.topics))
-            .outerjoin(articles, articles.c.source_id == Source.id)
-            .order_by(Source.id)
-        )
-        return [
-            {
-                "id": s.id,
-                "name": s.name,
-                "url": s.url,
-                "kind": s.kind,
-                "full_text": s.full_text_mode,
-                "paused": s.paused,
-                "topics": s.topic_names,
-                "articles": count,
-                "last_ok_at": s.last_ok_at,
-                "last_error": s.last_error,
-                "error_count": s.error_count,
-                "retry_after": s.retry_after,
-                "not_modified": s.not_modified,
-            }
-            for s, count in rows
-        ]
+    """Every source with its article count (counted by the database) and last outcome:
+    the listing of the admin pages and the API, whole."""
+    return sources.source_listing(settings)["items"]
 
 
 def subscriber_rows(settings: Settings) -> list[dict[str, Any]]:
-    with session_scope(settings.database_url) as session:
-        return [
-            {
-                "id": s.id,
-                "email": s.email,
-                "name": s.name,
-                "status": s.status.value,
-                "frequency": s.frequency.value,
-                "weekday": WEEKDAYS[s.weekday],
-                "day_of_month": day_of_month_text(s.day_of_month),
-                "hour": s.hour,
-                "timezone": s.timezone,
-                "topics": s.topic_names,
-                "last_sent_at": s.last_sent_at,
-            }
-            for s in session.scalars(
-                select(Subscriber).options(selectinload(Subscriber.topics)).order_by(Subscriber.id)
-            )
-        ]
+    """Every subscriber: the listing of the admin pages and the API, whole."""
+    return subscribers.subscriber_listing(settings)["items"]
 
 
 def preview(
