@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from digest import wiring
 from digest.config import Settings
@@ -18,19 +18,15 @@ from digest.pipeline.plan import new_articles
 from digest.render.edition import personalize, render_edition
 from digest.services import sources, subscribers
 from digest.services.subscribers import find_subscriber
+from digest.store import deliveries
 from digest.store.db import session_scope
-from digest.store.models import Article, Delivery, Subscriber
+from digest.store.models import Article
 
 
 def send_status(settings: Settings, send_id: int) -> dict[DeliveryStatus, int]:
     """How many deliveries of one send are in each state."""
     with session_scope(settings.database_url) as session:
-        rows = session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.send_id == send_id)
-            .group_by(Delivery.status)
-        )
-        return {DeliveryStatus(status): count for status, count in rows}
+        return deliveries.status_counts(session, send_id)
 
 
 def delivery_status(
@@ -41,42 +37,20 @@ def delivery_status(
     counts: Counter[DeliveryStatus] = Counter()
     with session_scope(settings.database_url) as session:
         if send_id is not None:
-            rows = session.execute(
-                select(Delivery.status, func.count())
-                .where(Delivery.send_id == send_id)
-                .group_by(Delivery.status)
-            )
-            counts.update({DeliveryStatus(status): n for status, n in rows})
-        for start in range(0, len(extra_ids), 1000):
-            query = select(Delivery.status, func.count()).where(
-                Delivery.id.in_(extra_ids[start : start + 1000])
-            )
-            if send_id is not None:
-                query = query.where(Delivery.send_id != send_id)
-            rows = session.execute(query.group_by(Delivery.status))
-            counts.update({DeliveryStatus(status): n for status, n in rows})
+            counts.update(deliveries.status_counts(session, send_id))
+        counts.update(deliveries.status_counts_of(session, extra_ids, besides_send=send_id))
     return dict(counts)
 
 
 def next_attempt(settings: Settings) -> datetime | None:
     """When the earliest deferred copy is tried again, if any is deferred."""
     with session_scope(settings.database_url) as session:
-        return session.scalar(
-            select(func.min(Delivery.next_attempt_at)).where(
-                Delivery.status == DeliveryStatus.DEFERRED
-            )
-        )
+        return deliveries.next_deferred_attempt(session)
 
 
 def failed_deliveries(settings: Settings, send_id: int) -> list[tuple[str, str]]:
     with session_scope(settings.database_url) as session:
-        rows = session.execute(
-            select(Subscriber.email, Delivery.last_error)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.FAILED)
-            .order_by(Delivery.id)
-        )
-        return [(email, error or "") for email, error in rows]
+        return deliveries.failed_of_send(session, send_id)
 
 
 def source_rows(settings: Settings) -> list[dict[str, Any]]:
