@@ -63,3 +63,13 @@ def api_error(exc: DigestError) -> JSONResponse:
 def as_field(field: str, exc: DigestError) -> InvalidField:
     """The error as one of `field` (the value given there was refused)."""
     return exc if isinstance(exc, InvalidField) else InvalidField(field, str(exc))
+
+
+def bounce_status(exc: DigestError) -> int | None:
+    """The incoming bounce hook's status for an error: a message that is no DSN is a 400, a
+    DSN for no copy we sent a 422; None for the others (they are the server's)."""
+    if isinstance(exc, InvalidInput):
+        return 400
+    if isinstance(exc, NotFound):
+        return 422
+    return None

@@ -15,6 +15,7 @@ from digest.errors import DigestError
 from digest.services import deliveries, sends, topics
 from digest.web import jobs
 from digest.web.admin.pages import AdminPages, area_router, back, text
+from digest.web.errors import error_body, page_status
 
 
 def jsonable(value: Any) -> Any:
@@ -70,7 +71,7 @@ def sends_router(pages: AdminPages) -> APIRouter:
         try:
             return JSONResponse(jsonable(sends.send_progress(settings, send_id)))
         except DigestError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
+            return JSONResponse(error_body(str(exc)), status_code=page_status(exc))
 
     @router.post("/test-send")
     async def test_send(request: Request) -> Response:
