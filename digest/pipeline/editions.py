@@ -27,7 +27,6 @@ from digest.render.edition import (
 )
 from digest.store import articles as stored
 from digest.store import editions
-from digest.store.articles import published_or_seen  # noqa: F401 (digest.pipeline.reports)
 from digest.store.db import Session
 from digest.store.models import Article, Edition
 

@@ -184,3 +184,46 @@ def any_admin(settings: Settings) -> bool:
     require_current_schema(settings.database_url)
     with session_scope(settings.database_url) as session:
         return store_admins.count(session) > 0
+
+
+# --- the use cases of the admin pages and the API, each in its own transaction -------------
+
+
+def sign_in(settings: Settings, email: str, password: str, token: str) -> Admin | None:
+    """Who signs in on the admin's form: with a token (DIGEST_ADMIN_TOKEN or an API
+    token), else with an address and password; None when neither fits."""
+    with session_scope(settings.database_url) as session:
+        if token:
+            return admin_for_token(session, token, settings.admin_token)
+        if email and password:
+            return authenticate(session, email, password)
+        return None
+
+
+def signed_in_admin(settings: Settings, admin_id: int) -> Admin | None:
+    """The admin user a session cookie names, if they still exist."""
+    with session_scope(settings.database_url) as session:
+        return admin_by_id(session, admin_id)
+
+
+def token_admin(settings: Settings, token: str) -> Admin | None:
+    """Who a Bearer token belongs to (its use is recorded), or None."""
+    with session_scope(settings.database_url) as session:
+        return admin_for_token(session, token, settings.admin_token)
+
+
+def list_tokens(settings: Settings) -> list[dict[str, Any]]:
+    with session_scope(settings.database_url) as session:
+        return token_rows(session)
+
+
+def make_token(settings: Settings, admin: Admin, name: str) -> str:
+    """A new API token for the signed-in admin, seen in clear this once."""
+    with session_scope(settings.database_url) as session:
+        return create_token_for(session, admin, name)
+
+
+def revoke(settings: Settings, token_id: int) -> str:
+    """Delete an API token; its name."""
+    with session_scope(settings.database_url) as session:
+        return revoke_token(session, token_id)

@@ -25,6 +25,7 @@ unchanged.
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from digest.config import Settings
 from digest.core.addresses import normalize_email
 from digest.core.cells import neutralize, restore
 from digest.core.preferences import clean_name
@@ -461,12 +463,32 @@ def export_file(database_url: str, path: Path | None) -> int:
         return count
 
 
+# --- the admin's upload and download ----------------------------------------------------------
+
+
+def import_text(settings: Settings, text: str) -> dict[str, Any]:
+    """CSV text imported as `digest subscribers import` does: per-row errors, the rest
+    imported (a batch per transaction)."""
+    result = import_csv(lambda: session_scope(settings.database_url), io.StringIO(text, newline=""))
+    return result.as_dict()
+
+
+def export_text(settings: Settings) -> str:
+    """Every subscriber as CSV text, as `digest subscribers export` writes it."""
+    out = io.StringIO()
+    with session_scope(settings.database_url) as session:
+        export_csv(session, out)
+    return out.getvalue()
+
+
 __all__ = [
     "COLUMNS",
     "ImportResult",
     "RowError",
     "export_csv",
     "export_rows",
+    "export_text",
     "import_csv",
+    "import_text",
     "read_rows",
 ]

@@ -109,3 +109,24 @@ def send_detail(settings: Settings, send_id: int) -> dict[str, Any]:
             {"status": str(getattr(st, "value", st)), "error": e, "count": n} for st, e, n in errors
         ]
         return row
+
+
+def send_listing(settings: Settings, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """A page of sends, newest first, with their counts and rates."""
+    with session_scope(settings.database_url) as session:
+        total = store_sends.count_sends(session)
+        rows = _rows(session, store_sends.send_ids(session, limit=limit, offset=offset))
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+SETTLED = ("sent", "failed", "bounced", "skipped", "cancelled")
+
+
+def send_progress(settings: Settings, send_id: int) -> dict[str, Any]:
+    """`send_detail`, with how many copies are settled and whether the send is done (all
+    settled, or paused or cancelled: it goes no further by itself, nothing left to watch)."""
+    detail = send_detail(settings, send_id)
+    settled = sum(detail.get(s, 0) for s in SETTLED)
+    detail["settled"] = settled
+    detail["done"] = settled >= detail["total"] or detail["status"] != "active"
+    return detail

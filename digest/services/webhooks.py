@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from digest.config import Settings
 from digest.core.events import (
     SEND_FINISHED,
     SUBSCRIBER_BOUNCED,
@@ -26,7 +27,7 @@ from digest.core.events import (
 from digest.core.vocabulary import WebhookEventStatus, utcnow
 from digest.errors import NotFound
 from digest.store import webhooks as store_webhooks
-from digest.store.db import Session
+from digest.store.db import Session, session_scope
 from digest.store.models import Send, Subscriber, Webhook
 
 if TYPE_CHECKING:  # httpx is imported when events are delivered, not by every send
@@ -152,3 +153,41 @@ def record_finished_sends(session: Session, delivery_ids: Sequence[int]) -> None
         send = session.get(Send, send_id)
         data = {"send_id": send_id, "kind": str(send.kind) if send else None, "counts": counts}
         record(session, SEND_FINISHED, f"{SEND_FINISHED}:{send_id}", data)
+
+
+# --- the use cases of the admin pages and the API, each in its own transaction -------------
+
+
+def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
+    """Every webhook with its events counted by state."""
+    with session_scope(settings.database_url) as session:
+        return webhook_rows(session)
+
+
+def create_webhook(
+    settings: Settings, url: str, events: Sequence[str], secret: str | None = None
+) -> dict[str, Any]:
+    """Add a webhook; the answer is the only time its secret is shown."""
+    with session_scope(settings.database_url) as session:
+        hook = add_webhook(session, url, events, secret)
+        return {"id": hook.id, "url": hook.url, "events": hook.events, "secret": hook.secret}
+
+
+def delete_webhook(settings: Settings, webhook_id: int) -> None:
+    with session_scope(settings.database_url) as session:
+        remove_webhook(session, webhook_id)
+
+
+def webhook_attempts(settings: Settings, webhook_id: int) -> list[dict[str, Any]]:
+    """A webhook's last attempts, newest first."""
+    with session_scope(settings.database_url) as session:
+        return attempt_rows(session, webhook_id)
+
+
+def webhook_details(
+    settings: Settings, webhook_id: int
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A webhook's row (None when there is no such webhook) and its last attempts."""
+    with session_scope(settings.database_url) as session:
+        hook = next((h for h in webhook_rows(session) if h["id"] == webhook_id), None)
+        return hook, attempt_rows(session, webhook_id)

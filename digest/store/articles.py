@@ -206,3 +206,10 @@ def article_rows(
         }
         for a in session.scalars(query)
     ]
+
+
+def newest_ids(session: Session, limit: int) -> list[int]:
+    """The newest articles by publication (or first sight): not by id, which follows the
+    order in which the sources' fetches happened to finish."""
+    query = select(Article.id).order_by(published_or_seen().desc(), Article.id.desc()).limit(limit)
+    return list(session.scalars(query))

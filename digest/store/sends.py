@@ -146,3 +146,14 @@ def error_counts(session: Session, send_id: int, *, limit: int) -> list[Any]:
             .limit(limit)
         )
     )
+
+
+def count_sends(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Send)) or 0
+
+
+def send_ids(session: Session, *, limit: int, offset: int = 0) -> list[int]:
+    """The ids of a page of sends, newest first."""
+    return list(
+        session.scalars(select(Send.id).order_by(Send.id.desc()).limit(limit).offset(offset))
+    )

@@ -18,8 +18,8 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from digest.config import Settings
-from digest.services.admins import TOKEN_ADMIN, Admin, admin_by_id, admin_for_token
-from digest.store import db
+from digest.services import admins
+from digest.services.admins import TOKEN_ADMIN, Admin
 
 COOKIE = "digest_admin"
 SESSION_MAX_AGE = 12 * 3600
@@ -80,8 +80,7 @@ class Sessions:
             if token and hmac.compare_digest(str(data.get("t", "")), _fingerprint(token)):
                 return TOKEN_ADMIN
             return None
-        with db.session_scope(self.settings.database_url) as session:
-            return admin_by_id(session, admin_id)
+        return admins.signed_in_admin(self.settings, admin_id)
 
     def csrf_ok(self, request: Request, submitted: object) -> bool:
         nonce = self.read(request).get("n")
@@ -97,5 +96,4 @@ def bearer_admin(settings: Settings, header: str | None) -> Admin | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 500:
         return None
-    with db.session_scope(settings.database_url) as session:
-        return admin_for_token(session, token, settings.admin_token)
+    return admins.token_admin(settings, token)

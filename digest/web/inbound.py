@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from digest.config import Settings
-from digest.errors import InvalidInput, NotFound
+from digest.errors import DigestError
 from digest.services.bounces import process_dsn
+from digest.web.errors import bounce_status, error_body
 
 MAX_BODY = 10_000_000  # a DSN may carry the returned message: allow it, not more
 
@@ -42,8 +43,9 @@ def add_webhooks(app: FastAPI, settings: Settings) -> None:
             return JSONResponse({"error": "the message is too large"}, status_code=413)
         try:
             result = await run_in_threadpool(process_dsn, settings, body)
-        except InvalidInput as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        except NotFound as exc:
-            return JSONResponse({"error": str(exc)}, status_code=422)
+        except DigestError as exc:
+            status = bounce_status(exc)
+            if status is None:
+                raise
+            return JSONResponse(error_body(str(exc)), status_code=status)
         return JSONResponse(result)
