@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     log_json: bool = False
     # Most sign-in attempts to /admin/login one IP address may make.
     admin_login_rate: str = "10/minute"
+    # Seconds an admin console session may go unused before it ends (it ends after 12
+    # hours in any case, and at once on signing out).
+    admin_idle_timeout: int = Field(1800, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -22,7 +22,7 @@ from digest.core.vocabulary import utcnow
 from digest.errors import AlreadyExists, InvalidField, InvalidInput, NotFound
 from digest.store import admins as store_admins
 from digest.store.db import Session, session_scope
-from digest.store.models import AdminUser, ApiToken
+from digest.store.models import AdminSession, AdminUser, ApiToken
 from digest.store.schema import require_current_schema
 
 MIN_PASSWORD = 10
@@ -38,6 +38,8 @@ class Admin:
 
     id: int
     email: str
+    # The API token it signed in with, when it did: revoking the token ends the session.
+    api_token_id: int | None = None
 
     @property
     def by_token(self) -> bool:
@@ -69,6 +71,7 @@ def add_admin(session: Session, email: str, password: str) -> AdminUser:
 def set_password(session: Session, email: str, password: str) -> AdminUser:
     user = find_admin(session, email)
     user.password_hash = _hasher.hash(check_password(password))
+    store_admins.end_sessions_of_admin(session, user.id)  # signed in elsewhere: not any more
     return user
 
 
@@ -80,7 +83,9 @@ def find_admin(session: Session, email: str) -> AdminUser:
 
 
 def remove_admin(session: Session, email: str) -> None:
-    session.delete(find_admin(session, email))
+    user = find_admin(session, email)
+    store_admins.end_sessions_of_admin(session, user.id)
+    session.delete(user)
 
 
 def admin_rows(session: Session) -> list[dict[str, Any]]:
@@ -161,6 +166,7 @@ def revoke_token(session: Session, token_id: int) -> str:
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound(f"no API token #{token_id}")
+    store_admins.end_sessions_of_token(session, token.id)
     session.delete(token)
     session.flush()
     return token.name
@@ -176,7 +182,8 @@ def admin_for_token(session: Session, token: str, admin_token: str | None) -> Ad
     if row is None:
         return None
     row.last_used_at = utcnow()
-    return admin_by_id(session, row.admin_user_id)
+    owner = admin_by_id(session, row.admin_user_id)
+    return Admin(owner.id, owner.email, api_token_id=row.id) if owner else None
 
 
 def any_admin(settings: Settings) -> bool:
@@ -200,12 +207,6 @@ def sign_in(settings: Settings, email: str, password: str, token: str) -> Admin 
         return None
 
 
-def signed_in_admin(settings: Settings, admin_id: int) -> Admin | None:
-    """The admin user a session cookie names, if they still exist."""
-    with session_scope(settings.database_url) as session:
-        return admin_by_id(session, admin_id)
-
-
 def token_admin(settings: Settings, token: str) -> Admin | None:
     """Who a Bearer token belongs to (its use is recorded), or None."""
     with session_scope(settings.database_url) as session:
@@ -227,3 +228,72 @@ def revoke(settings: Settings, token_id: int) -> str:
     """Delete an API token; its name."""
     with session_scope(settings.database_url) as session:
         return revoke_token(session, token_id)
+
+
+# --- console sessions: a row each, so that they can end ------------------------------------
+
+# A session ends after this long whatever happens, and earlier when unused for
+# `DIGEST_ADMIN_IDLE_TIMEOUT` seconds.
+SESSION_MAX_AGE = 12 * 3600
+# How often a session's last use is written down (not on every request).
+_TOUCH_EVERY = 60
+
+
+def _admin_token_hash(settings: Settings) -> str | None:
+    """A keyed hash of DIGEST_ADMIN_TOKEN, kept with its sessions (never in a cookie)."""
+    if not settings.admin_token:
+        return None
+    key = settings.secret_key.encode()
+    return hmac.new(key, settings.admin_token.encode(), hashlib.sha256).hexdigest()
+
+
+def start_session(settings: Settings, admin: Admin) -> str:
+    """A new console session for this admin; the random id its cookie carries."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = AdminSession(
+        session_hash=_digest(raw),
+        admin_user_id=None if admin.by_token else admin.id,
+        api_token_id=admin.api_token_id,
+        admin_token_hash=_admin_token_hash(settings) if admin.by_token else None,
+        created_at=now,
+        last_seen_at=now,
+    )
+    with session_scope(settings.database_url) as session:
+        store_admins.add_session(session, row)
+    return raw
+
+
+def session_admin(settings: Settings, raw: str) -> Admin | None:
+    """Who a console session belongs to, or None once it has ended: signed out, too old,
+    idle too long, its password changed, its API token revoked, DIGEST_ADMIN_TOKEN changed
+    or unset, or its admin removed."""
+    now = utcnow()
+    with session_scope(settings.database_url) as session:
+        row = store_admins.session_by_hash(session, _digest(raw))
+        if row is None:
+            return None
+        too_old = (now - row.created_at).total_seconds() > SESSION_MAX_AGE
+        idle = (now - row.last_seen_at).total_seconds() > settings.admin_idle_timeout
+        if too_old or idle:
+            session.delete(row)
+            return None
+        if row.admin_user_id is None:  # signed in with DIGEST_ADMIN_TOKEN
+            current = _admin_token_hash(settings)
+            if current is None or not hmac.compare_digest(current, row.admin_token_hash or ""):
+                session.delete(row)
+                return None
+            admin: Admin | None = TOKEN_ADMIN
+        else:
+            admin = admin_by_id(session, row.admin_user_id)
+            if admin is not None and row.api_token_id is not None:
+                admin = Admin(admin.id, admin.email, api_token_id=row.api_token_id)
+        if admin is not None and (now - row.last_seen_at).total_seconds() > _TOUCH_EVERY:
+            row.last_seen_at = now
+        return admin
+
+
+def end_session(settings: Settings, raw: str) -> None:
+    """Sign out: the session's row goes, so a copy of its cookie opens nothing."""
+    with session_scope(settings.database_url) as session:
+        store_admins.end_session(session, _digest(raw))

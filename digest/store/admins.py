@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from digest.store.models import AdminUser, ApiToken
+from digest.store.models import AdminSession, AdminUser, ApiToken
 
 
 def by_email(session: Session, address: str) -> AdminUser | None:
@@ -32,3 +32,26 @@ def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
 
 def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(AdminUser)) or 0)
+
+
+def add_session(session: Session, row: AdminSession) -> None:
+    session.add(row)
+    session.flush()
+
+
+def session_by_hash(session: Session, session_hash: str) -> AdminSession | None:
+    return session.scalar(select(AdminSession).where(AdminSession.session_hash == session_hash))
+
+
+def end_session(session: Session, session_hash: str) -> None:
+    session.execute(delete(AdminSession).where(AdminSession.session_hash == session_hash))
+
+
+def end_sessions_of_admin(session: Session, admin_user_id: int) -> None:
+    """Every console session of this admin user (the password changed, or they left)."""
+    session.execute(delete(AdminSession).where(AdminSession.admin_user_id == admin_user_id))
+
+
+def end_sessions_of_token(session: Session, api_token_id: int) -> None:
+    """Every console session signed in with this API token (it was revoked)."""
+    session.execute(delete(AdminSession).where(AdminSession.api_token_id == api_token_id))

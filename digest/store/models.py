@@ -346,6 +346,30 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
 
+class AdminSession(Base):
+    """A signed-in admin console: the SHA-256 of the random id its cookie carries, and
+    what made it (an admin user's password, an API token, or DIGEST_ADMIN_TOKEN, whose
+    keyed hash is kept so that changing it ends the session)."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (
+        Index("ix_admin_sessions_admin_user_id", "admin_user_id"),
+        Index("ix_admin_sessions_api_token_id", "api_token_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="CASCADE")
+    )
+    api_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE")
+    )
+    admin_token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Webhook(Base):
     """An outgoing webhook: where to POST which events, and the secret that signs them."""
 

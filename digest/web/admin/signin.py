@@ -76,7 +76,7 @@ def signin_router(pages: AdminPages) -> APIRouter:
         if await pages.checked_form(request) is None:
             return pages.refused(request)
         response = RedirectResponse(LOGIN, status_code=303)
-        sessions.sign_out(response)
+        await run_in_threadpool(sessions.sign_out, request, response)
         return response
 
     return router
