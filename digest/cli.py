@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,12 +35,9 @@ from digest.errors import DigestError, InvalidInput
 from digest.pipeline.transactional import queue_confirmations
 from digest.render.edition import check_templates
 from digest.runtime import dispatch
-from digest.services import sends
+from digest.services import database, sends
 from digest.services.subscribers import add_subscriber, remove_subscriber
-from digest.store import db, schema
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from digest.services.transaction import run as in_transaction
 
 app = typer.Typer(
     help="Self-hosted newsletter digests.", no_args_is_help=True, add_completion=False
@@ -87,10 +84,7 @@ def _settings(*, migrate: bool = False, templates: bool = False) -> Settings:
         _warn(warning)
     if templates:
         check_templates(settings.templates_dir, wiring.mailing(settings))
-    if migrate:
-        schema.upgrade(settings.database_url)
-    else:
-        schema.require_current_schema(settings.database_url)
+    database.prepare(settings, migrate=migrate)
     return settings
 
 
@@ -161,15 +155,13 @@ def _show(rows: Sequence[dict[str, Any]], columns: Sequence[Column], as_json: bo
 
 
 def _show_rows(
-    rows_of: Callable[[Session], Sequence[dict[str, Any]]],
+    rows_of: Callable[[Any], Sequence[dict[str, Any]]],  # a service function of a session
     columns: Sequence[Column],
     as_json: bool,
 ) -> None:
     """Read rows in one session of the configured database and show them (see _show)."""
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        rows = rows_of(session)
-    _show(rows, columns, as_json)
+    _show(in_transaction(settings, rows_of), columns, as_json)
 
 
 def _key_values(title: str, pairs: Sequence[tuple[str, str | Text]]) -> None:
@@ -186,7 +178,14 @@ def _key_values(title: str, pairs: Sequence[tuple[str, str | Text]]) -> None:
 
 @app.command()
 def init() -> None:
-    """Create the database, or upgrade it to the newest schema."""
+    """Create the database, or upgrade it to the newest schema. With no DIGEST_SECRET_KEY
+    set anywhere, a random one is written into .env first."""
+    from digest.runtime.secret_key import ensure_secret_key
+
+    written = ensure_secret_key(Path(".env"))
+    if written is not None:
+        get_settings.cache_clear()  # read again, with the key
+        console.print(f"Wrote a new random DIGEST_SECRET_KEY to {written}", markup=False)
     settings = _settings(migrate=True, templates=True)
     console.print(f"Database ready: [bold]{escape(mask_url(settings.database_url))}[/]")
 
@@ -195,14 +194,20 @@ CHECK_STYLES = {"ok": "green", "warning": "yellow", "error": "red"}
 
 
 @app.command()
-def check(as_json: JsonOption = False) -> None:
+def check(
+    as_json: JsonOption = False,
+    production: Annotated[
+        bool,
+        typer.Option(help="A deployment others use: the default key and local links are errors."),
+    ] = False,
+) -> None:
     """Try the configuration against what it names (database, broker, each SMTP server,
-    the outbox, the DKIM key) without changing anything or sending mail; exits 1 on an
-    error."""
+    the outbox, the DKIM key, the secret key and the public address) without changing
+    anything or sending mail; exits 1 on an error."""
     from digest.runtime.checks import run_checks
 
     settings = get_settings()  # its warnings are among the checks; an old schema is one too
-    found = run_checks(settings)
+    found = run_checks(settings, production=production)
     if as_json:
         _print_json([c.as_dict() for c in found])
     else:
@@ -222,7 +227,7 @@ def db_revision(
 ) -> None:
     """Write a new migration from the difference between the models and the database."""
     settings = _settings()
-    path = schema.new_revision(settings.database_url, message)
+    path = database.new_revision(settings, message)
     console.print(f"Wrote {path}: review it, then `digest init` applies it.", markup=False)
 
 
@@ -260,11 +265,16 @@ def sources_add(
         found = pipeline.check_source(settings, url)
         console.print(found.summary, markup=False)
         url, kind = found.url, found.kind
-    with db.session_scope(settings.database_url) as session:
-        source = sources.add_source(
-            session, url, name=name, topics=topic or [], kind=kind, full_text=full_text.value
-        )
-        console.print(f"Added source #{source.id}: {source.url}", markup=False)
+    source = in_transaction(
+        settings,
+        sources.add_source,
+        url,
+        name=name,
+        topics=topic or [],
+        kind=kind,
+        full_text=full_text.value,
+    )
+    console.print(f"Added source #{source.id}: {source.url}", markup=False)
 
 
 @sources_app.command("set")
@@ -290,22 +300,21 @@ def sources_set(
     if topic and no_topics:
         raise InvalidInput("give --topic or --no-topics, not both")
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        found = sources.find_source(session, source)
-        sources.update_source(
-            session,
-            found,
-            name=name,
-            topics=[] if no_topics else topic,
-            full_text=full_text.value if full_text else None,
-            paused=paused,
-        )
-        state = "paused" if found.paused else "gathered"
-        topics = ", ".join(found.topic_names) or "no topics"
-        console.print(
-            f"Source #{found.id} {escape(found.name)}: {state}, full text "
-            f"{found.full_text_mode}, {escape(topics)}"
-        )
+    found = in_transaction(
+        settings,
+        sources.set_source,
+        source,
+        name=name,
+        topics=[] if no_topics else topic,
+        full_text=full_text.value if full_text else None,
+        paused=paused,
+    )
+    state = "paused" if found["paused"] else "gathered"
+    topics = ", ".join(found["topics"]) or "no topics"
+    console.print(
+        f"Source #{found['id']} {escape(found['name'])}: {state}, full text "
+        f"{found['full_text']}, {escape(topics)}"
+    )
 
 
 @sources_app.command("remove")
@@ -314,8 +323,7 @@ def sources_remove(source: Annotated[str, typer.Argument(help="URL or id.")]) ->
     from digest.services import sources
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        sources.remove_source(session, source)
+    in_transaction(settings, sources.remove_source, source)
     console.print(f"Removed source {source}", markup=False)
 
 
@@ -377,8 +385,7 @@ def sources_import(
         data = file.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
-    with db.session_scope(settings.database_url) as session:
-        result = sources.import_opml(session, data)
+    result = in_transaction(settings, sources.import_opml, data)
     if as_json:
         _print_json(result.as_dict())
     else:
@@ -404,8 +411,7 @@ def sources_export(
     from digest.services import sources
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        text = sources.export_opml(session, title=f"{settings.list_name} sources")
+    text = in_transaction(settings, sources.export_opml, title=f"{settings.list_name} sources")
     if output is None:
         sys.stdout.write(text)
     else:
@@ -439,8 +445,9 @@ def articles_list(
     from digest.services import sources
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        rows = sources.article_rows(session, source_id=source, since=since, limit=limit)
+    rows = in_transaction(
+        settings, sources.article_rows, source_id=source, since=since, limit=limit
+    )
     _show(rows, ARTICLE_COLUMNS, as_json)
 
 
@@ -458,31 +465,34 @@ def subscribers_add(
     weekday: Annotated[str, typer.Option(help="Weekly: monday ... sunday.")] = "monday",
     day_of_month: Annotated[str, typer.Option(help="Monthly: 1-28 or last.")] = "1",
     topic: Annotated[list[str] | None, typer.Option(help="Topic; repeat. None: all.")] = None,
+    new_topic: Annotated[
+        bool, typer.Option("--new-topic", help="Make a topic no source has yet.")
+    ] = False,
 ) -> None:
-    """Add a subscriber."""
+    """Add a subscriber. A topic no source has is refused unless --new-topic."""
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        sub = add_subscriber(
-            session,
-            email,
-            name=name,
-            confirmed=confirmed,
-            frequency=frequency,
-            hour=hour,
-            timezone=tz,
-            weekday=weekday,
-            day_of_month=day_of_month,
-            topics=topic or [],
-        )
-        console.print(f"Added subscriber #{sub.id}: {sub.email} ({sub.status})", markup=False)
+    sub = in_transaction(
+        settings,
+        add_subscriber,
+        email,
+        name=name,
+        confirmed=confirmed,
+        frequency=frequency,
+        hour=hour,
+        timezone=tz,
+        weekday=weekday,
+        day_of_month=day_of_month,
+        topics=topic or [],
+        new_topics=new_topic,
+    )
+    console.print(f"Added subscriber #{sub.id}: {sub.email} ({sub.status})", markup=False)
 
 
 @subscribers_app.command("remove")
 def subscribers_remove(email: str) -> None:
     """Delete a subscriber and their delivery history (to unsubscribe, use the link)."""
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        remove_subscriber(session, email)
+    in_transaction(settings, remove_subscriber, email)
     console.print(f"Removed subscriber {email}", markup=False)
 
 
@@ -522,17 +532,21 @@ def subscribers_import(
     send_confirmations: Annotated[
         bool, typer.Option(help="Mail the pending rows a link to confirm.")
     ] = False,
+    new_topics: Annotated[
+        bool, typer.Option("--new-topics", help="Make the topics no source has yet.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Import subscribers from CSV: new addresses added, known ones updated.
 
     Columns: email (required), name, status, frequency, weekday, day_of_month, hour,
-    timezone, topics (separated by |). Exits 1 when any row was refused.
+    timezone, topics (separated by |). A row naming a topic no source has is refused
+    unless --new-topics. Exits 1 when any row was refused.
     """
     from digest.services import importing
 
     settings = _settings()
-    result = importing.import_file(settings.database_url, file)
+    result = importing.import_file(settings.database_url, file, new_topics=new_topics)
     summary = result.as_dict()
     if send_confirmations:
         summary["confirmations"] = _send_confirmations(settings, result.pending_ids)
@@ -979,9 +993,8 @@ def admins_add(email: str) -> None:
 
     settings = _settings()
     password = _ask_password()
-    with db.session_scope(settings.database_url) as session:
-        user = add_admin(session, email, password)
-        console.print(f"Added admin #{user.id}: {user.email}", markup=False)
+    user = in_transaction(settings, add_admin, email, password)
+    console.print(f"Added admin #{user.id}: {user.email}", markup=False)
 
 
 @admins_app.command("password")
@@ -991,8 +1004,7 @@ def admins_password(email: str) -> None:
 
     settings = _settings()
     password = _ask_password()
-    with db.session_scope(settings.database_url) as session:
-        set_password(session, email, password)
+    in_transaction(settings, set_password, email, password)
     console.print(f"Password of {email} changed", markup=False)
 
 
@@ -1002,8 +1014,7 @@ def admins_remove(email: str) -> None:
     from digest.services.admins import remove_admin
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        remove_admin(session, email)
+    in_transaction(settings, remove_admin, email)
     console.print(f"Removed admin {email}", markup=False)
 
 
@@ -1030,8 +1041,7 @@ def admins_token(
     from digest.services.admins import create_token
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        token = create_token(session, email, name)
+    token = in_transaction(settings, create_token, email, name)
     sys.stdout.write(token + "\n")
 
 
@@ -1058,8 +1068,7 @@ def admins_revoke_token(token_id: int) -> None:
     from digest.services.admins import revoke_token
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        name = revoke_token(session, token_id)
+    name = in_transaction(settings, revoke_token, token_id)
     console.print(f"Revoked API token #{token_id} ({name})", markup=False)
 
 
@@ -1090,10 +1099,9 @@ def webhooks_add(
     from digest.services import webhooks
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        hook = webhooks.add_webhook(session, url, event, secret)
-        console.print(f"Added webhook #{hook.id}: {hook.url}", markup=False)
-        console.print(f"Signing secret (shown once): {hook.secret}", markup=False)
+    hook = in_transaction(settings, webhooks.add_webhook, url, event, secret)
+    console.print(f"Added webhook #{hook.id}: {hook.url}", markup=False)
+    console.print(f"Signing secret (shown once): {hook.secret}", markup=False)
 
 
 @webhooks_app.command("list")
@@ -1110,8 +1118,7 @@ def webhooks_remove(webhook_id: int) -> None:
     from digest.services import webhooks
 
     settings = _settings()
-    with db.session_scope(settings.database_url) as session:
-        webhooks.remove_webhook(session, webhook_id)
+    in_transaction(settings, webhooks.remove_webhook, webhook_id)
     console.print(f"Removed webhook #{webhook_id}")
 
 
@@ -1135,9 +1142,11 @@ def serve(
     import uvicorn
 
     from digest.runtime.logs import configure
+    from digest.runtime.secret_key import refuse_default_key
     from digest.web import create_app
 
     settings = _settings(templates=True)
+    refuse_default_key(settings, listen_host=host)
     configure(settings)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
@@ -1187,7 +1196,7 @@ def _end(code: int | str | None) -> None:
     if isinstance(code, str):  # sys.exit("message")
         print(code, file=sys.stderr)
         code = 1
-    db.close_all()  # what the interpreter's teardown did: SQLite folds its log back in
+    database.close_all()  # what the interpreter's teardown did: SQLite folds its log back in
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         # A closed pipe (`digest ... | head`) has nothing more to say.

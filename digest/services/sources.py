@@ -91,6 +91,33 @@ def update_source(
     return source
 
 
+def set_source(
+    session: Session,
+    url_or_id: str,
+    *,
+    name: str | None = None,
+    topics: list[str] | None = None,
+    full_text: str | None = None,
+    paused: bool | None = None,
+) -> dict[str, Any]:
+    """Change the source of this address or number (`digest sources set`); what it is now."""
+    found = update_source(
+        session,
+        find_source(session, url_or_id),
+        name=name,
+        topics=topics,
+        full_text=full_text,
+        paused=paused,
+    )
+    return {
+        "id": found.id,
+        "name": found.name,
+        "paused": found.paused,
+        "full_text": found.full_text_mode,
+        "topics": found.topic_names,
+    }
+
+
 def list_sources(session: Session) -> list[Source]:
     return store_sources.all_sources(session)
 
