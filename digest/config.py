@@ -54,17 +54,20 @@ DIALECTS: dict[str, frozenset[str]] = {
 _URL_FORM = re.compile(r"^(?P<name>[\w+.-]+)://")
 
 
+def _port_ok(url: str) -> bool:
+    """The URL's port, if any, is a number in range (urlsplit raises ValueError otherwise)."""
+    try:
+        urlsplit(url).port  # noqa: B018 (read for the check it makes)
+    except ValueError:
+        return False
+    return True
+
+
 def database_url_problem(url: str) -> str | None:
     """What is wrong with the form of a database URL, or None."""
     shown = mask_url(url)
     match = _URL_FORM.match(url)
-    try:
-        port = urlsplit(url).port  # a port that is not a number, or out of range: ValueError
-    except ValueError:
-        match = None
-    else:
-        del port
-    if match is None:
+    if match is None or not _port_ok(url):
         return f"{shown!r} is not a database URL; use {DATABASE_EXAMPLES}"
     drivername = match["name"]
     dialect, _, driver = drivername.partition("+")
@@ -292,7 +295,7 @@ class Settings(BaseSettings):
         allowed only where nothing signed with it can be used by someone else: pages
         served on loopback, links pointing at loopback, and no admin account yet.
         """
-        if self.secret_key != DEFAULT_SECRET:
+        if not self.default_key:
             return None
         reasons = []
         if listen_host is not None and not is_loopback_host(listen_host):
@@ -310,33 +313,40 @@ class Settings(BaseSettings):
             "writes one into .env)"
         )
 
+    @property
+    def default_key(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET
+
+    def default_key_problem(self) -> str:
+        """What `digest check` says of the default key where it is not refused outright."""
+        return (
+            f"DIGEST_SECRET_KEY is the default ({DEFAULT_SECRET!r}): anyone can sign in "
+            "to the admin with it and forge every subscriber link; set a long random "
+            "value (`digest init` writes one into .env)"
+        )
+
+    def local_base_url_problem(self) -> str:
+        return (
+            f"DIGEST_BASE_URL is {self.base_url}: the links in every mail point at this "
+            "machine; set the public address of `digest serve`"
+        )
+
+    def https_warning(self) -> str | None:
+        if self.base_url_is_local or self.base_url.startswith("https://"):
+            return None
+        return "DIGEST_BASE_URL is not https: mailbox providers expect HTTPS links"
+
     def warnings(self) -> list[str]:
         """Settings that are fine on a laptop and wrong on a public server."""
-        local = self.base_url_is_local
         found = []
-        if self.secret_key == DEFAULT_SECRET and not local:
+        if self.default_key and not self.base_url_is_local:
             found.append(
                 "DIGEST_SECRET_KEY is the default: anyone can sign in to the admin with it "
                 "and forge every subscriber link"
             )
-        if not local and not self.base_url.startswith("https://"):
-            found.append("DIGEST_BASE_URL is not https: mailbox providers expect HTTPS links")
-        return found
-
-    def production_problems(self) -> list[str]:
-        """What `digest check` calls errors for a deployment others use."""
-        found = []
-        if self.secret_key == DEFAULT_SECRET:
-            found.append(
-                f"DIGEST_SECRET_KEY is the default ({DEFAULT_SECRET!r}): anyone can sign in "
-                "to the admin with it and forge every subscriber link; set a long random "
-                "value (`digest init` writes one into .env)"
-            )
-        if self.base_url_is_local:
-            found.append(
-                f"DIGEST_BASE_URL is {self.base_url}: the links in every mail point at this "
-                "machine; set the public address of `digest serve`"
-            )
+        https = self.https_warning()
+        if https:
+            found.append(https)
         return found
 
 

@@ -42,11 +42,8 @@ def run_checks(
     """Every check for these settings, in the order a send meets them; `resolver` (a
     dnspython Resolver) looks up the DKIM record, the system's when None. `production`:
     what is fine on a laptop alone (the default key, a local DIGEST_BASE_URL) is an error."""
-    found = [
-        Check("settings", "warning", w)
-        for w in settings.warnings()
-        if not w.startswith("DIGEST_SECRET_KEY")  # the check of its own below says it
-    ]
+    https = settings.https_warning()  # the key has a check of its own, below
+    found = [Check("settings", "warning", https)] if https else []
     found += check_exposure(settings, production=production)
     found.append(_guarded("database", lambda: check_database(settings)))
     if settings.broker_url:
@@ -73,16 +70,14 @@ def check_exposure(settings: Settings, *, production: bool = False) -> list[Chec
     """The secret key and the public address: errors where others can reach what they
     protect (or `production` says they will), warnings on a machine used alone."""
     found = []
+    alone = "error" if production else "warning"
     refusal = settings.secret_key_refusal(admins_exist=admins_exist(settings))
-    problems = settings.production_problems()
-    key = next((p for p in problems if p.startswith("DIGEST_SECRET_KEY")), None)
     if refusal:
         found.append(Check("secret key", "error", refusal))
-    elif key:
-        found.append(Check("secret key", "error" if production else "warning", key))
-    local = next((p for p in problems if p.startswith("DIGEST_BASE_URL")), None)
-    if local:
-        found.append(Check("base url", "error" if production else "warning", local))
+    elif settings.default_key:
+        found.append(Check("secret key", alone, settings.default_key_problem()))
+    if settings.base_url_is_local:
+        found.append(Check("base url", alone, settings.local_base_url_problem()))
     return found
 
 
