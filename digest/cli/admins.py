@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.app import JsonOption, admins_app, load_settings, show_rows
-from digest.cli.output import Column, console, when
+from digest.cli.output import Column, console, show, when
 from digest.services.transaction import run as in_transaction
 
 
@@ -23,12 +23,12 @@ def _ask_password() -> str:
 @admins_app.command("add")
 def admins_add(email: str) -> None:
     """Add an admin; asks for the password (hashed with argon2, never stored)."""
-    from digest.services.admins import add_admin
+    from digest.services.admins import new_admin
 
     settings = load_settings()
     password = _ask_password()
-    user = in_transaction(settings, add_admin, email, password)
-    console.print(f"Added admin #{user.id}: {user.email}", markup=False)
+    user = new_admin(settings, email, password)
+    console.print(f"Added admin #{user['id']}: {user['email']}", markup=False)
 
 
 @admins_app.command("password")
@@ -91,16 +91,16 @@ TOKEN_COLUMNS = (
 @admins_app.command("tokens")
 def admins_tokens(as_json: JsonOption = False) -> None:
     """List the API tokens of every admin (never the tokens themselves)."""
-    from digest.services.admins import token_rows
+    from digest.services.admins import list_tokens
 
-    show_rows(token_rows, TOKEN_COLUMNS, as_json)
+    show(list_tokens(load_settings()), TOKEN_COLUMNS, as_json)
 
 
 @admins_app.command("revoke-token")
 def admins_revoke_token(token_id: int) -> None:
     """Revoke an API token: its next request is refused."""
-    from digest.services.admins import revoke_token
+    from digest.services.admins import revoke
 
     settings = load_settings()
-    name = in_transaction(settings, revoke_token, token_id)
+    name = revoke(settings, token_id)
     console.print(f"Revoked API token #{token_id} ({name})", markup=False)

@@ -49,16 +49,15 @@ def sources_add(
         found = pipeline.check_source(settings, url)
         console.print(found.summary, markup=False)
         url, kind = found.url, found.kind
-    source = in_transaction(
+    source = sources.new_source(
         settings,
-        sources.add_source,
         url,
         name=name,
         topics=topic or [],
         kind=kind,
         full_text=full_text.value,
     )
-    console.print(f"Added source #{source.id}: {source.url}", markup=False)
+    console.print(f"Added source #{source['id']}: {source['url']}", markup=False)
 
 
 @sources_app.command("set")
@@ -169,7 +168,7 @@ def sources_import(
         data = file.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
-    result = in_transaction(settings, sources.import_opml, data)
+    result = sources.import_opml_data(settings, data)
     if as_json:
         print_json(result.as_dict())
     else:

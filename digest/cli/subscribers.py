@@ -15,7 +15,7 @@ from digest.config import Settings
 from digest.core.vocabulary import Frequency
 from digest.pipeline.transactional import queue_confirmations
 from digest.runtime import dispatch
-from digest.services.subscribers import add_subscriber, remove_subscriber
+from digest.services.subscribers import new_subscriber, remove_subscriber
 from digest.services.transaction import run as in_transaction
 
 
@@ -36,9 +36,8 @@ def subscribers_add(
 ) -> None:
     """Add a subscriber. A topic no source has is refused unless --new-topic."""
     settings = load_settings()
-    sub = in_transaction(
+    sub = new_subscriber(
         settings,
-        add_subscriber,
         email,
         name=name,
         confirmed=confirmed,
@@ -50,7 +49,7 @@ def subscribers_add(
         topics=topic or [],
         new_topics=new_topic,
     )
-    console.print(f"Added subscriber #{sub.id}: {sub.email} ({sub.status})", markup=False)
+    console.print(f"Added subscriber #{sub['id']}: {sub['email']} ({sub['status']})", markup=False)
 
 
 @subscribers_app.command("remove")

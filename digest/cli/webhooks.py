@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.app import JsonOption, load_settings, make_dispatcher, show_rows, webhooks_app
-from digest.cli.output import Column, console
-from digest.services.transaction import run as in_transaction
+from digest.cli.app import JsonOption, load_settings, make_dispatcher, webhooks_app
+from digest.cli.output import Column, console, show
 
 WEBHOOK_COLUMNS = (
     Column("id", lambda r: str(r["id"])),
@@ -37,9 +36,9 @@ def webhooks_add(
     from digest.services import webhooks
 
     settings = load_settings()
-    hook = in_transaction(settings, webhooks.add_webhook, url, event, secret)
-    console.print(f"Added webhook #{hook.id}: {hook.url}", markup=False)
-    console.print(f"Signing secret (shown once): {hook.secret}", markup=False)
+    hook = webhooks.create_webhook(settings, url, event, secret)
+    console.print(f"Added webhook #{hook['id']}: {hook['url']}", markup=False)
+    console.print(f"Signing secret (shown once): {hook['secret']}", markup=False)
 
 
 @webhooks_app.command("list")
@@ -47,7 +46,7 @@ def webhooks_list(as_json: JsonOption = False) -> None:
     """List webhooks with their events counted by state."""
     from digest.services import webhooks
 
-    show_rows(webhooks.webhook_rows, WEBHOOK_COLUMNS, as_json)
+    show(webhooks.list_webhooks(load_settings()), WEBHOOK_COLUMNS, as_json)
 
 
 @webhooks_app.command("remove")
@@ -56,7 +55,7 @@ def webhooks_remove(webhook_id: int) -> None:
     from digest.services import webhooks
 
     settings = load_settings()
-    in_transaction(settings, webhooks.remove_webhook, webhook_id)
+    webhooks.delete_webhook(settings, webhook_id)
     console.print(f"Removed webhook #{webhook_id}")
 
 
