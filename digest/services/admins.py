@@ -297,3 +297,10 @@ def end_session(settings: Settings, raw: str) -> None:
     """Sign out: the session's row goes, so a copy of its cookie opens nothing."""
     with session_scope(settings.database_url) as session:
         store_admins.end_session(session, _digest(raw))
+
+
+def new_admin(settings: Settings, email: str, password: str) -> dict[str, Any]:
+    """`digest admins add`: an admin added in a transaction of its own; its id and address."""
+    with session_scope(settings.database_url) as session:
+        user = add_admin(session, email, password)
+        return {"id": user.id, "email": user.email}

@@ -321,3 +321,19 @@ def import_opml_data(settings: Settings, data: bytes) -> OpmlImport:
     of their folders, in one transaction (nothing is fetched)."""
     with session_scope(settings.database_url) as session:
         return import_opml(session, data)
+
+
+def new_source(
+    settings: Settings,
+    url: str,
+    *,
+    name: str | None = None,
+    topics: list[str] | None = None,
+    kind: str | None = None,
+    full_text: str = "auto",
+) -> dict[str, Any]:
+    """`digest sources add`: `add_source` in a transaction of its own, refused in its
+    words (no field names, unlike `create_source`); the source as listings show it."""
+    with session_scope(settings.database_url) as session:
+        source = add_source(session, url, name=name, topics=topics, kind=kind, full_text=full_text)
+        return source_row(source)

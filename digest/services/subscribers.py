@@ -527,3 +527,36 @@ def unsubscribe_by_link(settings: Settings, token: str) -> str:
     with session_scope(settings.database_url) as session:
         sub = subscriber_for_token(session, settings.secret_key, UNSUBSCRIBE, token)
         return unsubscribe(session, sub.id).email
+
+
+def new_subscriber(
+    settings: Settings,
+    email: str,
+    *,
+    name: str | None = None,
+    confirmed: bool = False,
+    frequency: str = Frequency.DAILY,
+    hour: int = 7,
+    timezone: str = "UTC",
+    weekday: str | int = MONDAY,
+    day_of_month: str | int = 1,
+    topics: list[str] | None = None,
+    new_topics: bool = False,
+) -> dict[str, Any]:
+    """`digest subscribers add`: `add_subscriber` in a transaction of its own, refused in
+    its words (unlike `create_subscriber`); the subscriber as listings show them."""
+    with session_scope(settings.database_url) as session:
+        sub = add_subscriber(
+            session,
+            email,
+            name=name,
+            confirmed=confirmed,
+            frequency=frequency,
+            hour=hour,
+            timezone=timezone,
+            weekday=weekday,
+            day_of_month=day_of_month,
+            topics=topics,
+            new_topics=new_topics,
+        )
+        return subscriber_row(sub)

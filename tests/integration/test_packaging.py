@@ -54,7 +54,7 @@ def test_the_wheel_contains_the_templates_in_the_package(wheel: Path) -> None:
     for template in TEMPLATES:
         assert f"digest/templates/{template}" in names
     # The rest of the package is still there.
-    assert {"digest/cli.py", "workers/tasks.py", "digest/store/migrations/env.py"} <= names
+    assert {"digest/cli/__init__.py", "workers/tasks.py", "digest/store/migrations/env.py"} <= names
     assert not any(name.startswith("templates/") for name in names)
 
 
