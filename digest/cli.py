@@ -907,13 +907,13 @@ def bounces_process(
 
 
 @contextmanager
-def _samples(settings: Settings) -> Iterator[None]:
+def _samples(settings: Settings) -> Iterator[Settings]:
     """Serve the bundled sample sources and make sure they and sample subscribers exist."""
-    from digest.runtime.samples import DEMO_PORT, seed_samples, serve_samples
+    from digest.runtime.samples import DEMO_PORT, allowing_samples, seed_samples, serve_samples
 
     with serve_samples(port=DEMO_PORT) as base:
         seed_samples(settings.database_url, base)
-        yield
+        yield allowing_samples(settings, base)
 
 
 @app.command()
@@ -930,7 +930,7 @@ def run(
     if samples:
         # The samples were published on fixed dates: the first digest reaches back to them.
         settings = settings.model_copy(update={"first_digest_days": 100_000})
-    with _samples(settings) if samples else nullcontext():
+    with _samples(settings) if samples else nullcontext(settings) as settings:
         gathered = _gather(settings)
     kind = SendKind.NOW if samples else SendKind.DUE
     outcome = _send(settings, kind=kind, email=None, dry_run=False, wait=True)
