@@ -49,7 +49,9 @@ def inert(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "&#" in text:
         text = _CONTROL_REFERENCES.sub("", text)
-    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+    if "\x1b" in text or "\x9b" in text or "\x9d" in text:  # the sequences' first bytes
+        text = _ESCAPES.sub("", text)
+    return _CONTROLS.sub("", text)
 
 
 def inert_markup(html: bytes | str) -> bytes | str:
