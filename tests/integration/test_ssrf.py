@@ -167,6 +167,23 @@ def test_a_name_is_resolved_once_and_the_checked_address_connected_to(outside: S
     assert request.headers["host"] == f"feeds.example:{port_of(outside)}"
 
 
+def test_a_client_of_the_callers_own_never_opens_the_connection(inside: Site) -> None:
+    """A client only builds requests: its transport is no way around the rule."""
+    answered: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        answered.append(str(request.url))
+        return httpx.Response(200, text=SECRET_PAGE, headers={"Content-Type": "text/html"})
+
+    url = f"{inside.base}/secret.html"
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        with pytest.raises(FetchError, match=r"refused: 127\.0\.0\.1 is a loopback address"):
+            fetch(url, client=client)
+        with Fetcher(client) as fetcher, pytest.raises(FetchError, match="refused"):
+            fetcher.page(url)
+    assert answered == [] and inside.requests == []
+
+
 # --- redirects --------------------------------------------------------------------------------
 
 
