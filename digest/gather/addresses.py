@@ -37,7 +37,8 @@ from digest.errors import FetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-# A host name to the addresses it stands for, in the order to try them.
+# A host name to the addresses it stands for, in the order to try them; OSError when it
+# has none.
 Resolver = Callable[[str], Sequence[str]]
 
 ALLOW_ENV = "DIGEST_FETCH_ALLOW_NETWORKS"

@@ -111,7 +111,7 @@ class GuardedBackend(httpcore.NetworkBackend):
             addresses = vet_host(host, port, self.allow, self.resolver)
         except AddressRefused:
             raise
-        except OSError as exc:  # the name does not resolve
+        except OSError as exc:  # the name does not resolve (a resolver raises OSError)
             raise httpcore.ConnectError(str(exc)) from exc
         failed: httpcore.ConnectError | None = None
         for address in addresses:
@@ -410,9 +410,10 @@ class Fetcher:
         if self.gate is None:
             self.gate = LocalGate(self.per_host)
         if self.transport is None:
+            # Every connection may be kept alive: a gather goes back to the same hosts.
             limits = httpx.Limits(
                 max_connections=self.max_connections,
-                max_keepalive_connections=min(20, self.max_connections),
+                max_keepalive_connections=self.max_connections,
             )
             self.transport = GuardedTransport(self.allow, self.resolver, limits=limits)
 
