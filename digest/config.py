@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     # Gathering limits: every source is fetched with these.
     fetch_timeout: float = 20.0
     fetch_max_bytes: int = 5_000_000
+    # Fetches (sources, their pages, outgoing webhooks) never connect to loopback, private,
+    # link-local or reserved addresses, except in the networks named here: comma-separated,
+    # each a network or an address, optionally with a port, e.g.
+    # "10.0.0.0/8,127.0.0.1:8765,[fd00::1]:8080" (for feeds on an intranet).
+    fetch_allow_networks: str = ""
     # Sources fetched at once, and at most this many requests at once to one host.
     gather_concurrency: int = Field(32, ge=1, le=512)
     gather_per_host: int = Field(4, ge=1, le=64)
@@ -196,6 +201,13 @@ class Settings(BaseSettings):
         (counted in the process, enough when one process does the work)."""
         url = self.broker_url or ""
         return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _check_fetch_allow_networks(cls, value: str) -> str:
+        from digest.gather.addresses import AllowList
+
+        return str(AllowList.parse(value))  # ValueError names the entry that is no network
 
     @field_validator("language")
     @classmethod

@@ -21,13 +21,13 @@ from digest.core.vocabulary import DeliveryStatus, SendKind
 
 
 @contextmanager
-def _samples(settings: Settings) -> Iterator[None]:
+def _samples(settings: Settings) -> Iterator[Settings]:
     """Serve the bundled sample sources and make sure they and sample subscribers exist."""
-    from digest.runtime.samples import DEMO_PORT, seed_samples, serve_samples
+    from digest.runtime.samples import DEMO_PORT, allowing_samples, seed_samples, serve_samples
 
     with serve_samples(port=DEMO_PORT) as base:
         seed_samples(settings.database_url, base)
-        yield
+        yield allowing_samples(settings, base)
 
 
 @app.command()
@@ -44,7 +44,7 @@ def run(
     if samples:
         # The samples were published on fixed dates: the first digest reaches back to them.
         settings = settings.model_copy(update={"first_digest_days": 100_000})
-    with _samples(settings) if samples else nullcontext():
+    with _samples(settings) if samples else nullcontext(settings) as settings:
         gathered = gather_sources(settings)
     kind = SendKind.NOW if samples else SendKind.DUE
     outcome = send_digests(settings, kind=kind, email=None, dry_run=False, wait=True)

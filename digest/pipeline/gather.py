@@ -37,6 +37,7 @@ from digest.gather import (
     read_article,
     with_full_text,
 )
+from digest.gather.addresses import AddressRefused
 from digest.gather.fetch import retry_after_time
 from digest.gather.urls import host_of, link_variants, same_article_key
 from digest.services.sources import default_source_name
@@ -217,6 +218,7 @@ class Collected:
     error: str | None = None
     retry_after: str | None = None  # the server's Retry-After header
     problems: list[str] = field(default_factory=list)  # articles of a section left out
+    refused: list[str] = field(default_factory=list)  # pages whose address is refused
 
 
 def _each(function: Callable[[str], FeedEntry], urls: Sequence[str], workers: int) -> list:  # type: ignore[type-arg]
@@ -278,6 +280,8 @@ def collect(
         for entry, page in zip(wanted, pages, strict=True):
             if not isinstance(page, Exception):
                 fuller[entry.key] = with_full_text(entry, page)
+            elif isinstance(page, AddressRefused):  # kept as the feed has it, and said why
+                collected.refused.append(f"full text not fetched: {page}")
         collected.entries = [fuller.get(e.key, e) for e in new]
         collected.full_text = sum(1 for e in collected.entries if e.full_text)
     except FetchError as exc:
@@ -341,6 +345,8 @@ def store(
         if problems:
             count = len(problems)
             error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(problems)
+        if collected.refused:
+            error = "; ".join([error, *collected.refused] if error else collected.refused)
         gathering.record_read(
             session,
             source,

@@ -3,6 +3,10 @@
 Each attempt is recorded; a failure is tried again under the project's retry policy until
 `MAX_ATTEMPTS`. The events themselves are written by `digest.services.webhooks.record`,
 with the change they report.
+
+Posts go out through the guarded transport every fetch uses: a hook on a loopback, private
+or link-local address is refused (the attempt says why) unless DIGEST_FETCH_ALLOW_NETWORKS
+names its network.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ def deliver_event(settings: Settings, event_id: int, client: httpx.Client) -> st
     sender had it (or it was not due)."""
     import httpx  # loaded already with the client; here for its errors
 
+    from digest.gather.addresses import AddressRefused
+
     now = utcnow()
     with session_scope(settings.database_url) as session:
         if not store_webhooks.claim_event(session, event_id, now, settings.claim_timeout):
@@ -70,6 +76,8 @@ def deliver_event(settings: Settings, event_id: int, client: httpx.Client) -> st
             error = f"HTTP {code}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
+    except AddressRefused as exc:  # "refused: 10.0.0.5 is a private address"
+        error = str(exc)[:2000]
     elapsed = int((time.monotonic() - started) * 1000)
     done = utcnow()
     attempts += 1
@@ -104,9 +112,7 @@ def deliver_due(
         return counts
     own = client is None
     if client is None:
-        import httpx
-
-        client = httpx.Client(follow_redirects=False)
+        client = wiring.webhook_client(settings)
     try:
         for event_id in ids:
             status = deliver_event(settings, event_id, client)

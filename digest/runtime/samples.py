@@ -2,6 +2,9 @@
 
 The sample files say ``{{BASE}}`` where their own address goes; the server fills in the
 address it is listening on, so links in the demo digest open the sample pages.
+
+Fetches never go to loopback unless allowed (DIGEST_FETCH_ALLOW_NETWORKS): the demo
+allows the one address and port it serves on (`allowing_samples`), nothing more.
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from digest.config import Settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # The demo prefers a fixed port: article URLs (and so article identities) include it, and a
@@ -76,6 +83,15 @@ def serve_samples(root: Path = SAMPLES, port: int = 0) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def allowing_samples(settings: Settings, base_url: str) -> Settings:
+    """The settings with the samples' server (its address and port only) added to the
+    networks fetches may reach."""
+    parts = urlsplit(base_url)
+    served = f"{parts.hostname}:{parts.port}"
+    allowed = ",".join(filter(None, [settings.fetch_allow_networks, served]))
+    return settings.model_copy(update={"fetch_allow_networks": allowed})
 
 
 def sample_sources(base_url: str) -> list[SampleSource]:
