@@ -24,7 +24,7 @@ from digest.render.edition import (
     personalize,
     render_edition,
 )
-from digest.showcase import SHOWCASE
+from digest.runtime.showcase import SHOWCASE
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"

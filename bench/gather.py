@@ -190,6 +190,7 @@ def measure_gather(args: argparse.Namespace, port: int, folder: Path) -> dict[st
 
     from digest import pipeline
     from digest.gather import fetch
+    from digest.gather.fetch import GuardedTransport
 
     per_host = args.feeds // args.hosts
     hosts = range(1, args.hosts + 1)
@@ -197,9 +198,9 @@ def measure_gather(args: argparse.Namespace, port: int, folder: Path) -> dict[st
     # The limit, measured: one after another, as gathering did before (a sample, scaled).
     sample = urls[: args.sequential_sample]
     started = time.perf_counter()
-    with httpx.Client() as client:
+    with httpx.Client() as client, GuardedTransport() as transport:
         for url in sample:
-            fetch(url, client=client)
+            fetch(url, client=client, transport=transport)
     sequential = (time.perf_counter() - started) / len(sample) * len(urls)
 
     settings = settings_for(folder, "gather.db")
@@ -279,6 +280,8 @@ def measure_full_text(port: int, folder: Path) -> dict[str, float]:
 
 
 def main() -> int:
+    # The feeds are served on 127.0.0.x, which fetches refuse unless allowed.
+    os.environ["DIGEST_FETCH_ALLOW_NETWORKS"] = "127.0.0.0/8"
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=100)

@@ -4,7 +4,7 @@ One run, in a temporary directory removed afterwards:
 
 * writes N generated rows (default 100,000) to a CSV file with every column;
 * in a fresh child process, imports it into a fresh database with the function the CLI
-  calls (`digest.importing.import_file`: streamed, checked, batched bulk writes);
+  calls (`digest.services.importing.import_file`: streamed, checked, batched bulk writes);
 * in another fresh child, the floor: the same file read by `csv.reader` and inserted in
   batches of the same size with one plain `INSERT` each (no checks, no topics), into a
   second fresh database;
@@ -69,7 +69,7 @@ def write_rows(path: Path, rows: int) -> None:
 
 
 def child_import(url: str, path: Path) -> dict[str, float]:
-    from digest import importing
+    from digest.services import importing
 
     start = time.perf_counter()
     result = importing.import_file(url, path)
@@ -87,7 +87,7 @@ def child_plain(url: str, path: Path) -> dict[str, float]:
     from sqlalchemy import insert
 
     from digest.core.vocabulary import utcnow
-    from digest.importing import BATCH_SIZE
+    from digest.services.importing import BATCH_SIZE
     from digest.store.db import session_scope
     from digest.store.models import Subscriber
 

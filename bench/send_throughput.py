@@ -212,11 +212,11 @@ def make_settings(workdir: Path, smtp_url: str | None) -> Any:
 def add_sample_articles(settings: Any) -> int:
     """Serve the bundled samples on loopback and gather them with the project's own code."""
     from digest import pipeline
-    from digest.samples_server import seed_samples, serve_samples
+    from digest.runtime.samples import allowing_samples, seed_samples, serve_samples
 
     with serve_samples() as base:
         seed_samples(settings.database_url, base, subscribers=False)
-        results = pipeline.gather_all(settings)
+        results = pipeline.gather_all(allowing_samples(settings, base))
     errors = [r.error for r in results if r.error]
     if errors:
         raise RuntimeError(f"gathering the samples failed: {errors}")

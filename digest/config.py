@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,21 +36,44 @@ def broker_url_problem(url: str) -> str | None:
     return None
 
 
-def database_url_problem(url: str) -> str | None:
-    """What is wrong with the form of a database URL, or None. Whether the database can be
-    reached, and whether its driver is installed, is found out when connecting (digest.db)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+# The database types SQLAlchemy ships, with the drivers each may name after a "+". The form
+# of the URL is checked here, before anything connects; whether the driver is installed and
+# the database can be reached is found out when connecting (digest.store.db).
+DIALECTS: dict[str, frozenset[str]] = {
+    "sqlite": frozenset({"pysqlite", "aiosqlite", "pysqlcipher"}),
+    "postgresql": frozenset(
+        {"psycopg2", "psycopg", "psycopg_async", "psycopg2cffi", "pg8000", "asyncpg"}
+    ),
+    "mysql": frozenset(
+        {"mysqldb", "pymysql", "mysqlconnector", "asyncmy", "aiomysql", "cymysql", "pyodbc"}
+    ),
+    "mariadb": frozenset({"mariadbconnector", "mysqldb", "pymysql", "mysqlconnector"}),
+    "oracle": frozenset({"cx_oracle", "oracledb", "oracledb_async"}),
+    "mssql": frozenset({"pyodbc", "pymssql", "aioodbc"}),
+}
+_URL_FORM = re.compile(r"^(?P<name>[\w+.-]+)://")
 
+
+def _port_ok(url: str) -> bool:
+    """The URL's port, if any, is a number in range (urlsplit raises ValueError otherwise)."""
+    try:
+        urlsplit(url).port  # noqa: B018 (read for the check it makes)
+    except ValueError:
+        return False
+    return True
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with the form of a database URL, or None."""
     shown = mask_url(url)
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
+    match = _URL_FORM.match(url)
+    if match is None or not _port_ok(url):
         return f"{shown!r} is not a database URL; use {DATABASE_EXAMPLES}"
-    try:
-        parsed.get_dialect()
-    except NoSuchModuleError:
-        return f"unknown database type {parsed.drivername!r} in {shown!r}; use {DATABASE_EXAMPLES}"
+    drivername = match["name"]
+    dialect, _, driver = drivername.partition("+")
+    drivers = DIALECTS.get(dialect)
+    if drivers is None or (driver and driver not in drivers):
+        return f"unknown database type {drivername!r} in {shown!r}; use {DATABASE_EXAMPLES}"
     return None
 
 
@@ -83,6 +108,11 @@ class Settings(BaseSettings):
     # Gathering limits: every source is fetched with these.
     fetch_timeout: float = 20.0
     fetch_max_bytes: int = 5_000_000
+    # Fetches (sources, their pages, outgoing webhooks) never connect to loopback, private,
+    # link-local or reserved addresses, except in the networks named here: comma-separated,
+    # each a network or an address, optionally with a port, e.g.
+    # "10.0.0.0/8,127.0.0.1:8765,[fd00::1]:8080" (for feeds on an intranet).
+    fetch_allow_networks: str = ""
     # Sources fetched at once, and at most this many requests at once to one host.
     gather_concurrency: int = Field(32, ge=1, le=512)
     gather_per_host: int = Field(4, ge=1, le=64)
@@ -152,6 +182,9 @@ class Settings(BaseSettings):
     log_json: bool = False
     # Most sign-in attempts to /admin/login one IP address may make.
     admin_login_rate: str = "10/minute"
+    # Seconds an admin console session may go unused before it ends (it ends after 12
+    # hours in any case, and at once on signing out).
+    admin_idle_timeout: int = Field(1800, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -168,6 +201,13 @@ class Settings(BaseSettings):
         (counted in the process, enough when one process does the work)."""
         url = self.broker_url or ""
         return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _check_fetch_allow_networks(cls, value: str) -> str:
+        from digest.gather.addresses import AllowList
+
+        return str(AllowList.parse(value))  # ValueError names the entry that is no network
 
     @field_validator("language")
     @classmethod
@@ -252,16 +292,85 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @property
+    def base_url_is_local(self) -> bool:
+        """The links in mail and the pages point at this machine only."""
+        return is_loopback_host(urlsplit(self.base_url).hostname or "")
+
+    def secret_key_refusal(
+        self, *, listen_host: str | None = None, admins_exist: bool = False
+    ) -> str | None:
+        """Why a process must not start with this secret key, or None.
+
+        The default key is public (it is in the source), so anyone can sign with it: an
+        admin session, an API token minted from there, every subscriber's links. It is
+        allowed only where nothing signed with it can be used by someone else: pages
+        served on loopback, links pointing at loopback, and no admin account yet.
+        """
+        if not self.default_key:
+            return None
+        reasons = []
+        if listen_host is not None and not is_loopback_host(listen_host):
+            reasons.append(f"the pages are served on {listen_host}")
+        if not self.base_url_is_local:
+            reasons.append(f"DIGEST_BASE_URL is {self.base_url}")
+        if admins_exist:
+            reasons.append("an admin account exists")
+        if not reasons:
+            return None
+        return (
+            f"DIGEST_SECRET_KEY is the default ({DEFAULT_SECRET!r}) and {'; '.join(reasons)}: "
+            "anyone can sign in to the admin with it, mint API tokens and forge every "
+            "subscriber link. Set DIGEST_SECRET_KEY to a long random value (`digest init` "
+            "writes one into .env)"
+        )
+
+    @property
+    def default_key(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET
+
+    def default_key_problem(self) -> str:
+        """What `digest check` says of the default key where it is not refused outright."""
+        return (
+            f"DIGEST_SECRET_KEY is the default ({DEFAULT_SECRET!r}): anyone can sign in "
+            "to the admin with it and forge every subscriber link; set a long random "
+            "value (`digest init` writes one into .env)"
+        )
+
+    def local_base_url_problem(self) -> str:
+        return (
+            f"DIGEST_BASE_URL is {self.base_url}: the links in every mail point at this "
+            "machine; set the public address of `digest serve`"
+        )
+
+    def https_warning(self) -> str | None:
+        if self.base_url_is_local or self.base_url.startswith("https://"):
+            return None
+        return "DIGEST_BASE_URL is not https: mailbox providers expect HTTPS links"
+
     def warnings(self) -> list[str]:
         """Settings that are fine on a laptop and wrong on a public server."""
-        host = urlsplit(self.base_url).hostname or ""
-        local = host in ("localhost", "127.0.0.1", "::1")
         found = []
-        if self.secret_key == DEFAULT_SECRET and not local:
-            found.append("DIGEST_SECRET_KEY is the default: anyone can forge unsubscribe links")
-        if not local and not self.base_url.startswith("https://"):
-            found.append("DIGEST_BASE_URL is not https: mailbox providers expect HTTPS links")
+        if self.default_key and not self.base_url_is_local:
+            found.append(
+                "DIGEST_SECRET_KEY is the default: anyone can sign in to the admin with it "
+                "and forge every subscriber link"
+            )
+        https = self.https_warning()
+        if https:
+            found.append(https)
         return found
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, or an address of the loopback network (IPv4 or IPv6)."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def env_names() -> dict[str, str]:

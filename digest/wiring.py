@@ -15,6 +15,7 @@ from digest.render.edition import Mailing
 if TYPE_CHECKING:
     import httpx
 
+    from digest.gather.addresses import AllowList
     from digest.gather.fetch import Fetcher
     from digest.mail.dkim import Signer
     from digest.mail.outgoing import Finisher
@@ -78,19 +79,37 @@ def finisher(settings: Settings) -> Finisher:
     return Finisher(signer(settings), settings.bounce_address, settings.secret_key)
 
 
+def allow_list(settings: Settings) -> AllowList:
+    """The networks fetched although inside (DIGEST_FETCH_ALLOW_NETWORKS)."""
+    from digest.gather.addresses import AllowList
+
+    return AllowList.parse(settings.fetch_allow_networks)
+
+
 def fetcher_for(settings: Settings, client: httpx.Client | None = None) -> Fetcher:
-    """The fetcher every source is read with: the limits come from the settings. With
-    Redis, every gathering process shares the per-host limit and robots.txt."""
+    """The fetcher every source is read with: the limits and the networks allowed come from
+    the settings. With Redis, every gathering process shares the per-host limit and
+    robots.txt. `client` builds the requests; the fetcher's guarded transport sends them."""
     import httpx
 
     from digest.gather.fetch import Fetcher, user_agent_for
     from digest.gather.hosts import host_gate
 
     return Fetcher(
-        client=client or httpx.Client(),
+        client=client or httpx.Client(trust_env=False),
         timeout=settings.fetch_timeout,
         max_bytes=settings.fetch_max_bytes,
         per_host=settings.gather_per_host,
         user_agent=user_agent_for(settings.base_url),
         gate=host_gate(settings.gather_per_host, settings.limits_url, settings.fetch_timeout),
+        allow=allow_list(settings),
+        max_connections=settings.gather_concurrency * 2,
     )
+
+
+def webhook_client(settings: Settings) -> httpx.Client:
+    """The client outgoing webhooks are posted with: guarded like every fetch, no
+    redirects followed."""
+    from digest.gather.fetch import guarded_client
+
+    return guarded_client(allow_list(settings), follow_redirects=False)

@@ -25,8 +25,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("config", ("digest.config",)),
     ("wiring", ("digest.wiring",)),
     ("store", ("digest.store",)),
-    ("pipeline", ("digest.pipeline",)),
     ("services", ("digest.services",)),
+    ("pipeline", ("digest.pipeline",)),
     ("runtime", ("digest.runtime",)),
     ("faces", ("digest.cli", "digest.web", "digest.__main__")),
     ("workers", ("workers",)),
@@ -54,8 +54,8 @@ class Import:
     line: int
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -66,7 +66,7 @@ def project_modules(root: Path = ROOT) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
-            found[_module_name(path)] = path
+            found[_module_name(path, root)] = path
     return found
 
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.render.edition import Mailing, personalize, render_edition  # noqa: E402
-from digest.showcase import SHOWCASE  # noqa: E402
+from digest.runtime.showcase import SHOWCASE  # noqa: E402
 
 WIDTHS = {"phone": 375, "desktop": 700}
 SCHEMES = ("light", "dark")

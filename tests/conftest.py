@@ -29,6 +29,9 @@ DATABASES = [
     for name in os.environ.get("DIGEST_TEST_DATABASES", "sqlite,postgresql").split(",")
     if name.strip()
 ]
+# The tests serve feeds, pages and webhook receivers on loopback, which fetches refuse unless
+# allowed (digest.gather.addresses); the tests of that rule pass allow lists of their own.
+os.environ["DIGEST_FETCH_ALLOW_NETWORKS"] = "127.0.0.0/8,::1"
 # The unprivileged account the server runs as when the tests run as root (PostgreSQL refuses
 # root); Debian's postgresql package creates it.
 SERVER_USER = "postgres"

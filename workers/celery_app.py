@@ -52,12 +52,15 @@ app.conf.update(
 @worker_init.connect
 def _check_database(**_: object) -> None:
     """A worker that cannot open the database, or whose templates are broken, says so in
-    one line and does not start, rather than failing every task it takes."""
+    one line and does not start, rather than failing every task it takes. Nor does one
+    whose secret key is the default where that is unsafe (it signs every link it mails)."""
     from digest.render.edition import check_templates
+    from digest.runtime.secret_key import refuse_default_key
 
     try:
         db.check_connection(settings.database_url)
         check_templates(settings.templates_dir, wiring.mailing(settings))
+        refuse_default_key(settings)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

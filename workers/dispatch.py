@@ -1,4 +1,4 @@
-"""The Celery dispatcher: the same work as `digest.dispatch.InProcess`, done by workers."""
+"""The Celery dispatcher: the same work as `digest.runtime.dispatch.InProcess`, done by workers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from digest import pipeline, sends
+from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
-from digest.dispatch import OnProgress, Progress, no_progress
 from digest.errors import DigestError
+from digest.runtime.dispatch import OnProgress, Progress, no_progress
+from digest.services import sends
 
 if TYPE_CHECKING:
-    from digest.testsend import TestSend
+    from digest.pipeline.testsend import TestSend
 
 # Copies still queued or being sent; deferred ones are waiting for their next attempt.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
@@ -223,7 +224,7 @@ class CeleryDispatcher:
         no worker takes in time is never sent later (the task expires)."""
         from celery.exceptions import TimeoutError as NoAnswer
 
-        from digest.testsend import from_answer
+        from digest.pipeline.testsend import from_answer
         from workers.tasks import send_test
 
         self._ready()

@@ -9,9 +9,11 @@ from celery import Task, group
 from celery.result import GroupResult
 from celery.signals import worker_process_shutdown
 
-from digest import pipeline, testsend, webhooks, wiring
+from digest import pipeline, wiring
 from digest.core.vocabulary import MailStatus, SendKind, utcnow
 from digest.mail import Transport
+from digest.pipeline import testsend
+from digest.pipeline import webhooks as webhook_delivery
 from digest.pipeline.transactional import MAX_ATTEMPTS, due_mails, send_mail
 from digest.store import db
 from workers.celery_app import app, settings
@@ -142,12 +144,12 @@ def send_test(to: str, as_subscriber: str | None) -> dict[str, Any]:
 def deliver_webhooks() -> dict[str, int]:
     """Every webhook event now due, one try each; a failed one is due again after its
     backoff, and the sweep (every minute) hands it out then."""
-    return webhooks.deliver_due(settings)
+    return webhook_delivery.deliver_due(settings)
 
 
 @app.task(name="digest.sweep")
 def sweep() -> dict[str, int]:
-    if webhooks.due_events(settings):
+    if webhook_delivery.due_events(settings):
         deliver_webhooks.delay()
     return {**requeue_leftovers(), "mails": requeue_mails()}
 

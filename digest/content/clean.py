@@ -278,7 +278,8 @@ _BOILERPLATE_SENTENCE = re.compile(
             r"订阅|訂閱|关注我们|關注我們|扫码|掃碼|点击(?:这里|此处)|欢迎(?:投稿|分享)|"
             r"구독|제보(?:하기|는)|좋아요|공유해 ?주세요|"
             r"اشترك|تابعونا|تابعنا|أرسل(?:وا)? لنا|شارك(?:وا)? (?:هذا|المقال)|"
-            r"ဆက်သွယ်ရန်|like နှိပ်",
+            r"ဆက်သွယ်ရန်|like နှိပ်|"
+            r"会員(?:の方|登録|限定)|ログイン|ご覧いただけます|続きをお読み|転載|登录|登錄|회원가입|로그인",
             # where it appeared first
             r"originally (?:appeared|published)|first (?:appeared|published) (?:on|in|at)|"
             r"this (?:article|story) (?:was|is) (?:republished|reproduced)|"

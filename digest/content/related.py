@@ -4,15 +4,29 @@ Each article becomes a TF-IDF vector (sublinear term frequency, title terms coun
 twice) over terms that suit its script: words with a light suffix folding (Korean words
 without their particles), word bigrams and figures for scripts with spaces, character
 bigrams for Chinese and Japanese, and character trigrams for Thai, Lao, Burmese and Khmer.
-Two articles are related when their cosine is at least ``MIN_SCORE`` *and* they share at
-least ``MIN_SHARED`` distinctive terms: one or two rare words in common ("actress",
-"award") are not a story in common.
+
+Outlets tell one story in their own words, so the wording they share is thin; what they
+do share is the story's names (places, people, companies: words capitalised inside a
+sentence), the rare words of what happened, and a time: follow-ups come within hours or
+days. An archive article is a candidate when it shares at least ``MIN_SHARED``
+distinctive terms (in few articles) with the new one; its evidence (`Evidence`: the
+cosine, the rare names in common, the rare words in common besides names, whether the
+script has capitals at all, and the time between them up to a week) is weighed by a
+logistic model into the probability that the two tell the same story, and it is a link
+when that is at least ``MIN_SCORE``. A name in common without the rest ("Harwick") is a
+place in common, not a story; the rest without a name is a topic in common.
+The weights were fitted, and the threshold chosen by cross-validation, on the dev splits
+of tests/fixtures/content/outlets.json and on tests/fixtures/content/stories.json; its
+holdout split, written afterwards, is only measured (bench/related.py prints the figures
+and refits with ``--fit``). Sentence embeddings that ship inside packages (wordllama's
+static ones, a 4-bit multilingual-e5-small) were tried as one more piece of evidence and
+added nothing on the dev splits (docs/benchmarks.md).
 A near-copy (same title, or a cosine above ``SAME_ARTICLE``) is the same article under
 another address and never a link.
 
 Only the few articles of an edition are scored against the archive, so the cost is
 building the vectors of the archive once per edition, each from its title and lead
-(see bench/content_quality.py for the time on ten thousand articles).
+(bench/related.py prints the time on ten thousand articles).
 """
 
 from __future__ import annotations
@@ -21,13 +35,21 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from operator import itemgetter
 
-__all__ = ["LEAD_CHARS", "MIN_SCORE", "Doc", "related_for_all", "similarity"]
+__all__ = [
+    "LEAD_CHARS",
+    "MIN_SCORE",
+    "Doc",
+    "Evidence",
+    "evidence",
+    "related_for_all",
+    "similarity",
+]
 
 
 @dataclass(frozen=True)
@@ -41,9 +63,24 @@ class Doc:
     language: str | None = None  # BCP 47, used for stop words and folding only
 
 
-MIN_SCORE = 0.17
-MIN_SHARED = 3  # distinctive terms (in few articles) the two must share
+# The least probability of "same story" that makes a link (see the module's docstring).
+MIN_SCORE = 0.6
+MIN_SHARED = 2  # distinctive terms (in few articles) a candidate must share
 SAME_ARTICLE = 0.9
+# The logistic model's weights over the evidence (`Evidence.features`), and its bias,
+# as `bench/related.py --fit` prints them.
+WEIGHTS = (3.712, 4.587, 1.844, -0.98, -5.415)
+BIAS = 1.16
+# Hours between the two when either is undated: as if a day apart.
+_UNDATED_HOURS = 24.0
+# Past a week apart, time says no more: a story may go on for weeks (the cap was chosen
+# by cross-validation in bench/related.py, among none, 60, 30, 14, 7 and 3 days).
+_HOURS_CAP = 168.0
+_RARE_CAP = 6.0  # words: past a handful, more say little
+# Character n-grams a word makes, about: bigrams of Chinese and Japanese, trigrams of
+# Thai, Lao, Burmese and Khmer.
+_BIGRAMS_PER_WORD = 2.0
+_TRIGRAMS_PER_WORD = 4.0
 _TITLE_WEIGHT = 2
 # Articles are compared on their title and lead: the story is told at the top, and a whole
 # page's vocabulary dilutes it (on the bundled samples, same-story cosines fall by a third
@@ -89,7 +126,10 @@ _KOREAN_PARTICLE = re.compile(
 )
 _SOUTHEAST = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]+")
 _ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")
-_ARABIC_PREFIX = re.compile(r"^(?:وال|بال|كال|فال|لل|ال|و)(?=\w{3,})")
+# The article and the clitics written onto a word: "and", "with", "for", "like" ("لمترو"
+# is "for the metro"); a one-letter clitic only before four letters more, as a word's own
+# first letter is as likely.
+_ARABIC_PREFIX = re.compile(r"^(?:وال|بال|كال|فال|لل|ال|و)(?=\w{3,})|^[لبفك](?=\w{4,})")
 
 Vector = dict[str, float]
 
@@ -144,6 +184,71 @@ def _terms(text: str, cache: dict[str, str]) -> list[str]:
     return terms
 
 
+# A capitalised word (any cased script) and what may stand before a sentence's first word.
+_CASED_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_LETTERS = re.compile(r"[^\W\d_]")
+_CASED_LETTERS = re.compile(r"[A-Za-z\u00c0-\u024f\u0370-\u058f\u1e00-\u1fff]")
+_LOWER_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_A-Z\u00c0-\u00de][^\W\d_]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“”«»|–—-])\s*$")
+_NOUNS_CAPITALISED = frozenset({"de", "lb", "gsw"})
+_GERMAN_ARTICLE_TEXT = """
+    der die das des dem den ein eine einer eines einem einen kein keine keinen keinem
+    keiner dieser diese dieses diesem diesen jeder jede jedes jedem jeden mehrere alle
+    viele sein seine seinem seinen seiner ihr ihre ihrem ihren ihrer unser unsere
+"""
+_GERMAN_ARTICLES = frozenset(_GERMAN_ARTICLE_TEXT.split())
+_GERMAN_PREPOSITION_TEXT = """
+    in aus von nach bei für gegen um zu über mit zwischen an auf bis durch ab seit vor
+    hinter unter neben nahe rund
+"""
+_GERMAN_BEFORE_NAMES = frozenset(_GERMAN_PREPOSITION_TEXT.split())
+
+
+def _names(doc: Doc, cache: dict[str, str]) -> set[str]:
+    """The terms of *doc*'s names: words written with a capital inside a sentence, in
+    title and lead. German capitalises every noun: there a name is a capitalised word
+    after a preposition (in Osterfeld, von Hallberg) or a capitalised word (Sabine
+    Kroll), not one after an article, an adjective or a figure (die Feuerwehr)."""
+    nouns_capitalised = _language(doc.language) in _NOUNS_CAPITALISED
+    inside: set[str] = set()
+    for text in (doc.title, doc.text[:LEAD_CHARS]):
+        before = ""
+        for match in _CASED_WORD.finditer(text):
+            word, previous = match.group(), before
+            before = word
+            if not word[0].isupper():
+                continue
+            if _SENTENCE_START.search(text, 0, match.start()) is not None:
+                continue
+            if nouns_capitalised and (
+                previous.casefold() in _GERMAN_ARTICLES
+                or (previous[:1].islower() and previous not in _GERMAN_BEFORE_NAMES)
+                or text[: match.start()].rstrip()[-1:].isdigit()
+            ):
+                continue
+            inside.add(word.removesuffix("'s").removesuffix("’s"))
+    terms = set()
+    for word in inside:
+        token = unicodedata.normalize("NFKC", word).casefold()
+        if token not in cache:
+            cache[token] = _term(token)
+        if cache[token]:
+            terms.add(cache[token])
+    return terms
+
+
+def _language(tag: str | None) -> str:
+    return (tag or "").split("-")[0].lower()
+
+
+def _is_cased(doc: Doc) -> bool:
+    """Whether *doc* is written in a script with capitals (names stand out in it):
+    Latin, Greek, Cyrillic or Armenian letters are at least half of its letters."""
+    text = doc.title + doc.text[:LEAD_CHARS]
+    letters = len(_LETTERS.findall(text))
+    return bool(letters) and 2 * len(_CASED_LETTERS.findall(text)) >= letters
+
+
 class _Index:
     """TF-IDF vectors of the first *queries* docs, and of those among the others that
     could share *min_shared* distinctive terms with one of them; IDF over all docs."""
@@ -160,9 +265,11 @@ class _Index:
         for tf in counts:
             df.update(tf.keys())
         n = len(docs)
+        self.docs, self.counts, self.cache = docs, counts, cache
         self.df, self.n = df, n
         # A distinctive term is in a handful of articles (one story's), not in one in fifty.
         self.most = max(_DISTINCTIVE_DOCS, n // 50)
+        self.top_idf = self.idf("") if n else 1.0  # a term in no other article
         self.vectors: dict[int, Vector] = {i: self._vector(counts[i]) for i in range(queries)}
         wanted = {t for i in range(queries) for t in self.vectors[i] if df[t] <= self.most}
         self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -173,6 +280,9 @@ class _Index:
             vector = self.vectors[i] = self._vector(counts[i])
             for term, weight in vector.items():
                 self.postings[term].append((i, weight))
+        self._words: dict[int, dict[str, float]] = {}
+        self._names: dict[int, tuple[set[str], set[str]]] = {}
+        self._cased: dict[int, bool] = {}
 
     def idf(self, term: str) -> float:
         # Smoothed: a term in every article still counts a little.
@@ -199,6 +309,90 @@ class _Index:
                     shared[other] += 1
         return {other: (score, shared[other]) for other, score in cosine.items()}
 
+    def words(self, i: int) -> dict[str, float]:
+        """The words (no pairs) of doc *i*, each with its IDF over the largest IDF."""
+        if i not in self._words:
+            self._words[i] = {t: self.idf(t) / self.top_idf for t in self.counts[i] if " " not in t}
+        return self._words[i]
+
+    def grams_per_word(self, i: int) -> float:
+        """About how many of doc *i*'s terms make a word: 1 for words, more for the
+        character n-grams of scripts without spaces."""
+        title = self.docs[i].title
+        if _SOUTHEAST.search(title):
+            return _TRIGRAMS_PER_WORD
+        return _BIGRAMS_PER_WORD if _CJK.search(title) else 1.0
+
+    def cased(self, i: int) -> bool:
+        if i not in self._cased:
+            self._cased[i] = _is_cased(self.docs[i])
+        return self._cased[i]
+
+    def names(self, i: int) -> tuple[set[str], set[str]]:
+        """The terms of doc *i*'s names, and the words it writes in lower case."""
+        if i not in self._names:
+            doc = self.docs[i]
+            lowercase = set()
+            for text in (doc.title, doc.text[:LEAD_CHARS]):
+                for word in _LOWER_WORD.findall(text):
+                    token = unicodedata.normalize("NFKC", word).casefold()
+                    if token not in self.cache:
+                        self.cache[token] = _term(token)
+                    lowercase.add(self.cache[token])
+            self._names[i] = (_names(doc, self.cache), lowercase)
+        return self._names[i]
+
+    def evidence(self, target: int, other: int, cosine: float) -> Evidence:
+        mine, theirs = self.words(target), self.words(other)
+        rare = [t for t in mine.keys() & theirs.keys() if self.df[t] <= self.most]
+        # A word either writes in lower case is no name ("Keepers" starting a sentence).
+        (names_a, lower_a), (names_b, lower_b) = self.names(target), self.names(other)
+        names = {t for t in (names_a & names_b) - lower_a - lower_b if self.df[t] <= self.most}
+        a, b = self.docs[target], self.docs[other]
+        if a.published is None or b.published is None:
+            hours = _UNDATED_HOURS
+        else:
+            hours = abs((a.published - b.published).total_seconds()) / 3600
+        # Character n-grams count by the word: a word makes several.
+        grams = max(self.grams_per_word(target), self.grams_per_word(other))
+        words = sum(mine[t] for t in rare if t not in names_a and t not in names_b) / grams
+        return Evidence(
+            cosine=cosine,
+            rare_words=words,
+            names=len(names),
+            uncased=not (self.cased(target) and self.cased(other)),
+            hours=hours,
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What speaks for two articles telling the same story."""
+
+    cosine: float  # of their TF-IDF vectors
+    # Rare words and figures in common that are not names (what happened, not where or
+    # to whom), each weighted by its IDF over the largest (0..1), by the word.
+    rare_words: float
+    names: int  # rare names in common
+    uncased: bool  # either is in a script without capitals (no names to see)
+    hours: float  # between their publication times
+
+    @property
+    def features(self) -> tuple[float, ...]:
+        return (
+            self.cosine,
+            min(self.names, 4) / 4,
+            math.log1p(min(self.rare_words, _RARE_CAP)),
+            float(self.uncased),
+            math.log1p(min(self.hours, _HOURS_CAP)) / 5,
+        )
+
+    @property
+    def score(self) -> float:
+        """The probability that the two tell the same story."""
+        z = BIAS + sum(w * x for w, x in zip(WEIGHTS, self.features, strict=True))
+        return 1 / (1 + math.exp(-z))
+
 
 def _title_key(title: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", title).casefold() if ch.isalnum())
@@ -208,6 +402,24 @@ def _is_earlier(candidate: Doc, doc: Doc) -> bool:
     if doc.published is None:
         return True
     return candidate.published is not None and candidate.published <= doc.published
+
+
+def _candidates(
+    index: _Index, i: int, first_archive: int, min_shared: int
+) -> Iterator[tuple[int, Evidence]]:
+    """The archive docs that may tell target *i*'s story, with their evidence: earlier,
+    sharing *min_shared* distinctive terms, and not the same article again."""
+    doc = index.docs[i]
+    title = _title_key(doc.title)
+    for other, (cosine, shared) in index.scores(i).items():
+        if other < first_archive or shared < min_shared:
+            continue
+        candidate = index.docs[other]
+        if cosine >= SAME_ARTICLE or _title_key(candidate.title) == title:
+            continue  # the same article under another address
+        if not _is_earlier(candidate, doc):
+            continue
+        yield other, index.evidence(i, other, cosine)
 
 
 def related_for_all(
@@ -221,31 +433,43 @@ def related_for_all(
     """For every target, up to *k* ids of *archive* docs about the same story, best first.
 
     Only archive docs published no later than the target count; none of *targets* is
-    ever returned (they are the items of one email). IDF is computed over both. Ties go to
-    the newer article, then the larger id.
+    ever returned (they are the items of one email). IDF is computed over both. A link
+    needs a same-story probability (`Evidence.score`) of at least *min_score*. Ties go
+    to the newer article, then the larger id.
     """
     docs = [*targets, *archive]
     if k <= 0 or not targets:
         return {t.id: [] for t in targets}
     index = _Index(docs, len(targets), min_shared)
-    first_archive = len(targets)
     result: dict[int, list[int]] = {}
     for i, doc in enumerate(targets):
-        title = _title_key(doc.title)
         scored: list[tuple[float, float, int]] = []
-        for other, (score, shared) in index.scores(i).items():
-            if other < first_archive or score < min_score or shared < min_shared:
+        for other, found in _candidates(index, i, len(targets), min_shared):
+            score = found.score
+            if score < min_score:
                 continue
             candidate = docs[other]
-            if score >= SAME_ARTICLE or _title_key(candidate.title) == title:
-                continue  # the same article under another address
-            if not _is_earlier(candidate, doc):
-                continue
             newness = candidate.published.timestamp() if candidate.published else -math.inf
             scored.append((score, newness, candidate.id))
         scored.sort(reverse=True)
         result[doc.id] = [doc_id for _, _, doc_id in scored[:k]]
     return result
+
+
+def evidence(
+    targets: Sequence[Doc], archive: Sequence[Doc], *, min_shared: int = MIN_SHARED
+) -> dict[int, dict[int, Evidence]]:
+    """For every target, the evidence of each archive doc that is a candidate for its
+    "Read also" (for measuring and fitting the weights: see bench/related.py)."""
+    docs = [*targets, *archive]
+    index = _Index(docs, len(targets), min_shared)
+    return {
+        doc.id: {
+            docs[other].id: found
+            for other, found in _candidates(index, i, len(targets), min_shared)
+        }
+        for i, doc in enumerate(targets)
+    }
 
 
 def similarity(a: Doc, b: Doc, corpus: Sequence[Doc]) -> tuple[float, int]:

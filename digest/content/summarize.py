@@ -44,6 +44,16 @@ _TITLE_END = re.compile(r"(?:^|\s)[A-Z][b-df-hj-np-tv-xz]{0,4}\.$")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _SPACE_STOP = re.compile(r"(?<=[\u0e00-\u0eff])\s+(?=[\u0e00-\u0eff])")
 _SPACE_STOP_SCRIPT = re.compile(r"[\u0e00-\u0eff]")
+# What cannot end a Thai sentence: a title (Mr, Mrs, Miss, Dr, General...), or a word
+# that joins it to what follows ("that", "and", "or", "of", "which", "by", "but", "for",
+# "from", "with").
+_THAI_OPEN_END = re.compile(
+    r"(?:นาย|นางสาว|นาง|ด\.ร\.|ดร\.|พล\.[อทต]\.|ร\.ต\.[อทต]\.|"
+    r"ว่า|และ|หรือ|ของ|ที่|ซึ่ง|โดย|แต่|เพื่อ|จาก|กับ)$"
+)
+# A piece shorter than this is a name (a surname after a first name), not a sentence: it
+# joins the one before.
+_THAI_SHORTEST = 10
 # A sentence that is a quotation and nothing else: who said it is in a sentence nearby.
 _BARE_QUOTE = re.compile(r"^[\"“„«‘'「『].*[\"”“»’'」』]$")
 _LATIN_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
@@ -77,6 +87,8 @@ def _chunks(text: str) -> list[str]:
 
 
 def _segment(chunk: str, language: str) -> list[str]:
+    if _SPACE_STOP_SCRIPT.search(chunk) and len(_SPACE_STOP_SCRIPT.findall(chunk)) * 2 > len(chunk):
+        return _space_stopped(chunk)
     pieces = [p.strip() for p in segment(language, chunk) if p.strip()]
     ordinals = language in _ORDINAL_LANGUAGES
     merged: list[str] = []
@@ -90,6 +102,26 @@ def _segment(chunk: str, language: str) -> list[str]:
     pieces = merged
     if _SPACE_STOP_SCRIPT.search(chunk):
         pieces = [s for p in pieces for s in _SPACE_STOP.split(p) if s]
+    return pieces
+
+
+def _space_stopped(chunk: str) -> list[str]:
+    """Thai and Lao: a space between two letters of the script ends a sentence, and a full
+    stop never does (it marks abbreviations: "ม.ค." is January, "น." o'clock). A piece
+    that ends with a title or a joining word, or is a few letters long (a surname after
+    a first name), is no sentence of its own: it runs on into the next."""
+    pieces: list[str] = []
+    for piece in (p.strip() for p in _SPACE_STOP.split(chunk)):
+        if not piece:
+            continue
+        if pieces and (
+            _THAI_OPEN_END.search(pieces[-1])
+            or len(pieces[-1]) < _THAI_SHORTEST
+            or len(piece) < _THAI_SHORTEST
+        ):
+            pieces[-1] = f"{pieces[-1]} {piece}"
+        else:
+            pieces.append(piece)
     return pieces
 
 

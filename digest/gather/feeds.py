@@ -22,7 +22,7 @@ import lxml.html
 
 from digest.errors import FeedError
 from digest.gather.identity import article_key
-from digest.gather.text import language_tag, tidy
+from digest.gather.text import has_controls, language_tag, tidy
 from digest.gather.urls import clean_link
 
 _FEED_MEDIA_TYPES = frozenset(
@@ -140,9 +140,10 @@ def html_to_text(value: str) -> str:
 
 
 def absolute_http_url(link: str | None, base: str) -> str | None:
-    """Resolve ``link`` against ``base``; drop anything that is not http(s)."""
+    """Resolve ``link`` against ``base``; drop anything that is not http(s), or that has a
+    control character in it."""
     link = (link or "").strip()
-    if not link:
+    if not link or has_controls(link):
         return None
     resolved = urljoin(base, link)
     parts = urlsplit(resolved)

@@ -4,25 +4,47 @@ Sources are URLs typed in by users, so every fetch is treated as untrusted: only
 (also for each redirect hop), a byte ceiling enforced while streaming, and one deadline for the
 whole exchange rather than per socket operation.
 
+Every connection is opened by a `GuardedTransport`: it resolves the host once, refuses
+addresses inside (loopback, private, link-local...: `digest.gather.addresses`) unless the
+allow list names them, and connects to the very address it checked, so a name cannot
+resolve elsewhere between the check and the connect. TLS still verifies the certificate
+against the host name. Each redirect hop is a new request through it, checked again. A
+client handed to `fetch` builds the requests (its headers, its cookies); it never opens the
+connections, so no caller's client is a way around the rule.
+
 `Fetcher` adds what a whole gather needs on top of `fetch`: one HTTP client, a limit on
 requests at once per host, one User-Agent, and robots.txt for pages.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import cache
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from digest.errors import FetchError
+from digest.gather.addresses import (
+    AddressRefused,
+    AllowList,
+    Resolver,
+    host_address,
+    is_localhost_name,
+    system_resolver,
+    vet_host,
+)
 from digest.gather.hosts import HostGate, LocalGate
 
 MAX_REDIRECTS = 5
@@ -69,13 +91,119 @@ def user_agent_for(base_url: str | None) -> str:
     return f"digest/{release} ({where})"
 
 
-def _check_url(url: str, original: str) -> None:
+class GuardedBackend(httpcore.NetworkBackend):
+    """Connects only to addresses `vet_host` allowed, resolved once for the connection."""
+
+    def __init__(self, allow: AllowList, resolver: Resolver | None = None) -> None:
+        self.allow = allow
+        self.resolver = resolver or system_resolver
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = vet_host(host, port, self.allow, self.resolver)
+        except AddressRefused:
+            raise
+        except OSError as exc:  # the name does not resolve (a resolver raises OSError)
+            raise httpcore.ConnectError(str(exc)) from exc
+        failed: httpcore.ConnectError | None = None
+        for address in addresses:
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            try:
+                return self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:  # the next address, as connecting by name does
+                failed = exc
+        assert failed is not None
+        raise failed
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport whose every connection goes through a `GuardedBackend`: refused
+    addresses are never connected to, and the address checked is the one connected to
+    (no second lookup); Host header, SNI and certificate checks keep the URL's name.
+    No proxy: a proxy would resolve names itself, where the rule cannot see."""
+
+    def __init__(
+        self,
+        allow: AllowList | None = None,
+        resolver: Resolver | None = None,
+        *,
+        limits: httpx.Limits | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.allow = AllowList.from_environment() if allow is None else allow
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        ssl_context = ssl_context or httpx.create_ssl_context()
+        super().__init__(verify=ssl_context, limits=limits)
+        self.backend = GuardedBackend(self.allow, resolver)
+        # httpx builds its pool without a say in how connections are opened: this one is
+        # the same pool with the guarded backend.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=self.backend,
+        )
+
+
+def guarded_client(
+    allow: AllowList | None = None, resolver: Resolver | None = None, **options: Any
+) -> httpx.Client:
+    """An httpx client whose connections are guarded (for outgoing webhooks and the like);
+    `options` go to httpx.Client."""
+    return httpx.Client(transport=GuardedTransport(allow, resolver), trust_env=False, **options)
+
+
+class _Unsent(httpx.BaseTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("this client only builds requests")
+
+
+@cache
+def _request_builder() -> httpx.Client:
+    """Builds requests (httpx's default headers) for fetches given no client; sends none."""
+    return httpx.Client(transport=_Unsent(), trust_env=False)
+
+
+def _check_url(url: str, original: str, allow: AllowList) -> None:
     parts = urlsplit(url)
+    where = original if url == original else f"{original}: redirected to {url}"
     if parts.scheme.lower() not in _ALLOWED_SCHEMES:
-        where = original if url == original else f"{original}: redirected to {url}"
         raise FetchError(f"{where}: only http and https sources are fetched")
     if not parts.hostname:
         raise FetchError(f"{url}: URL has no host name")
+    # An address written in the URL (or a localhost name) is refused before any I/O; names
+    # are resolved and checked when connecting.
+    host = parts.hostname
+    if host_address(host) is None and not is_localhost_name(host):
+        return
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return  # httpx says what is wrong with the port
+    try:
+        vet_host(host, port, allow, system_resolver)
+    except AddressRefused as exc:
+        raise AddressRefused(f"{where}: {exc}") from None
 
 
 def _media_type(value: str | None) -> str:
@@ -114,26 +242,56 @@ def fetch(
     user_agent: str = USER_AGENT,
     etag: str | None = None,
     last_modified: str | None = None,
+    transport: GuardedTransport | None = None,
+    allow: AllowList | None = None,
+    resolver: Resolver | None = None,
 ) -> Fetched:
     """GET ``url`` and return its body, or raise FetchError with a message a user can act on.
 
     With ``etag`` / ``last_modified`` from an earlier fetch the request is conditional, and an
-    unchanged resource comes back as status 304 with an empty body."""
+    unchanged resource comes back as status 304 with an empty body.
+
+    Connections go through ``transport`` (a new one for this fetch if none is given, with
+    ``allow`` and ``resolver``; ``allow`` defaults to DIGEST_FETCH_ALLOW_NETWORKS in the
+    environment). A refused address raises AddressRefused, a FetchError."""
     url = url.strip()
-    _check_url(url, url)
-    headers = {"User-Agent": user_agent}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    if client is None:
-        with httpx.Client() as own_client:
-            return _fetch(url, timeout, max_bytes, own_client, headers)
-    return _fetch(url, timeout, max_bytes, client, headers)
+    with ExitStack() as own:
+        if transport is None:
+            transport = own.enter_context(GuardedTransport(allow, resolver))
+        _check_url(url, url, transport.allow)
+        headers = {"User-Agent": user_agent}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return _fetch(url, timeout, max_bytes, client, transport, headers)
+
+
+def _send(
+    client: httpx.Client | None,
+    transport: GuardedTransport,
+    url: str,
+    headers: dict[str, str],
+    timeout: float,
+) -> httpx.Response:
+    """One request, built by the client (its headers and cookies), sent by the transport."""
+    request = (client or _request_builder()).build_request(
+        "GET", url, headers=headers, timeout=timeout
+    )
+    response = transport.handle_request(request)
+    response.request = request
+    if client is not None:
+        client.cookies.extract_cookies(response)
+    return response
 
 
 def _fetch(
-    url: str, timeout: float, max_bytes: int, client: httpx.Client, headers: dict[str, str]
+    url: str,
+    timeout: float,
+    max_bytes: int,
+    client: httpx.Client | None,
+    transport: GuardedTransport,
+    headers: dict[str, str],
 ) -> Fetched:
     deadline = time.monotonic() + timeout
     current = url
@@ -143,16 +301,19 @@ def _fetch(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.TimeoutException("deadline passed")
-            # Redirects are followed by hand so every hop's scheme is checked before connecting.
-            request = client.build_request("GET", current, headers=headers, timeout=remaining)
-            response = client.send(request, stream=True, follow_redirects=False)
+            # Redirects are followed by hand so every hop is checked before connecting.
+            try:
+                response = _send(client, transport, current, headers, remaining)
+            except AddressRefused as exc:
+                where = url if current == url else f"{url}: redirected to {current}"
+                raise AddressRefused(f"{where}: {exc}") from None
             try:
                 if response.is_redirect and response.status_code != 304:
                     location = response.headers.get("location")
                     if not location:
                         raise FetchError(f"{url}: HTTP {response.status_code} without a Location")
                     target = urljoin(current, location.strip())
-                    _check_url(target, url)
+                    _check_url(target, url, transport.allow)
                     if target in seen:
                         raise FetchError(f"{url}: redirect loop ({current} leads back to {target})")
                     seen.add(target)
@@ -223,8 +384,9 @@ def _read(
 
 @dataclass
 class Fetcher:
-    """Fetches for one gather: a shared client, at most `per_host` requests at once to any
-    one host, the same User-Agent everywhere, and robots.txt obeyed for article pages."""
+    """Fetches for one gather: a shared client and guarded transport (one pool of
+    connections), at most `per_host` requests at once to any one host, the same User-Agent
+    everywhere, and robots.txt obeyed for article pages."""
 
     client: httpx.Client
     timeout: float = 20.0
@@ -234,6 +396,12 @@ class Fetcher:
     # Requests open per host, and robots.txt bodies: this process's own unless a gate
     # shared by every gathering process (digest.gather.hosts) is given.
     gate: HostGate | None = None
+    # The networks fetched although inside (None: DIGEST_FETCH_ALLOW_NETWORKS in the
+    # environment), and how names become addresses (None: the system's resolver).
+    allow: AllowList | None = None
+    resolver: Resolver | None = None
+    max_connections: int = 100
+    transport: GuardedTransport | None = None
     _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
     _robots_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -241,12 +409,21 @@ class Fetcher:
     def __post_init__(self) -> None:
         if self.gate is None:
             self.gate = LocalGate(self.per_host)
+        if self.transport is None:
+            # Every connection may be kept alive: a gather goes back to the same hosts.
+            limits = httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_connections,
+            )
+            self.transport = GuardedTransport(self.allow, self.resolver, limits=limits)
 
     def __enter__(self) -> Fetcher:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.client.close()
+        if self.transport is not None:
+            self.transport.close()
 
     @contextmanager
     def _slot(self, url: str) -> Iterator[None]:
@@ -266,6 +443,7 @@ class Fetcher:
                 user_agent=self.user_agent,
                 etag=etag,
                 last_modified=last_modified,
+                transport=self.transport,
             )
 
     def page(

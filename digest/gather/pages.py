@@ -26,7 +26,7 @@ from digest.gather.feeds import (
     title_from_text,
 )
 from digest.gather.identity import article_key
-from digest.gather.text import language_tag, tidy
+from digest.gather.text import inert_markup, language_tag, tidy
 
 # Menus, sign-in forms and cookie banners come back from the extractor as short lines; real
 # article text has at least one sentence-length line: eight words, or for languages
@@ -178,7 +178,7 @@ def has_article_text(text: str) -> bool:
 def _tree(html: bytes | str) -> lxml.html.HtmlElement | None:
     from trafilatura.utils import load_html
 
-    return load_html(html)
+    return load_html(inert_markup(html))
 
 
 def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:

@@ -13,6 +13,7 @@ from functools import cache
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from digest.errors import BadUrl
+from digest.gather.addresses import host_address
 
 _ALLOWED_SCHEMES = ("http", "https")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -27,7 +28,10 @@ def check_http_url(url: str) -> str:
         raise BadUrl("the URL is empty")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise BadUrl(f"{url!r}: a URL cannot contain spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a bracketed host that is no IPv6 address: http://[::zz]/, http://[::1/
+        raise BadUrl(f"{url!r}: the host in [brackets] is not an IPv6 address") from None
     if parts.scheme.lower() not in _ALLOWED_SCHEMES:
         raise BadUrl(f"{url!r}: a source must be an http:// or https:// URL")
     try:
@@ -45,7 +49,9 @@ def check_http_url(url: str) -> str:
 
 
 def _valid_host(host: str) -> bool:
-    if host.startswith("[") or re.fullmatch(r"[0-9.]+", host):  # an IP address
+    # An IP address (urlsplit gives IPv6 ones without their brackets): a valid host, which
+    # the fetch rule then allows or refuses (digest.gather.addresses).
+    if host_address(host) is not None or re.fullmatch(r"[0-9.]+", host):
         return True
     try:
         ascii_host = host.encode("idna").decode("ascii")

@@ -7,7 +7,9 @@
 - `reports`: what a send did, the lists, and a preview of the next digest.
 
 Each function takes plain values (ids, settings, a transport) and does its own I/O at the
-edges, so the same calls run in this process or inside a Celery task.
+edges, so the same calls run in this process or inside a Celery task. A job owns its
+transactions (`digest.store.db.session_scope`); every query it makes is a function of the
+store (digest.store.articles, gathering, editions, plans, deliveries, sends, mails).
 
 
 Names are re-exported here and each module is imported on first use, so that a command

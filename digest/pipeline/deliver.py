@@ -1,9 +1,14 @@
 """Deliver: claim a batch of planned copies, send them over one connection, record them.
 
-A batch is claimed in one statement (an UPDATE whose WHERE holds the condition, with
-RETURNING), so of two workers only one gets each row; its copies are made from the
-edition's template (serialised once, see digest.mail.template) and sent over the kept-open
-connection of the transport; the outcomes are written in one commit.
+`deliver_batch` goes in named steps: the claim (one statement per chunk in the store, an
+UPDATE whose WHERE holds the condition, with RETURNING, so of two workers only one gets
+each row) held by a `Lease` fenced by the claim's stamp; what the batch sends with
+(`_load`: its subscribers and the editions' templates, serialised once, see
+digest.mail.template); the sending threads (`_Sender.attempt` on each copy, over the
+kept-open connections of the transport); each outcome noted in order (`_Outcomes.note`,
+which counts the send's error budget, digest.core.budget); and the record of them all in
+one commit (`_record`: the copies still ours, their subscribers, bounces, the budget and
+the webhooks of finished sends).
 
 A temporary failure (a 4xx, no connection, a timeout) defers the copy to a later time
 under the `RetryPolicy` (exponential backoff with jitter, within a retry window), in this
@@ -22,13 +27,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Required, TypedDict, Unpack
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.orm import Session
-
-from digest import bounces, webhooks, wiring
+from digest import wiring
 from digest.config import Settings
+from digest.core.budget import ErrorBudget
 from digest.core.links import subscriber_links
 from digest.core.retry import RetryPolicy
 from digest.core.vocabulary import DeliveryStatus, SubscriberStatus, utcnow
@@ -44,14 +46,13 @@ from digest.errors import (
 from digest.mail import Transport, message_id_for
 from digest.mail.message import domain_of, list_id_for
 from digest.mail.template import MessageTemplate, OutgoingCopy, Recipient, build_template
-from digest.sends import ErrorBudget, active_send
-from digest.store.db import session_scope
-from digest.store.models import Delivery, Edition, Subscriber
+from digest.services import bounces, webhooks
+from digest.store import deliveries, editions
+from digest.store.db import Session, session_scope
+from digest.store.deliveries import Addressee, Claimed, mark_handed_out
+from digest.store.sends import record_error_budget
 
 log = logging.getLogger(__name__)
-
-# Ids per IN list, under any database's limit on bound parameters.
-CHUNK = 1000
 
 
 @dataclass
@@ -70,17 +71,6 @@ class DeliveryReport:
         self.failed = [f for f in self.failed if f[0] not in ids]
         for i in ids:
             self.deferred.pop(i, None)
-
-
-@dataclass(frozen=True)
-class Addressee:
-    """What a copy needs of its subscriber."""
-
-    id: int
-    email: str
-    name: str | None
-    status: SubscriberStatus
-    last_article_id: int
 
 
 # Builds one subscriber's copy from the edition's template; raising fails that copy only.
@@ -117,7 +107,7 @@ def edition_template(
     if key in _templates:
         _templates.move_to_end(key)
         return _templates[key]
-    edition = session.get_one(Edition, edition_id)
+    edition = editions.get_edition(session, edition_id)
     template = build_template(
         sender=settings.from_address,
         subject=edition.subject,
@@ -131,77 +121,6 @@ def edition_template(
     while len(_templates) > TEMPLATES_KEPT:
         _templates.popitem(last=False)
     return _templates[key]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    edition_id: int
-    subscriber_id: int
-    attempts: int
-    created_at: datetime
-
-
-def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
-    """Pending; deferred and due; or claimed by a sender that died (past the timeout)."""
-    return or_(
-        Delivery.status == DeliveryStatus.PENDING,
-        and_(Delivery.status == DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
-        and_(
-            Delivery.status == DeliveryStatus.SENDING,
-            Delivery.claimed_at < now - timedelta(seconds=claim_timeout),
-        ),
-    )
-
-
-def claim_batch(
-    session: Session, delivery_ids: Sequence[int], claim_timeout: float, now: datetime
-) -> list[Claimed]:
-    """Take the claimable rows among these ids for sending, in one statement per chunk.
-
-    An UPDATE ... RETURNING with the condition in its WHERE: of two workers racing for a
-    row, the second's UPDATE no longer matches it (SQLite has one writer at a time;
-    PostgreSQL re-reads a row it waited for), so each row is claimed once.
-    """
-    claimed: list[Claimed] = []
-    for start in range(0, len(delivery_ids), CHUNK):
-        chunk = list(delivery_ids[start : start + CHUNK])
-        rows = session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(chunk),
-                claimable(now, claim_timeout),
-                active_send(),  # a paused or cancelled send's copies stay where they are
-            )
-            .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
-            .returning(
-                Delivery.id,
-                Delivery.edition_id,
-                Delivery.subscriber_id,
-                Delivery.attempts,
-                Delivery.created_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        claimed += [Claimed(*row) for row in rows]
-    return sorted(claimed, key=lambda c: c.id)
-
-
-def _addressees(session: Session, ids: Sequence[int]) -> dict[int, Addressee]:
-    found: dict[int, Addressee] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = session.execute(
-            select(
-                Subscriber.id,
-                Subscriber.email,
-                Subscriber.name,
-                Subscriber.status,
-                Subscriber.last_article_id,
-            ).where(Subscriber.id.in_(ids[start : start + CHUNK]))
-        )
-        for row in rows:
-            found[row[0]] = Addressee(row[0], row[1], row[2], SubscriberStatus(row[3]), row[4])
-    return found
 
 
 class Lease:
@@ -234,22 +153,7 @@ class Lease:
     def fence(self, session: Session, stamp: datetime) -> set[int]:
         """Move the stamp on the rows still ours (locking them until the session commits);
         forget the ones another sender took over."""
-        ids = sorted(self.held)
-        kept: set[int] = set()
-        for start in range(0, len(ids), CHUNK):
-            kept.update(
-                session.scalars(
-                    update(Delivery)
-                    .where(
-                        Delivery.id.in_(ids[start : start + CHUNK]),
-                        Delivery.status == DeliveryStatus.SENDING,
-                        Delivery.claimed_at == self.stamp,
-                    )
-                    .values(claimed_at=stamp)
-                    .returning(Delivery.id)
-                    .execution_options(synchronize_session=False)
-                )
-            )
+        kept = deliveries.fence(session, sorted(self.held), self.stamp, stamp)
         self.held, self.stamp, self.renewed = kept, stamp, time.monotonic()
         return kept
 
@@ -262,6 +166,29 @@ class _BatchState:
     down: str | None = None  # the server cannot be reached: defer the rest without trying
     limited: RateLimited | None = None  # every server at its limit: the rest waits too
     lost: int = 0  # copies another sender took over while this one stalled
+
+
+@dataclass
+class _Batch:
+    """A claimed batch and what it sends with; its state is written by `_Outcomes.note`
+    alone (in the batch's thread) and read by the senders."""
+
+    claimed: list[Claimed]
+    lease: Lease
+    addressees: dict[int, Addressee]
+    templates: dict[int, tuple[MessageTemplate, int]]  # edition id -> template, newest
+    budget: ErrorBudget
+    state: _BatchState = field(default_factory=_BatchState)
+
+
+def _load(settings: Settings, claimed: list[Claimed], lease: Lease) -> _Batch:
+    """The claimed copies' subscribers and their editions' templates, in one session."""
+    with session_scope(settings.database_url) as session:
+        addressees = deliveries.addressees(session, [c.subscriber_id for c in claimed])
+        templates = {
+            e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
+        }
+    return _Batch(claimed, lease, addressees, templates, ErrorBudget(settings.error_budget))
 
 
 @dataclass
@@ -278,75 +205,70 @@ class _Try:
     lost: bool = False  # another sender holds it now
 
 
-def deliver_batch(
-    settings: Settings,
-    delivery_ids: Sequence[int],
-    transport: Transport,
-    *,
-    policy: RetryPolicy | None = None,
-    on_settled: Callable[[int], None] | None = None,
-    compose: Composer = compose,
-) -> DeliveryReport:
-    """Claim these deliveries, send the claimed ones, record every outcome in one commit.
+class _Sender:
+    """Makes and sends one copy at a time; `attempt` may run on several threads (a
+    transport with several connections), so it only reads the batch's state and returns
+    what happened."""
 
-    `on_settled(n)` is told, after the commit, how many copies reached their end (sent,
-    failed or skipped); deferred copies are not settled yet.
-    """
-    policy = policy or wiring.retry_policy(settings)
-    report = DeliveryReport()
-    now = utcnow()
-    with session_scope(settings.database_url) as session:
-        claimed = claim_batch(session, delivery_ids, settings.claim_timeout, now)
-    lease = Lease(settings, [c.id for c in claimed], now)
-    report.skipped = len(set(delivery_ids)) - len(claimed)
-    if not claimed:
-        if on_settled and report.skipped:
-            on_settled(report.skipped)
-        return report
-    domain = domain_of(settings.from_address)
-    rows: list[_DeliveryRow] = []
-    subscribers: dict[int, _SubscriberMark] = {}
-    with session_scope(settings.database_url) as session:
-        addressees = _addressees(session, [c.subscriber_id for c in claimed])
-        templates = {
-            e: edition_template(session, settings, e) for e in {c.edition_id for c in claimed}
-        }
-    state = _BatchState()
-    finisher = wiring.finisher(settings)  # VERP return path and DKIM, when configured
-    budget = ErrorBudget(settings)
-    bounced: list[bounces.Bounce] = []
+    def __init__(
+        self, settings: Settings, batch: _Batch, transport: Transport, compose: Composer
+    ) -> None:
+        self.settings = settings
+        self.batch = batch
+        self.transport = transport
+        self.compose = compose
+        self.domain = domain_of(settings.from_address)
+        self.finisher = wiring.finisher(settings)  # VERP return path and DKIM, when configured
 
-    def attempt(c: Claimed) -> _Try:
-        """Make and send one copy; may run on several threads (a transport with several
-        connections), so it only reads the batch's state and returns what happened."""
-        if budget.exhausted:  # this batch used up the error budget: the rest goes back
+    def attempt(self, c: Claimed) -> _Try:
+        batch, state = self.batch, self.batch.state
+        if batch.budget.exhausted:  # this batch used up the error budget: the rest goes back
             return _Try(c, None, back=True)
-        sub = addressees.get(c.subscriber_id)
+        sub = batch.addressees.get(c.subscriber_id)
         if sub is None or sub.status != SubscriberStatus.CONFIRMED:
             why = f"subscriber is {sub.status}" if sub else "subscriber is gone"
             return _Try(c, sub, skipped=why)
-        template, _ = templates[c.edition_id]
-        message_id = message_id_for(c.edition_id, sub.id, domain, settings.secret_key)
+        template, _ = batch.templates[c.edition_id]
+        message_id = message_id_for(c.edition_id, sub.id, self.domain, self.settings.secret_key)
         sent_at = utcnow()
         try:
             if state.down is not None:
                 raise TemporaryError(state.down)
             if state.limited is not None:
                 raise state.limited
-            copy = compose(settings, template, sub, message_id, sent_at)
+            copy = self.compose(self.settings, template, sub, message_id, sent_at)
             # Renew the claim (all copies stay unrecorded until the batch's commit) right
             # before handing a copy over, and never hand over one that is no longer ours.
-            lease.keep()
-            if not lease.holds(c.id):
+            batch.lease.keep()
+            if not batch.lease.holds(c.id):
                 return _Try(c, sub, lost=True)
-            transport.send_copy(finisher.finish(copy, c.id))
-        except Exception as exc:  # classified by `note`, in the batch's thread
+            self.transport.send_copy(self.finisher.finish(copy, c.id))
+        except Exception as exc:  # classified by `_Outcomes.note`, in the batch's thread
             return _Try(c, sub, message_id, sent_at, error=exc)
         return _Try(c, sub, message_id, sent_at)
 
-    def note(t: _Try) -> None:
+
+def _row(c: Claimed, status: DeliveryStatus, **values: object) -> dict[str, object]:
+    return {"id": c.id, "status": status, "next_attempt_at": None, **values}
+
+
+class _Outcomes:
+    """The batch's outcomes, noted in the order the copies were sent: the delivery rows
+    and subscriber columns to write, the bounces to count, the report and the budget."""
+
+    def __init__(self, batch: _Batch, policy: RetryPolicy, report: DeliveryReport) -> None:
+        self.batch = batch
+        self.policy = policy
+        self.report = report
+        self.rows: list[dict[str, object]] = []
+        self.subscribers: dict[int, dict[str, object]] = {}
+        self.bounced: list[bounces.Bounce] = []
+
+    def note(self, t: _Try) -> None:
         """Record one attempt's outcome in the batch's rows and report."""
         c, sub, exc = t.claimed, t.sub, t.error
+        rows, report, budget = self.rows, self.report, self.batch.budget
+        state, policy = self.batch.state, self.policy
         if t.back:
             rows.append(_row(c, DeliveryStatus.PENDING))
             report.skipped += 1
@@ -359,7 +281,7 @@ def deliver_batch(
             raise AssertionError("an attempt without its subscriber")
         elif isinstance(exc, Bounced):  # 5xx to RCPT or DATA: one attempt, no retry
             rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=str(exc)))
-            bounced.append(bounces.Bounce(sub.id, True, str(exc)))
+            self.bounced.append(bounces.Bounce(sub.id, True, str(exc)))
             report.bounced += 1
         elif isinstance(exc, TemporaryError):
             if isinstance(exc, TransportDown):
@@ -371,7 +293,7 @@ def deliver_batch(
             if next_at is None and isinstance(exc, SoftBounce):  # refused to the end: soft
                 error = f"refused for {policy.window:g} s: {exc}"
                 rows.append(_row(c, DeliveryStatus.BOUNCED, last_error=error))
-                bounced.append(bounces.Bounce(sub.id, False, error))
+                self.bounced.append(bounces.Bounce(sub.id, False, error))
                 report.bounced += 1
             elif next_at is None:
                 error = f"gave up after {policy.window:g} s of retries: {exc}"
@@ -403,78 +325,101 @@ def deliver_batch(
                     last_error=None,
                 )
             )
-            # An accepted copy starts the row of soft bounces again (digest.bounces).
-            newest = templates[c.edition_id][1]
-            mark = subscribers.setdefault(
+            # An accepted copy starts the row of soft bounces again (digest.services.bounces).
+            newest = self.batch.templates[c.edition_id][1]
+            mark = self.subscribers.setdefault(
                 sub.id, {"id": sub.id, "last_article_id": 0, "soft_bounces": 0}
             )
-            mark["last_article_id"] = max(sub.last_article_id, newest, mark["last_article_id"])
+            mark["last_article_id"] = max(sub.last_article_id, newest, int(mark["last_article_id"]))  # type: ignore[call-overload]
             mark["last_sent_at"] = t.sent_at
             report.sent += 1
             report.sent_ids.add(c.id)
 
-    width = min(max(1, getattr(transport, "width", 1)), len(claimed))
+    def keep_only(self, ours: set[int], claim_timeout: float) -> None:
+        """Drop the rows of copies another sender took over before the record (it reports
+        them)."""
+        gone = [r for r in self.rows if r["id"] not in ours]
+        if not gone:
+            return
+        self.rows = [r for r in self.rows if r["id"] in ours]
+        self.batch.state.lost += len(gone)
+        self.report.forget({int(r["id"]) for r in gone})  # type: ignore[call-overload]
+        log.warning(
+            "%d copies were taken over by another sender before this batch recorded "
+            "them (it stalled past the claim timeout of %g s); %d had been sent",
+            len(gone),
+            claim_timeout,
+            sum(r["status"] == DeliveryStatus.SENT for r in gone),
+        )
+
+
+def _send_all(
+    claimed: Sequence[Claimed],
+    attempt: Callable[[Claimed], _Try],
+    note: Callable[[_Try], None],
+    width: int,
+) -> None:
+    """Attempt every copy, on one thread per connection the transport keeps (`width`);
+    the outcomes are noted in order, on this thread."""
+    width = min(max(1, width), len(claimed))
     if width == 1:
         for c in claimed:
             note(attempt(c))
-    else:  # one thread per connection the transport keeps; outcomes noted in order
+    else:
         with ThreadPoolExecutor(width, thread_name_prefix="digest-send") as pool:
             for t in pool.map(attempt, claimed):
                 note(t)
+
+
+def _record(settings: Settings, batch: _Batch, outcomes: _Outcomes) -> None:
+    """Write the batch's outcomes in one commit: only those of the copies still ours (the
+    lease's last fence), the subscribers' columns, the bounces, the error budget, and the
+    sends that have nothing left to go."""
     with session_scope(settings.database_url) as session:
-        ours = lease.fence(session, utcnow())  # record only the copies still ours
-        gone = [r for r in rows if r["id"] not in ours]
-        if gone:
-            rows = [r for r in rows if r["id"] in ours]
-            state.lost += len(gone)
-            report.forget({r["id"] for r in gone})
-            log.warning(
-                "%d copies were taken over by another sender before this batch recorded "
-                "them (it stalled past the claim timeout of %g s); %d had been sent",
-                len(gone),
-                settings.claim_timeout,
-                sum(r["status"] == DeliveryStatus.SENT for r in gone),
-            )
-        if rows:
-            session.execute(update(Delivery), rows)
-        if subscribers:
-            session.execute(update(Subscriber), list(subscribers.values()))
-        bounces.count_bounces(session, settings, bounced)
-        budget.record(session)
+        ours = batch.lease.fence(session, utcnow())  # record only the copies still ours
+        outcomes.keep_only(ours, settings.claim_timeout)
+        deliveries.record_outcomes(session, outcomes.rows, list(outcomes.subscribers.values()))
+        bounces.count_bounces(session, settings, outcomes.bounced)
+        record_error_budget(session, batch.budget)
         # In the same commit as the outcomes: a send that has nothing left to go says so.
-        webhooks.record_finished_sends(session, [c.id for c in claimed])
-    report.skipped += state.lost
+        webhooks.record_finished_sends(session, [c.id for c in batch.claimed])
+
+
+def deliver_batch(
+    settings: Settings,
+    delivery_ids: Sequence[int],
+    transport: Transport,
+    *,
+    policy: RetryPolicy | None = None,
+    on_settled: Callable[[int], None] | None = None,
+    compose: Composer = compose,
+) -> DeliveryReport:
+    """Claim these deliveries, send the claimed ones, record every outcome in one commit.
+
+    `on_settled(n)` is told, after the commit, how many copies reached their end (sent,
+    failed or skipped); deferred copies are not settled yet.
+    """
+    policy = policy or wiring.retry_policy(settings)
+    report = DeliveryReport()
+    now = utcnow()
+    with session_scope(settings.database_url) as session:
+        claimed = deliveries.claim_batch(session, delivery_ids, settings.claim_timeout, now)
+    lease = Lease(settings, [c.id for c in claimed], now)
+    report.skipped = len(set(delivery_ids)) - len(claimed)
+    if not claimed:
+        if on_settled and report.skipped:
+            on_settled(report.skipped)
+        return report
+    batch = _load(settings, claimed, lease)
+    outcomes = _Outcomes(batch, policy, report)
+    sender = _Sender(settings, batch, transport, compose)
+    _send_all(claimed, sender.attempt, outcomes.note, getattr(transport, "width", 1))
+    _record(settings, batch, outcomes)
+    report.skipped += batch.state.lost
     settled = len(set(delivery_ids)) - len(report.deferred)
     if on_settled and settled:
         on_settled(settled)
     return report
-
-
-class _Outcome(TypedDict, total=False):
-    """What a batch writes back to a copy's row besides its status."""
-
-    next_attempt_at: datetime | None
-    last_error: str | None
-    sent_at: datetime
-    message_id: str | None
-
-
-class _DeliveryRow(_Outcome):
-    id: Required[int]
-    status: Required[DeliveryStatus]
-
-
-class _SubscriberMark(TypedDict, total=False):
-    """What a batch writes back to a subscriber who was sent a copy."""
-
-    id: Required[int]
-    last_article_id: Required[int]
-    soft_bounces: Required[int]
-    last_sent_at: datetime
-
-
-def _row(c: Claimed, status: DeliveryStatus, **values: Unpack[_Outcome]) -> _DeliveryRow:
-    return {"id": c.id, "status": status, "next_attempt_at": None, **values}
 
 
 def batches(ids: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -556,28 +501,8 @@ def due_deliveries(
     now = now or utcnow()
     queued_before = now - timedelta(seconds=queued_grace)
     with session_scope(settings.database_url) as session:
-        ids = list(
-            session.scalars(
-                select(Delivery.id)
-                .where(
-                    or_(
-                        and_(
-                            Delivery.status == DeliveryStatus.PENDING,
-                            func.coalesce(Delivery.next_attempt_at, Delivery.created_at)
-                            <= queued_before,
-                        ),
-                        and_(
-                            Delivery.status == DeliveryStatus.DEFERRED,
-                            Delivery.next_attempt_at <= now,
-                        ),
-                        and_(
-                            Delivery.status == DeliveryStatus.SENDING,
-                            Delivery.claimed_at < now - timedelta(seconds=settings.claim_timeout),
-                        ),
-                    )
-                )
-                .order_by(Delivery.id)
-            )
+        ids = deliveries.due_ids(
+            session, now, queued_before=queued_before, claim_timeout=settings.claim_timeout
         )
         if mark_queued and ids:
             mark_handed_out(session, ids, now)
@@ -587,24 +512,4 @@ def due_deliveries(
 def unsettled_ids(settings: Settings) -> list[int]:
     """Copies queued or being sent right now (by this send's predecessors, maybe dead)."""
     with session_scope(settings.database_url) as session:
-        return list(
-            session.scalars(
-                select(Delivery.id)
-                .where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
-                .order_by(Delivery.id)
-            )
-        )
-
-
-def mark_handed_out(session: Session, ids: Sequence[int], now: datetime) -> None:
-    """Stamp pending copies as given to a queue now (for the sweeper's grace)."""
-    for start in range(0, len(ids), CHUNK):
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(ids[start : start + CHUNK]),
-                Delivery.status == DeliveryStatus.PENDING,
-            )
-            .values(next_attempt_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        return deliveries.unsettled_ids(session)

@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session
-
 from digest import wiring
 from digest.config import Settings
 from digest.content import Doc, related_for_all, summarize
 from digest.content.related import LEAD_CHARS
-from digest.core.items import Candidate, choose_items, content_key
+from digest.core.items import choose_items, content_key
 from digest.render.edition import (
     DigestContent,
     DigestItem,
@@ -28,8 +25,10 @@ from digest.render.edition import (
     render_edition,
     subject_for,
 )
-from digest.store.db import insert_ignore
-from digest.store.models import Article, Edition, EditionArticle, Source, UTCDateTime
+from digest.store import articles as stored
+from digest.store import editions
+from digest.store.db import Session
+from digest.store.models import Article, Edition
 
 READ_ALSO = 3
 LATEST = 5
@@ -41,25 +40,11 @@ RELATED_POOL = 10_000
 CANDIDATES = 1000
 
 
-def published_or_seen() -> ColumnElement[datetime]:
-    """SQL for an article's publication date, or when it was first seen if it has none."""
-    return func.coalesce(Article.published_at, Article.first_seen_at, type_=UTCDateTime())
-
-
-def _candidates(session: Session, article_ids: Sequence[int]) -> list[Candidate]:
-    rows = session.execute(
-        select(Article.id, Article.source_id, Article.published_at, Article.first_seen_at).where(
-            Article.id.in_(article_ids)
-        )
-    )
-    return [Candidate(*row) for row in rows]
-
-
 def digest_order(
     session: Session, article_ids: Sequence[int], settings: Settings
 ) -> tuple[list[int], list[int]]:
     """The ids the digest shows, in its order, and the ids left out, without loading bodies."""
-    return choose_items(_candidates(session, article_ids), settings.max_articles)
+    return choose_items(stored.candidates(session, article_ids), settings.max_articles)
 
 
 def _summary(article: Article, settings: Settings) -> str:
@@ -89,28 +74,14 @@ def edition_content(
     """The digest for these articles: the chosen ones with summaries and "Read also" from
     earlier articles, "Latest", and how many were left out."""
     shown_ids, left_out = digest_order(session, article_ids, settings)
-    by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown_ids)))}
+    by_id = stored.articles_by_id(session, shown_ids)
     articles = [by_id[i] for i in shown_ids]
     shown = set(shown_ids)
 
     # Never another item of this email; those left out of it are fair game (earlier ones).
-    pool_query = (
-        select(
-            Article.id,
-            Article.title,
-            func.substr(Article.body_text, 1, LEAD_CHARS),
-            published_or_seen(),
-            Article.language,
-            Article.link,
-            Article.source_id,
-        )
-        .where(Article.link.is_not(None))  # a link needs somewhere to go
-        .order_by(Article.id.desc())
-        .limit(RELATED_POOL)
+    pool_rows = stored.related_pool(
+        session, leaving_out=shown, limit=RELATED_POOL, lead_chars=LEAD_CHARS
     )
-    if shown:
-        pool_query = pool_query.where(Article.id.not_in(shown))
-    pool_rows = session.execute(pool_query).all()
     targets = [
         Doc(
             id=a.id,
@@ -122,12 +93,13 @@ def edition_content(
         for a in articles
     ]
     archive = [
-        Doc(id=r[0], title=r[1], text=r[2] or "", published=r[3], language=r[4]) for r in pool_rows
+        Doc(id=r.id, title=r.title, text=r.lead, published=r.published, language=r.language)
+        for r in pool_rows
     ]
     related = related_for_all(targets, archive, k=READ_ALSO)
-    pool = {r[0]: r for r in pool_rows}
+    pool = {r.id: r for r in pool_rows}
 
-    sources = {s.id: s.name for s in session.scalars(select(Source))}
+    sources = stored.source_names(session)
     items = tuple(
         DigestItem(
             title=a.title,
@@ -137,7 +109,8 @@ def edition_content(
             author=a.author,
             summary=_summary(a, settings),
             read_also=tuple(
-                Link(pool[r][1], pool[r][5], sources.get(pool[r][6])) for r in related.get(a.id, [])
+                Link(pool[r].title, pool[r].link, sources.get(pool[r].source_id))
+                for r in related.get(a.id, [])
             ),
             language=a.language,
             image_url=a.image_url,
@@ -145,20 +118,12 @@ def edition_content(
         for a in articles
     )
     linked = {r for ids in related.values() for r in ids}
+    # Dated articles only (an undated one is as likely a page about the site), and none
+    # dated far ahead (a wrong date would keep an article at the top for ever).
     latest = tuple(
         Link(title, link, sources.get(source_id))
-        for _, title, link, source_id in session.execute(
-            select(Article.id, Article.title, Article.link, Article.source_id)
-            .where(
-                # Dated articles only: an undated one is as likely a page about the site.
-                Article.published_at.is_not(None),
-                # A wrong date far ahead would keep an article at the top for ever.
-                Article.published_at <= now + FUTURE_SLACK,
-                Article.link.is_not(None),
-                Article.id.not_in(shown | linked),
-            )
-            .order_by(Article.published_at.desc(), Article.id.desc())
-            .limit(LATEST)
+        for title, link, source_id in stored.latest(
+            session, leaving_out=shown | linked, until=now + FUTURE_SLACK, limit=LATEST
         )
     )
     return DigestContent(
@@ -188,37 +153,20 @@ def get_or_create_edition(
     filled in with the rendered digest in the same transaction.
     """
     key = content_key(article_ids)
-    edition = session.scalar(select(Edition).where(Edition.content_key == key))
+    edition = editions.edition_by_key(session, key)
     if edition is not None:
         return edition
     # Two planners may build the same edition at once; the unique keys decide who wins, and
     # both write the same rows.
-    session.execute(
-        insert_ignore(session, Edition).values(
-            content_key=key, created_at=now, subject="", html="", text=""
-        )
-    )
-    edition = session.scalars(select(Edition).where(Edition.content_key == key)).one()
+    edition = editions.add_edition(session, key, now)
     if not edition.html:
         content = edition_content(
             session, article_ids, settings, now, more_url=archive_url(settings, edition.id)
         )
         rendered = render_edition(content, settings.templates_dir, mailing=wiring.mailing(settings))
-        session.execute(
-            update(Edition)
-            .where(Edition.id == edition.id)
-            .values(subject=rendered.subject[:300], html=rendered.html, text=rendered.text)
-            .execution_options(synchronize_session=False)
-        )
-        session.refresh(edition)
+        editions.fill_edition(session, edition, rendered.subject, rendered.html, rendered.text)
     shown, left_out = digest_order(session, article_ids, settings)
-    rows = [
-        {"edition_id": edition.id, "article_id": article_id, "position": position}
-        for position, article_id in enumerate([*shown, *left_out])
-    ]
-    if rows:
-        session.execute(insert_ignore(session, EditionArticle), rows)
-    session.expire(edition, ["entries"])  # loaded with the edition, before these rows
+    editions.add_edition_articles(session, edition, [*shown, *left_out])
     return edition
 
 
@@ -227,8 +175,7 @@ def render_subject(
 ) -> str:
     """The subject alone: no "Read also" scoring or rendering, which a dry run needs not."""
     shown, left_out = digest_order(session, article_ids, settings)
-    rows = session.execute(select(Article.id, Article.title).where(Article.id.in_(shown)))
-    titles: dict[int, str] = {article_id: title for article_id, title in rows}
+    titles = stored.titles(session, shown)
     items = tuple(DigestItem(titles[i], None, "", None, None, "") for i in shown)
     content = DigestContent(list_name=settings.list_name, date=now, items=items, more=len(left_out))
     return subject_for(content, wiring.mailing(settings))

@@ -18,15 +18,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from digest import wiring
 from digest.config import Settings
 from digest.content import article_body, article_language, sanitize_html, summarize
 from digest.core.retry import backoff_until
 from digest.core.vocabulary import utcnow
-from digest.errors import FeedError, FetchError, InvalidInput, NotFound
+from digest.errors import FeedError, FetchError, InvalidInput
 from digest.gather import (
     FeedEntry,
     Fetched,
@@ -39,17 +37,18 @@ from digest.gather import (
     read_article,
     with_full_text,
 )
+from digest.gather.addresses import AddressRefused
 from digest.gather.fetch import retry_after_time
 from digest.gather.urls import host_of, link_variants, same_article_key
-from digest.sources import default_source_name
-from digest.store.db import get_engine, session_scope
+from digest.services.sources import default_source_name
+from digest.store import articles, gathering
+from digest.store.db import Session, get_engine, session_scope
 from digest.store.models import Article, Source
 
 # Turns a feed entry into the article row to store; raising leaves that entry out.
 EntryProcessor = Callable[[FeedEntry, int, datetime], Article]
 # A section page yields at most this many new articles per gather; the rest come next time.
 MAX_SECTION_ARTICLES = 20
-_QUERY_CHUNK = 5000
 # Fewer sources than this are gathered in this process: forking costs more than it saves.
 PROCESSES_FROM = 50
 
@@ -101,34 +100,16 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
 # --- what is new ------------------------------------------------------------------------------
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _QUERY_CHUNK):
-        yield values[start : start + _QUERY_CHUNK]
-
-
 def known_links(session: Session, links: Iterable[str]) -> set[str]:
     """Of ``links``, the `same_article_key`s of those stored under any of their forms, by
     any source (``?utm_source=``, ``amp/``, ``m.`` and ``www.`` make no new article)."""
     variants = sorted({v for link in links for v in link_variants(link)})
-    found: set[str] = set()
-    for chunk in _chunks(variants):
-        found.update(
-            same_article_key(link)
-            for link in session.scalars(select(Article.link).where(Article.link.in_(chunk)))
-            if link
-        )
-    return found
+    return {same_article_key(link) for link in articles.stored_links(session, variants)}
 
 
 def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(keys):
-        found.update(
-            session.scalars(
-                select(Article.key).where(Article.source_id == source_id, Article.key.in_(chunk))
-            )
-        )
-    return found
+    """Of ``keys``, those the source has stored already."""
+    return articles.known_keys(session, source_id, keys)
 
 
 def split_new(
@@ -237,6 +218,7 @@ class Collected:
     error: str | None = None
     retry_after: str | None = None  # the server's Retry-After header
     problems: list[str] = field(default_factory=list)  # articles of a section left out
+    refused: list[str] = field(default_factory=list)  # pages whose address is refused
 
 
 def _each(
@@ -300,6 +282,8 @@ def collect(
         for entry, page in zip(wanted, pages, strict=True):
             if not isinstance(page, Exception):
                 fuller[entry.key] = with_full_text(entry, page)
+            elif isinstance(page, AddressRefused):  # kept as the feed has it, and said why
+                collected.refused.append(f"full text not fetched: {page}")
         collected.entries = [fuller.get(e.key, e) for e in new]
         collected.full_text = sum(1 for e in collected.entries if e.full_text)
     except FetchError as exc:
@@ -329,61 +313,58 @@ def store(
             new, seen = split_new(session, state.id, collected.entries)
         made = make_articles(new, state.id, now, seen=seen, process=process)
     with session_scope(db_url) as session:
-        source = session.get(Source, state.id)
-        if source is None:
-            raise NotFound(f"no source with id {state.id}")
-        source.last_fetched_at = now
+        source = gathering.get_source(session, state.id)
         if collected.error is not None or collected.read is None:
-            error = collected.error or "nothing was read"
-            source.last_error = error[:2000]
-            source.error_count += 1
-            source.not_modified = False
+            failure = collected.error or "nothing was read"
             asked = retry_after_time(collected.retry_after, now)
-            retry = backoff_until(source.error_count, now, backoff_base, asked)
-            source.retry_after = retry
+            retry = backoff_until(source.error_count + 1, now, backoff_base, asked)
+            gathering.record_failure(session, source, now, failure, retry)
             return GatherResult(
                 source.id,
                 source.name,
-                error=error,
+                error=failure,
                 status="failed",
                 kind=source.kind,
                 retry_after=retry.isoformat() if retry else None,
             )
         got = collected.read
-        source.last_ok_at = now
-        source.error_count = 0
-        source.retry_after = None
-        source.not_modified = got.not_modified
+        gathering.record_fetched(session, source, now, not_modified=got.not_modified)
         if got.not_modified:
-            source.last_error = None
             return GatherResult(source.id, source.name, status="not modified", kind=source.kind)
         note = got.note
+        url = None
         if got.url != source.url:  # a feed found on the page: read it from now on
-            if session.scalar(select(Source.id).where(Source.url == got.url)) is None:
-                source.url = got.url
+            if not gathering.url_taken(session, got.url):
+                url = got.url
             else:
                 note = f"{note}; another source already reads it"
-        source.kind = got.kind
-        source.etag = (got.etag or "")[:500] or None
-        source.last_modified = (got.last_modified or "")[:200] or None
         stored = made or Stored()  # made above: the read brought a modified source
-        session.add_all(stored.articles)
-        if got.title and source.name == default_source_name(state.url):
-            source.name = got.title[:200]  # nobody named it: the feed's title is better
+        articles.add_articles(session, stored.articles)
+        # Nobody named it: the feed's title is better.
+        named = got.title if got.title and source.name == default_source_name(state.url) else None
         problems = stored.failed + collected.problems
-        left_out = None
+        error: str | None = None
         if problems:
             count = len(problems)
-            left_out = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(
-                problems
-            )
-        source.last_error = left_out[:2000] if left_out else None
+            error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(problems)
+        if collected.refused:
+            error = "; ".join([error, *collected.refused] if error else collected.refused)
+        gathering.record_read(
+            session,
+            source,
+            url=url,
+            kind=got.kind,
+            etag=got.etag,
+            last_modified=got.last_modified,
+            name=named,
+            error=error,
+        )
         return GatherResult(
             source.id,
             source.name,
             stored.new,
             stored.seen + collected.seen,
-            left_out,
+            error,
             kind=source.kind,
             note=note,
             full_text=sum(1 for e in collected.entries if e.full_text),
@@ -392,10 +373,7 @@ def store(
 
 def source_state(db_url: str, source_id: int) -> SourceState:
     with session_scope(db_url) as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            raise NotFound(f"no source with id {source_id}")
-        return SourceState.of(source)
+        return SourceState.of(gathering.get_source(session, source_id))
 
 
 def _skipped(state: SourceState, reason: str) -> GatherResult:
@@ -425,7 +403,7 @@ def gather_source(
 
 def source_ids(db_url: str) -> list[int]:
     with session_scope(db_url) as session:
-        return list(session.scalars(select(Source.id).order_by(Source.id)))
+        return gathering.source_ids(session)
 
 
 @dataclass(frozen=True)
@@ -566,7 +544,7 @@ def gather_all(
     each with its pool of threads; a few are gathered in this process."""
     now = now or utcnow()
     with session_scope(settings.database_url) as session:
-        states = [SourceState.of(s) for s in session.scalars(select(Source).order_by(Source.id))]
+        states = [SourceState.of(s) for s in gathering.sources(session)]
     results: list[GatherResult] = []
 
     def done(result: GatherResult) -> None:

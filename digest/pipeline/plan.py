@@ -13,31 +13,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
-
 from digest.config import Settings
 from digest.core.plan import Unsettled, decide, due_recipients
 from digest.core.schedule import ScheduleInfo, since
 from digest.core.vocabulary import DeliveryStatus, SendKind, SubscriberStatus, utcnow
 from digest.errors import InvalidInput
-from digest.pipeline.editions import (
-    CANDIDATES,
-    get_or_create_edition,
-    published_or_seen,
-    render_subject,
-)
-from digest.store.db import insert_ignore, session_scope
-from digest.store.models import (
-    Article,
-    Delivery,
-    Send,
-    Subscriber,
-    Topic,
-    source_topics,
-    subscriber_topics,
-)
-from digest.subscribers import find_subscriber
+from digest.pipeline.editions import CANDIDATES, get_or_create_edition, render_subject
+from digest.services.subscribers import find_subscriber
+from digest.store import articles, deliveries, plans, sends
+from digest.store.db import Session, session_scope
+from digest.store.deliveries import UNSETTLED
+from digest.store.models import Subscriber
 
 # --- the rules (pure) ---------------------------------------------------------------------
 
@@ -85,21 +71,12 @@ def allowed_sources(
     """Each subscriber's allowed sources: None (every source) for one with no topics, else
     the sources sharing at least one topic with them (possibly none).
 
-    One query per chunk of `size` subscribers: their topics, each joined to the sources that have
-    it. A subscriber with topics has at least one row (a NULL source where no source has
-    that topic); one with none has no row.
+    One query per chunk of `size` subscribers (digest.store.plans.topic_sources).
     """
     allowed: dict[int, set[int]] = {}
     ids = list(dict.fromkeys(subscriber_ids))
     for start in range(0, len(ids), size):
-        chunk = ids[start : start + size]
-        rows = session.execute(
-            select(subscriber_topics.c.subscriber_id, source_topics.c.source_id)
-            .outerjoin(source_topics, source_topics.c.topic_id == subscriber_topics.c.topic_id)
-            .where(subscriber_topics.c.subscriber_id.in_(chunk))
-            .distinct()
-        )
-        for subscriber_id, source_id in rows:
+        for subscriber_id, source_id in plans.topic_sources(session, ids[start : start + size]):
             sources = allowed.setdefault(subscriber_id, set())
             if source_id is not None:
                 sources.add(source_id)
@@ -128,13 +105,13 @@ def new_articles(
     for (sources, last_id), members in groups.items():
         ids: tuple[int, ...] = ()
         if sources is None or sources:
-            query = select(Article.id).where(Article.id > last_id)
-            if sources is not None:
-                query = query.where(Article.source_id.in_(sources))
-            if last_id == 0:
-                query = query.where(published_or_seen() >= window_start)
-            query = query.order_by(Article.id.desc()).limit(CANDIDATES)
-            ids = tuple(session.scalars(query))
+            ids = articles.new_article_ids(
+                session,
+                after=last_id,
+                sources=sources,
+                published_since=window_start if last_id == 0 else None,
+                limit=CANDIDATES,
+            )
         for member in members:
             result[member] = ids
     return result
@@ -162,12 +139,7 @@ def recipient_chunks(
     after = 0
     limit = min(first, size) if first else size
     while True:
-        query = select(Subscriber).where(
-            Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > after
-        )
-        if topic is not None:
-            query = query.where(Subscriber.topics.any(Topic.name == topic))
-        chunk = list(session.scalars(query.order_by(Subscriber.id).limit(limit)))
+        chunk = plans.confirmed_subscribers(session, after=after, limit=limit, topic=topic)
         if not chunk:
             return
         yield chunk
@@ -186,25 +158,18 @@ def schedule_info(sub: Subscriber) -> ScheduleInfo:
     )
 
 
-UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
-
-
 def unsettled_deliveries(
     session: Session, first: int | None = None, last: int | None = None
 ) -> list[Unsettled]:
     """Deliveries not settled yet, of subscribers with ids from `first` to `last`."""
-    query = select(
-        Delivery.id,
-        Delivery.subscriber_id,
-        Delivery.claimed_at,
-        Delivery.created_at,
-        Delivery.status,
-    ).where(Delivery.status.in_(UNSETTLED))
-    if first is not None and last is not None:
-        query = query.where(Delivery.subscriber_id.between(first, last))
     return [
-        Unsettled(i, s, claimed or created, deferred=status == DeliveryStatus.DEFERRED)
-        for i, s, claimed, created, status in session.execute(query)
+        Unsettled(
+            r.id,
+            r.subscriber_id,
+            r.claimed_at or r.created_at,
+            deferred=r.status == DeliveryStatus.DEFERRED,
+        )
+        for r in deliveries.unsettled_rows(session, first, last)
     ]
 
 
@@ -253,28 +218,13 @@ def plan_send(
                 # Written for good, so that the copies can go out while the next chunk
                 # is planned (a plan cut short leaves pending rows the sweep hands out).
                 session.commit()
-                ids = list(
-                    session.scalars(
-                        select(Delivery.id)
-                        .where(
-                            Delivery.send_id == plan.send_id,
-                            Delivery.subscriber_id.between(chunk[0].id, chunk[-1].id),
-                        )
-                        .order_by(Delivery.id)
-                    )
-                )
+                ids = deliveries.send_delivery_ids(session, plan.send_id, chunk[0].id, chunk[-1].id)
                 if ids:
                     on_chunk(ids)
         if plan.send_id is not None:
-            plan.delivery_ids = list(
-                session.scalars(
-                    select(Delivery.id)
-                    .where(Delivery.send_id == plan.send_id)
-                    .order_by(Delivery.id)
-                )
-            )
+            plan.delivery_ids = deliveries.send_delivery_ids(session, plan.send_id)
             if not plan.delivery_ids:  # every copy it meant to write existed already
-                session.execute(delete(Send).where(Send.id == plan.send_id))
+                sends.delete_send(session, plan.send_id)
                 plan.send_id = None
         return plan
 
@@ -310,57 +260,24 @@ def _plan_chunk(
     if kind is SendKind.DUE and decision.nothing_new:
         # Their slot came with nothing new: it is used up, so they wait for their next
         # slot rather than being mailed whenever the next article arrives.
-        session.execute(
-            update(Subscriber)
-            .where(Subscriber.id.in_(decision.nothing_new))
-            .values(slot_checked_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        plans.mark_slot_checked(session, decision.nothing_new, now)
     if plan.send_id is None and (decision.copies or decision.takeovers):
-        send = Send(created_at=now, kind=kind)
-        session.add(send)
-        session.flush()
-        plan.send_id = send.id
+        plan.send_id = sends.add_send(session, kind, now)
     taken = [t.delivery_id for t in decision.takeovers]
     if taken:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(taken))
-            .values(send_id=plan.send_id)
-            .execution_options(synchronize_session=False)
-        )
+        deliveries.move_to_send(session, taken, plan.send_id)
     for ids, members in decision.copies.items():
         if ids not in editions:
             edition = get_or_create_edition(session, ids, settings, now)
             editions[ids] = (edition.id, edition.subject)
             plan.editions.add(edition.id)
         edition_id, subject = editions[ids]
-        rows = [
-            {
-                "edition_id": edition_id,
-                "subscriber_id": m,
-                "send_id": plan.send_id,
-                "created_at": now,
-            }
-            for m in members
-        ]
-        session.execute(insert_ignore(session, Delivery), rows)
+        existing = deliveries.add_copies(session, edition_id, members, plan.send_id, now)
         # A subscriber whose row was not inserted already has a copy of this edition: say
         # which kind (sent, failed, or being sent by a send planned at the same moment).
-        existing = dict(
-            session.execute(
-                select(Delivery.subscriber_id, Delivery.send_id).where(
-                    Delivery.edition_id == edition_id, Delivery.subscriber_id.in_(members)
-                )
-            ).all()
-        )
         others = [m for m in members if existing.get(m) != plan.send_id]
         if others:
-            for status in session.scalars(
-                select(Delivery.status).where(
-                    Delivery.edition_id == edition_id, Delivery.subscriber_id.in_(others)
-                )
-            ):
+            for status in deliveries.copy_statuses(session, edition_id, others):
                 if status == DeliveryStatus.SENT:
                     plan.already_delivered += 1
                 elif status in UNSETTLED:

@@ -7,31 +7,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
-
 from digest import wiring
 from digest.config import Settings
 from digest.core.links import subscriber_links
-from digest.core.schedule import WEEKDAYS, day_of_month_text
 from digest.core.vocabulary import DeliveryStatus, utcnow
-from digest.pipeline.editions import edition_content, published_or_seen
+from digest.pipeline.editions import edition_content
 from digest.pipeline.plan import new_articles
 from digest.render.edition import personalize, render_edition
+from digest.services import sources, subscribers
+from digest.services.subscribers import find_subscriber
+from digest.store import articles as store_articles
+from digest.store import deliveries
 from digest.store.db import session_scope
-from digest.store.models import Article, Delivery, Source, Subscriber
-from digest.subscribers import find_subscriber
 
 
 def send_status(settings: Settings, send_id: int) -> dict[DeliveryStatus, int]:
     """How many deliveries of one send are in each state."""
     with session_scope(settings.database_url) as session:
-        rows = session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.send_id == send_id)
-            .group_by(Delivery.status)
-        )
-        return {DeliveryStatus(status): count for status, count in rows}
+        return deliveries.status_counts(session, send_id)
 
 
 def delivery_status(
@@ -42,96 +35,31 @@ def delivery_status(
     counts: Counter[DeliveryStatus] = Counter()
     with session_scope(settings.database_url) as session:
         if send_id is not None:
-            rows = session.execute(
-                select(Delivery.status, func.count())
-                .where(Delivery.send_id == send_id)
-                .group_by(Delivery.status)
-            )
-            counts.update({DeliveryStatus(status): n for status, n in rows})
-        for start in range(0, len(extra_ids), 1000):
-            query = select(Delivery.status, func.count()).where(
-                Delivery.id.in_(extra_ids[start : start + 1000])
-            )
-            if send_id is not None:
-                query = query.where(Delivery.send_id != send_id)
-            rows = session.execute(query.group_by(Delivery.status))
-            counts.update({DeliveryStatus(status): n for status, n in rows})
+            counts.update(deliveries.status_counts(session, send_id))
+        counts.update(deliveries.status_counts_of(session, extra_ids, besides_send=send_id))
     return dict(counts)
 
 
 def next_attempt(settings: Settings) -> datetime | None:
     """When the earliest deferred copy is tried again, if any is deferred."""
     with session_scope(settings.database_url) as session:
-        return session.scalar(
-            select(func.min(Delivery.next_attempt_at)).where(
-                Delivery.status == DeliveryStatus.DEFERRED
-            )
-        )
+        return deliveries.next_deferred_attempt(session)
 
 
 def failed_deliveries(settings: Settings, send_id: int) -> list[tuple[str, str]]:
     with session_scope(settings.database_url) as session:
-        rows = session.execute(
-            select(Subscriber.email, Delivery.last_error)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.FAILED)
-            .order_by(Delivery.id)
-        )
-        return [(email, error or "") for email, error in rows]
+        return deliveries.failed_of_send(session, send_id)
 
 
 def source_rows(settings: Settings) -> list[dict[str, Any]]:
-    """Every source with its article count (counted by the database) and last outcome."""
-    articles = (
-        select(Article.source_id, func.count().label("n")).group_by(Article.source_id).subquery()
-    )
-    with session_scope(settings.database_url) as session:
-        rows = session.execute(
-            select(Source, func.coalesce(articles.c.n, 0))
-            .options(selectinload(Source.topics))
-            .outerjoin(articles, articles.c.source_id == Source.id)
-            .order_by(Source.id)
-        )
-        return [
-            {
-                "id": s.id,
-                "name": s.name,
-                "url": s.url,
-                "kind": s.kind,
-                "full_text": s.full_text_mode,
-                "paused": s.paused,
-                "topics": s.topic_names,
-                "articles": count,
-                "last_ok_at": s.last_ok_at,
-                "last_error": s.last_error,
-                "error_count": s.error_count,
-                "retry_after": s.retry_after,
-                "not_modified": s.not_modified,
-            }
-            for s, count in rows
-        ]
+    """Every source with its article count (counted by the database) and last outcome:
+    the listing of the admin pages and the API, whole."""
+    return sources.source_listing(settings)["items"]
 
 
 def subscriber_rows(settings: Settings) -> list[dict[str, Any]]:
-    with session_scope(settings.database_url) as session:
-        return [
-            {
-                "id": s.id,
-                "email": s.email,
-                "name": s.name,
-                "status": s.status.value,
-                "frequency": s.frequency.value,
-                "weekday": WEEKDAYS[s.weekday],
-                "day_of_month": day_of_month_text(s.day_of_month),
-                "hour": s.hour,
-                "timezone": s.timezone,
-                "topics": s.topic_names,
-                "last_sent_at": s.last_sent_at,
-            }
-            for s in session.scalars(
-                select(Subscriber).options(selectinload(Subscriber.topics)).order_by(Subscriber.id)
-            )
-        ]
+    """Every subscriber: the listing of the admin pages and the API, whole."""
+    return subscribers.subscriber_listing(settings)["items"]
 
 
 def preview(
@@ -150,12 +78,7 @@ def preview(
         else:
             # The newest by publication (or first sight): not by id, which follows the order
             # in which the sources' fetches happened to finish.
-            latest = (
-                select(Article.id)
-                .order_by(published_or_seen().desc(), Article.id.desc())
-                .limit(settings.max_articles)
-            )
-            ids = tuple(session.scalars(latest))
+            ids = tuple(store_articles.newest_ids(session, settings.max_articles))
             name, subscriber_id = None, 0
         if not ids:
             return None

@@ -17,19 +17,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
-
 from digest import wiring
 from digest.config import Settings
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, confirm_url, link_url, make_confirm_token
 from digest.core.retry import RetryPolicy
-from digest.core.vocabulary import MailKind, MailStatus, SubscriberStatus, utcnow
+from digest.core.vocabulary import MailKind, MailStatus, utcnow
 from digest.errors import InvalidInput, PermanentError, TemporaryError
 from digest.mail import Transport
 from digest.mail.message import build_transactional_message, domain_of
 from digest.render.edition import environment
-from digest.store.db import affected_rows, session_scope
+from digest.store import mails
+from digest.store.db import Session, session_scope
 from digest.store.models import Subscriber, TransactionalMail
 
 # A confirmation or a welcome is wanted now, not tomorrow: a few tries, spaced by the
@@ -90,30 +88,12 @@ def queue_mail(
         status=MailStatus.PENDING,
         created_at=utcnow(),
     )
-    session.add(mail)
-    session.flush()
-    return mail.id
+    return mails.add_mail(session, mail)
 
 
 def claim_mail(session: Session, mail_id: int, claim_timeout: float) -> bool:
     """One UPDATE: pending rows, or rows whose sender died longer ago than the timeout."""
-    now = utcnow()
-    abandoned = (TransactionalMail.status == MailStatus.SENDING) & (
-        TransactionalMail.claimed_at < now - timedelta(seconds=claim_timeout)
-    )
-    result = session.execute(
-        update(TransactionalMail)
-        .where(
-            TransactionalMail.id == mail_id,
-            or_(TransactionalMail.status == MailStatus.PENDING, abandoned),
-        )
-        .values(
-            status=MailStatus.SENDING,
-            attempts=TransactionalMail.attempts + 1,
-            claimed_at=now,
-        )
-    )
-    return affected_rows(result) == 1
+    return mails.claim_mail(session, mail_id, claim_timeout, utcnow())
 
 
 def due_mails(
@@ -137,24 +117,8 @@ def due_mails(
     policy = policy or wiring.retry_policy(settings)
     grace = timedelta(seconds=min(QUEUED_GRACE, settings.claim_timeout))
     abandoned = now - timedelta(seconds=settings.claim_timeout)
-    pending = TransactionalMail.status == MailStatus.PENDING
     with session_scope(settings.database_url) as session:
-        found = session.execute(
-            select(TransactionalMail.id, TransactionalMail.status, TransactionalMail.attempts)
-            .add_columns(TransactionalMail.claimed_at)
-            .where(
-                or_(
-                    pending
-                    & (
-                        func.coalesce(TransactionalMail.claimed_at, TransactionalMail.created_at)
-                        <= now - grace
-                    ),
-                    (TransactionalMail.status == MailStatus.SENDING)
-                    & (TransactionalMail.claimed_at < abandoned),
-                )
-            )
-            .order_by(TransactionalMail.id)
-        ).all()
+        found = mails.due_mail_rows(session, queued_before=now - grace, abandoned_before=abandoned)
         ids: list[int] = []
         handed: list[int] = []
         for mail_id, status, attempts, claimed_at in found:
@@ -166,14 +130,7 @@ def due_mails(
                 handed.append(mail_id)
             ids.append(mail_id)
         if mark_handed_out:
-            # claimed_at on a pending row: when it was last handed to a sender.
-            for start in range(0, len(handed), 1000):
-                session.execute(
-                    update(TransactionalMail)
-                    .where(TransactionalMail.id.in_(handed[start : start + 1000]), pending)
-                    .values(claimed_at=now)
-                    .execution_options(synchronize_session=False)
-                )
+            mails.mark_mails_handed_out(session, handed, now)
     return ids
 
 
@@ -186,8 +143,7 @@ def send_mail(
         if not claim_mail(session, mail_id, settings.claim_timeout):
             return None
     with session_scope(settings.database_url) as session:
-        mail = session.get_one(TransactionalMail, mail_id)
-        sub = session.get(Subscriber, mail.subscriber_id)
+        mail, sub = mails.mail_with_subscriber(session, mail_id)
         now = utcnow()
         message_id = f"<digest.t{mail.id}@{domain_of(settings.from_address)}>"
         try:
@@ -203,21 +159,16 @@ def send_mail(
             )
             transport.send(msg)
         except TemporaryError as exc:
-            mail.last_error = str(exc)
-            if mail.attempts >= MAX_ATTEMPTS:
-                mail.status = MailStatus.FAILED
-            else:
-                mail.status = MailStatus.PENDING
-            return mail.status
+            status = MailStatus.FAILED if mail.attempts >= MAX_ATTEMPTS else MailStatus.PENDING
+            mails.record_mail(session, mail, status, error=str(exc))
+            return status
         except Exception as exc:  # permanent refusals, and bugs: this mail only
             known = isinstance(exc, PermanentError | InvalidInput)
-            mail.last_error = str(exc) if known else f"unexpected {type(exc).__name__}: {exc}"
-            mail.status = MailStatus.FAILED
-            return mail.status
-        mail.status = MailStatus.SENT
-        mail.sent_at = now
-        mail.message_id = message_id
-        return mail.status
+            error = str(exc) if known else f"unexpected {type(exc).__name__}: {exc}"
+            mails.record_mail(session, mail, MailStatus.FAILED, error=error)
+            return MailStatus.FAILED
+        mails.record_mail(session, mail, MailStatus.SENT, sent_at=now, message_id=message_id)
+        return MailStatus.SENT
 
 
 def send_due_mails(
@@ -268,11 +219,6 @@ def queue_confirmations(settings: Settings, subscriber_ids: Sequence[int]) -> li
     ids = sorted(set(subscriber_ids))
     for start in range(0, len(ids), 1000):  # under any database's limit on parameters
         with session_scope(settings.database_url) as session:
-            pending = session.scalars(
-                select(Subscriber)
-                .where(Subscriber.id.in_(ids[start : start + 1000]))
-                .where(Subscriber.status == SubscriberStatus.PENDING)
-                .order_by(Subscriber.id)
-            )
+            pending = mails.pending_subscribers(session, ids[start : start + 1000])
             mail_ids += [queue_mail(session, settings, sub, MailKind.CONFIRM) for sub in pending]
     return mail_ids

@@ -185,7 +185,7 @@ class Subscriber(Base):
     # When a scheduled send last found this subscriber due with nothing new: that slot is
     # used up, and they wait for their next one (digest.schedule).
     slot_checked_at: Mapped[datetime | None]
-    # Bounces (digest.bounces): hard ones in all, soft ones since the last copy accepted.
+    # Bounces (digest.services.bounces): hard ones in all, soft ones since the last copy accepted.
     hard_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
     soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
     last_bounce: Mapped[str | None] = mapped_column(Text)
@@ -253,7 +253,7 @@ class Send(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[SendKind] = mapped_column(_enum_column(SendKind))
-    # The error budget (digest.budget): paused after too many failures in a row.
+    # The error budget (digest.core.budget): paused after too many failures in a row.
     status: Mapped[SendStatus] = mapped_column(
         _enum_column(SendStatus), default=SendStatus.ACTIVE, server_default="active"
     )
@@ -344,6 +344,30 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+
+
+class AdminSession(Base):
+    """A signed-in admin console: the SHA-256 of the random id its cookie carries, and
+    what made it (an admin user's password, an API token, or DIGEST_ADMIN_TOKEN, whose
+    keyed hash is kept so that changing it ends the session)."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (
+        Index("ix_admin_sessions_admin_user_id", "admin_user_id"),
+        Index("ix_admin_sessions_api_token_id", "api_token_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="CASCADE")
+    )
+    api_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE")
+    )
+    admin_token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Webhook(Base):

@@ -47,6 +47,16 @@ def upgrade(url: str) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), "head")
+    checkpoint(url)
+
+
+def checkpoint(url: str) -> None:
+    """Into SQLite's file itself, as the chain leaves it: a copy of digest.db alone (a
+    backup, a test's template) then holds the schema, though a pooled connection stays
+    open. Nothing to do on other databases."""
+    with get_engine(url).connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 # The key of the PostgreSQL advisory lock that two `digest init` on one empty database
@@ -68,11 +78,7 @@ def create_from_baseline(url: str) -> bool:
             return False
         baseline.create(conn)
         conn.commit()
-        if conn.dialect.name == "sqlite":
-            # Into the file itself, as the chain leaves it: a copy of digest.db alone (a
-            # backup, a test's template) then holds the schema, though this pooled
-            # connection stays open.
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint(url)
     return True
 
 

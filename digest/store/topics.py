@@ -42,3 +42,21 @@ def known_topics(session: Session) -> list[str]:
 def topic_names(session: Session) -> list[str]:
     """Every topic named anywhere (by a source or a subscriber), sorted."""
     return list(session.scalars(select(Topic.name).order_by(Topic.name)))
+
+
+def unknown_topics(session: Session, names: list[str] | tuple[str, ...]) -> list[str]:
+    """Of these topic names (normalized), those no source has, sorted."""
+    wanted = normalize_topics(names)
+    return sorted(set(wanted) - set(known_topics(session))) if wanted else []
+
+
+def unknown_topics_problem(session: Session, names: list[str] | tuple[str, ...]) -> str | None:
+    """What to tell someone who chose a topic no source has (nothing would ever reach
+    them through it), or None."""
+    unknown = unknown_topics(session, names)
+    if not unknown:
+        return None
+    known = known_topics(session)
+    listed = ", ".join(known) if known else "none yet (give a source a topic first)"
+    which = ", ".join(repr(t) for t in unknown)
+    return f"no source has the topic {which}; the topics are: {listed}"

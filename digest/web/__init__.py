@@ -14,27 +14,24 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from digest import dispatch, metrics, wiring
-from digest.checks import broker_problem
+from digest import wiring
 from digest.config import Settings, get_settings
-from digest.core.links import UNSUBSCRIBE
 from digest.errors import DigestError
 from digest.pipeline.transactional import send_due_mails
+from digest.pipeline.webhooks import deliver_due as deliver_webhook_events
 from digest.render import default_templates_dir
-from digest.store import db
-from digest.store.models import Subscriber
-from digest.subscribers import subscriber_for_token, unsubscribe
+from digest.runtime import dispatch, metrics
+from digest.runtime.checks import broker_problem
+from digest.services import subscribers
+from digest.services.health import ping_database
 from digest.web.admin import add_admin
 from digest.web.api import create_api
 from digest.web.archive import archive_router
 from digest.web.auth import bearer_admin
+from digest.web.inbound import add_webhooks
 from digest.web.public import public_router
-from digest.web.webhooks import add_webhooks
-from digest.webhooks import deliver_due as deliver_webhook_events
 
 log = logging.getLogger(__name__)
 # In this process (no broker), due webhook events and transactional mails nobody is
@@ -54,7 +51,6 @@ def _sweep_loop(settings: Settings, stop: threading.Event, interval: float) -> N
     to the next one; each is claimed, so several web processes send it once)."""
     while not stop.wait(interval):
         try:
-            # Called by its full name: `webhooks` in this package is digest.web.webhooks.
             deliver_webhook_events(settings)
         except Exception:
             log.exception("delivering webhook events")
@@ -107,8 +103,7 @@ def create_app(
     def health() -> Response:
         report = {"status": "ok", "database": "ok"}
         try:
-            with db.get_engine(settings.database_url).connect() as conn:
-                conn.execute(text("SELECT 1"))
+            ping_database(settings)
         except Exception:
             # The reason goes to the log, not to whoever asks: it can name hosts and users.
             log.exception("health check: database unreachable")
@@ -133,29 +128,24 @@ def create_app(
         body = await run_in_threadpool(metrics.render, settings)
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
-    def subscriber(session: Session, purpose: str, token: str) -> Subscriber:
-        return subscriber_for_token(session, settings.secret_key, purpose, token)
-
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         # GET never unsubscribes: mail scanners follow links, people press buttons.
         try:
-            with db.session_scope(settings.database_url) as session:
-                sub = subscriber(session, UNSUBSCRIBE, token)
-                return page(request, "unsubscribe.html", email=sub.email, status_=sub.status)
+            email, status = subscribers.unsubscribe_link_state(settings, token)
         except DigestError as exc:
             return bad_link(request, str(exc))
+        return page(request, "unsubscribe.html", email=email, status_=status)
 
     @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_post(request: Request, token: str) -> HTMLResponse:
         # Both the RFC 8058 one-click POST (body List-Unsubscribe=One-Click) and the
         # button on the page land here; either way the token alone decides.
         try:
-            with db.session_scope(settings.database_url) as session:
-                sub = unsubscribe(session, subscriber(session, UNSUBSCRIBE, token).id)
-                message = f"{sub.email} will get no more digests."
+            email = subscribers.unsubscribe_by_link(settings, token)
         except DigestError as exc:
             return bad_link(request, str(exc))
+        message = f"{email} will get no more digests."
         return page(request, "message.html", title="Unsubscribed", message=message)
 
     app.include_router(public_router(settings, page))

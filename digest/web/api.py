@@ -18,12 +18,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from digest import dispatch, webhooks
 from digest.config import Settings
-from digest.errors import AlreadyExists, DigestError, InvalidField, InvalidInput, NotFound
-from digest.store import db
-from digest.web import actions
+from digest.errors import DigestError, NotFound
+from digest.runtime import dispatch
+from digest.services import deliveries, editions, sends, sources, subscribers, webhooks
+from digest.services.paging import MAX_PAGE
+from digest.web import jobs
 from digest.web.auth import bearer_admin
+from digest.web.errors import api_error
 
 PUBLIC = {"/openapi.json"}
 MAX_ID = 2**31 - 1
@@ -38,7 +40,7 @@ def _no_nul(value: str) -> str:
 Text = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)]
 Short = Annotated[str, Field(max_length=320), AfterValidator(_no_nul)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-Limit = Annotated[int, Query(ge=1, le=actions.MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Search = Annotated[str | None, Query(max_length=200), AfterValidator(lambda v: v and _no_nul(v))]
 
@@ -109,13 +111,6 @@ class WebhookIn(Body):
     )
 
 
-def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": message}
-    if field:
-        body["field"] = field
-    return JSONResponse(body, status_code=status)
-
-
 def create_api(
     settings: Settings, dispatcher_factory: Callable[[], dispatch.Dispatcher]
 ) -> FastAPI:
@@ -163,35 +158,27 @@ def create_api(
 
     @api.exception_handler(DigestError)
     async def digest_error(request: Request, exc: DigestError) -> JSONResponse:
-        if isinstance(exc, InvalidField):
-            return _error(422, str(exc), exc.field)
-        if isinstance(exc, NotFound):
-            return _error(404, str(exc))
-        if isinstance(exc, AlreadyExists):
-            return _error(409, str(exc))
-        if isinstance(exc, InvalidInput):
-            return _error(400, str(exc))
-        return _error(503, str(exc))
+        return api_error(exc)
 
     # --- sources ----------------------------------------------------------------------------
 
     @api.get("/sources", tags=["sources"])
     def sources_list(q: Search = None, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
-        return actions.list_sources(settings, q=q, limit=limit, offset=offset)
+        return sources.source_listing(settings, q=q, limit=limit, offset=offset)
 
     @api.post("/sources", status_code=201, tags=["sources"])
     def sources_create(body: SourceIn) -> dict[str, Any]:
-        return actions.create_source(
+        return jobs.add_source(
             settings, body.url, body.name, body.topics, full_text=body.full_text, check=body.check
         )
 
     @api.get("/sources/{source_id}", tags=["sources"])
     def sources_get(source_id: Id) -> dict[str, Any]:
-        return actions.get_source(settings, source_id)
+        return sources.source_details(settings, source_id)
 
     @api.patch("/sources/{source_id}", tags=["sources"])
     def sources_update(source_id: Id, body: SourcePatch) -> dict[str, Any]:
-        return actions.update_source(
+        return sources.change_source(
             settings,
             source_id,
             name=body.name,
@@ -202,18 +189,17 @@ def create_api(
 
     @api.delete("/sources/{source_id}", status_code=204, tags=["sources"])
     def sources_delete(source_id: Id) -> Response:
-        actions.delete_source(settings, source_id)
+        sources.delete_source(settings, source_id)
         return Response(status_code=204)
 
     @api.get("/sources/{source_id}/articles", tags=["sources"])
     def sources_articles(source_id: Id, limit: Limit = 20) -> list[dict[str, Any]]:
-        actions.get_source(settings, source_id)
-        return actions.recent_articles(settings, source_id, limit)
+        return sources.source_articles(settings, source_id, limit)
 
     @api.post("/gathers", tags=["sources"])
     def gathers_create(body: GatherIn) -> dict[str, Any]:
         """Gather every source now (in this process, or on the workers)."""
-        return {"results": actions.gather(settings, dispatcher_factory())}
+        return {"results": jobs.gather(dispatcher_factory())}
 
     # --- subscribers ------------------------------------------------------------------------
 
@@ -225,51 +211,51 @@ def create_api(
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        return actions.list_subscribers(
+        return subscribers.subscriber_listing(
             settings, q=q, status=status, topic=topic, limit=limit, offset=offset
         )
 
     @api.post("/subscribers", status_code=201, tags=["subscribers"])
     def subscribers_create(body: SubscriberIn) -> dict[str, Any]:
-        return actions.create_subscriber(settings, body.model_dump())
+        return subscribers.create_subscriber(settings, body.model_dump())
 
     @api.get("/subscribers/{subscriber_id}", tags=["subscribers"])
     def subscribers_get(subscriber_id: Id) -> dict[str, Any]:
-        return actions.get_subscriber(settings, subscriber_id)
+        return subscribers.subscriber_details(settings, subscriber_id)
 
     @api.patch("/subscribers/{subscriber_id}", tags=["subscribers"])
     def subscribers_update(subscriber_id: Id, body: SubscriberPatch) -> dict[str, Any]:
-        return actions.update_subscriber(settings, subscriber_id, body.model_dump())
+        return subscribers.change_subscriber(settings, subscriber_id, body.model_dump())
 
     @api.delete("/subscribers/{subscriber_id}", status_code=204, tags=["subscribers"])
     def subscribers_delete(subscriber_id: Id) -> Response:
-        actions.delete_subscriber(settings, subscriber_id)
+        subscribers.delete_subscriber(settings, subscriber_id)
         return Response(status_code=204)
 
     # --- editions, sends, deliveries ----------------------------------------------------
 
     @api.get("/editions", tags=["editions"])
     def editions_list(limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-        return actions.list_editions(settings, limit=limit, offset=offset)
+        return editions.edition_listing(settings, limit=limit, offset=offset)
 
     @api.get("/editions/{edition_id}", tags=["editions"])
     def editions_get(edition_id: Id) -> dict[str, Any]:
-        return actions.get_edition(settings, edition_id)
+        return editions.edition_details(settings, edition_id)
 
     @api.get("/sends", tags=["sends"])
     def sends_list(limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-        return actions.list_sends(settings, limit=limit, offset=offset)
+        return sends.send_listing(settings, limit=limit, offset=offset)
 
     @api.post("/sends", status_code=202, tags=["sends"])
     def sends_create(body: SendIn) -> JSONResponse:
         """Send now to every confirmed subscriber (or those of `topic`); answers at once
         with the send's id (null: nothing new for anyone)."""
-        send_id = actions.start_send(settings, dispatcher_factory(), body.topic)
+        send_id = jobs.start_send(settings, dispatcher_factory(), body.topic)
         return JSONResponse({"id": send_id}, status_code=202)
 
     @api.get("/sends/{send_id}", tags=["sends"])
     def sends_get(send_id: Id) -> dict[str, Any]:
-        return actions.get_send(settings, send_id)
+        return sends.send_progress(settings, send_id)
 
     @api.get("/deliveries", tags=["sends"])
     def deliveries_list(
@@ -279,7 +265,7 @@ def create_api(
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        return actions.list_deliveries(
+        return deliveries.delivery_listing(
             settings,
             send_id=send_id,
             edition_id=edition_id,
@@ -292,11 +278,11 @@ def create_api(
     def test_sends_create(body: TestSendIn) -> dict[str, Any]:
         """Mail the next digest of `as` (a subscriber; else the latest articles) to `email`.
         Uses up nothing."""
-        return actions.test_send(settings, dispatcher_factory(), body.email, body.as_)
+        return jobs.test_send(dispatcher_factory(), body.email, body.as_)
 
     @api.get("/preview", tags=["sends"])
     def preview(subscriber: Search = None) -> dict[str, Any]:
-        found = actions.preview(settings, subscriber)
+        found = jobs.preview(settings, subscriber)
         if found is None:
             raise NotFound("nothing new to show")
         return found
@@ -305,25 +291,20 @@ def create_api(
 
     @api.get("/webhooks", tags=["webhooks"])
     def webhooks_list() -> list[dict[str, Any]]:
-        with db.session_scope(settings.database_url) as session:
-            return webhooks.webhook_rows(session)
+        return webhooks.list_webhooks(settings)
 
     @api.post("/webhooks", status_code=201, tags=["webhooks"])
     def webhooks_create(body: WebhookIn) -> dict[str, Any]:
         """Add a webhook; the answer is the only time its secret is shown."""
-        with db.session_scope(settings.database_url) as session:
-            hook = webhooks.add_webhook(session, body.url, body.events, body.secret)
-            return {"id": hook.id, "url": hook.url, "events": hook.events, "secret": hook.secret}
+        return webhooks.create_webhook(settings, body.url, body.events, body.secret)
 
     @api.delete("/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
     def webhooks_delete(webhook_id: Id) -> Response:
-        with db.session_scope(settings.database_url) as session:
-            webhooks.remove_webhook(session, webhook_id)
+        webhooks.delete_webhook(settings, webhook_id)
         return Response(status_code=204)
 
     @api.get("/webhooks/{webhook_id}/attempts", tags=["webhooks"])
     def webhooks_attempts(webhook_id: Id) -> list[dict[str, Any]]:
-        with db.session_scope(settings.database_url) as session:
-            return webhooks.attempt_rows(session, webhook_id)
+        return webhooks.webhook_attempts(settings, webhook_id)
 
     return api

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.render.edition import RenderedEdition, personalize
-from digest.web import actions
+from digest.services import editions
 
 Page = Callable[..., HTMLResponse]
 ARCHIVE_PAGE = 50
@@ -25,13 +25,13 @@ def archive_router(settings: Settings, page: Page) -> APIRouter:
 
     @router.get("/archive", response_class=HTMLResponse)
     def archive_list(request: Request) -> HTMLResponse:
-        editions = actions.list_editions(settings, limit=ARCHIVE_PAGE)["items"]
-        return page(request, "archive.html", title="Archive", editions=editions)
+        listed = editions.edition_listing(settings, limit=ARCHIVE_PAGE)["items"]
+        return page(request, "archive.html", title="Archive", editions=listed)
 
     @router.get("/archive/{edition_id}", response_class=HTMLResponse)
     def archive_edition(request: Request, edition_id: int) -> HTMLResponse:
         try:
-            edition = actions.get_edition(settings, edition_id)
+            edition = editions.edition_details(settings, edition_id)
         except DigestError as exc:
             return page(request, "message.html", 404, title="Not in the archive", message=str(exc))
         html, _ = personalize(

@@ -1,14 +1,14 @@
 """Who is asking: the admin session cookie (pages) and Bearer tokens (API, metrics).
 
-The cookie is signed (itsdangerous) and holds the admin's id (0: signed in with
-DIGEST_ADMIN_TOKEN, with a fingerprint of that token so changing it signs everyone out)
-and a random nonce that is also the CSRF token every admin form carries. It is HttpOnly,
-SameSite=Lax, and Secure when DIGEST_BASE_URL is https.
+The cookie is signed (itsdangerous) and holds two random values and nothing else: the id
+of a session row (digest.services.admins: the row says who, and ends when that admin
+signs out, changes password, has the API token revoked, or DIGEST_ADMIN_TOKEN changes,
+and after an idle timeout) and a nonce that is also the CSRF token every admin form
+carries. It is HttpOnly, SameSite=Lax, and Secure when DIGEST_BASE_URL is https.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from typing import Any
@@ -17,17 +17,13 @@ from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from digest.admins import TOKEN_ADMIN, Admin, admin_by_id, admin_for_token
 from digest.config import Settings
-from digest.store import db
+from digest.services import admins
+from digest.services.admins import Admin
 
 COOKIE = "digest_admin"
-SESSION_MAX_AGE = 12 * 3600
+SESSION_MAX_AGE = admins.SESSION_MAX_AGE
 CSRF_FIELD = "csrf"
-
-
-def _fingerprint(token: str | None) -> str:
-    return hashlib.sha256((token or "").encode()).hexdigest()[:16]
 
 
 class Sessions:
@@ -61,27 +57,21 @@ class Sessions:
         return secrets.token_urlsafe(24)
 
     def sign_in(self, response: Response, admin: Admin) -> None:
-        data: dict[str, Any] = {"a": admin.id, "n": self.new_nonce()}
-        if admin.by_token:
-            data["t"] = _fingerprint(self.settings.admin_token)
-        self.write(response, data)
+        session_id = admins.start_session(self.settings, admin)
+        self.write(response, {"s": session_id, "n": self.new_nonce()})
 
-    def sign_out(self, response: Response) -> None:
+    def sign_out(self, request: Request, response: Response) -> None:
+        session_id = self.read(request).get("s")
+        if isinstance(session_id, str):
+            admins.end_session(self.settings, session_id)
         response.delete_cookie(COOKIE, path="/")
 
     def admin(self, request: Request) -> Admin | None:
-        """The signed-in admin of this request (a database read for admin users)."""
-        data = self.read(request)
-        admin_id = data.get("a")
-        if not isinstance(admin_id, int):
+        """The signed-in admin of this request (one read of the session's row)."""
+        session_id = self.read(request).get("s")
+        if not isinstance(session_id, str):
             return None
-        if admin_id == 0:
-            token = self.settings.admin_token
-            if token and hmac.compare_digest(str(data.get("t", "")), _fingerprint(token)):
-                return TOKEN_ADMIN
-            return None
-        with db.session_scope(self.settings.database_url) as session:
-            return admin_by_id(session, admin_id)
+        return admins.session_admin(self.settings, session_id)
 
     def csrf_ok(self, request: Request, submitted: object) -> bool:
         nonce = self.read(request).get("n")
@@ -97,5 +87,4 @@ def bearer_admin(settings: Settings, header: str | None) -> Admin | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 500:
         return None
-    with db.session_scope(settings.database_url) as session:
-        return admin_for_token(session, token, settings.admin_token)
+    return admins.token_admin(settings, token)

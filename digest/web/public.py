@@ -15,21 +15,18 @@ from fastapi.responses import HTMLResponse
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import select
 
-from digest import dispatch
 from digest.config import Settings
 from digest.core.addresses import normalize_email
-from digest.core.links import PREFERENCES, UNSUBSCRIBE, link_path, read_confirm_token
-from digest.core.preferences import Preferences, preferences_from_form
+from digest.core.links import PREFERENCES, UNSUBSCRIBE, link_path
+from digest.core.preferences import Preferences
 from digest.core.schedule import MAX_DAY_OF_MONTH, WEEKDAYS
-from digest.core.vocabulary import Frequency, MailKind, SubscriberStatus
+from digest.core.vocabulary import Frequency, SubscriberStatus
 from digest.errors import DigestError, ExpiredLink, FieldErrors, InvalidInput
 from digest.pipeline.transactional import queue_mail
-from digest.store import db
-from digest.store.models import Subscriber
-from digest.store.topics import known_topics
-from digest.subscribers import confirm, sign_up, subscriber_for_token, update_preferences
+from digest.runtime import dispatch
+from digest.services import subscribers, topics
+from digest.services.subscribers import PreferencesPage
 
 Page = Callable[..., HTMLResponse]
 FIELDS = ("name", "frequency", "weekday", "day_of_month", "hour", "timezone")
@@ -99,8 +96,7 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
 
     @router.get("/subscribe", response_class=HTMLResponse)
     def subscribe_page(request: Request) -> HTMLResponse:
-        with db.session_scope(settings.database_url) as session:
-            choosable = known_topics(session)
+        choosable = topics.signup_topics(settings)
         values = Preferences().as_dict()
         return form_page(request, "subscribe.html", values, choosable, guess_timezone=True)
 
@@ -114,22 +110,13 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
         if form.get(HONEYPOT):
             # A bot: answer as if all went well, write and send nothing.
             return check_your_inbox(request, str(values["email"]).strip())
-        with db.session_scope(settings.database_url) as session:
-            choosable = known_topics(session)
-            errors: dict[str, str] = {}
-            try:
-                address = normalize_email(str(values["email"]))
-            except InvalidInput as exc:
-                errors["email"] = str(exc)
-            try:
-                prefs = preferences_from_form(form, values["topics"], choosable)
-            except FieldErrors as exc:
-                errors.update(exc.errors)
-            if errors:
-                return form_page(request, "subscribe.html", values, choosable, errors, status=400)
-            outcome = sign_up(session, address, prefs)
-            sub = session.get_one(Subscriber, outcome.subscriber_id)
-            mail_id = queue_mail(session, settings, sub, outcome.mail, preferences=prefs.as_dict())
+        try:
+            address, mail_id = subscribers.sign_up_from_form(
+                settings, str(values["email"]), form, values["topics"], queue_mail=queue_mail
+            )
+        except FieldErrors as exc:
+            choosable = topics.signup_topics(settings)
+            return form_page(request, "subscribe.html", values, choosable, exc.errors, status=400)
         mail(background, [mail_id])
         return check_your_inbox(request, address)
 
@@ -156,15 +143,7 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
             return page(
                 request, "confirm_invalid.html", 400, title="Invalid address", message=str(exc)
             )
-        mail_ids = []
-        with db.session_scope(settings.database_url) as session:
-            sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
-            if sub is not None:
-                prefs = Preferences.of(sub)
-                outcome = sign_up(session, address, prefs)
-                mail_ids.append(
-                    queue_mail(session, settings, sub, outcome.mail, preferences=prefs.as_dict())
-                )
+        mail_ids = subscribers.resend_confirmation(settings, address, queue_mail=queue_mail)
         mail(background, mail_ids)
         return check_your_inbox(request, address)
 
@@ -172,39 +151,27 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
     def confirm_page(request: Request, token: str) -> HTMLResponse:
         # GET never confirms: mail scanners follow links, people press buttons.
         try:
-            found = read_confirm_token(settings.secret_key, token, settings.confirm_max_age)
-            with db.session_scope(settings.database_url) as session:
-                sub = session.get(Subscriber, found.subscriber_id)
-                if sub is None:
-                    raise InvalidInput("this subscription no longer exists; sign up again")
-                return page(request, "confirm.html", email=sub.email)
+            email = subscribers.confirmation_address(settings, token)
         except DigestError as exc:
             return bad_confirm_link(request, exc)
+        return page(request, "confirm.html", email=email)
 
     @router.post("/confirm/{token}", response_class=HTMLResponse)
     def confirm_post(request: Request, token: str, background: BackgroundTasks) -> HTMLResponse:
-        mail_ids = []
         try:
-            found = read_confirm_token(settings.secret_key, token, settings.confirm_max_age)
-            with db.session_scope(settings.database_url) as session:
-                sub, newly = confirm(session, found)
-                if newly:
-                    mail_ids.append(queue_mail(session, settings, sub, MailKind.WELCOME))
-                email = sub.email
-                preferences = link_path(settings.secret_key, PREFERENCES, sub.id)
+            done = subscribers.confirm_from_link(settings, token, queue_mail=queue_mail)
         except DigestError as exc:
             return bad_confirm_link(request, exc)
-        mail(background, mail_ids)
-        return page(request, "confirmed.html", email=email, preferences_url=preferences)
+        mail(background, done.mail_ids)
+        preferences = link_path(settings.secret_key, PREFERENCES, done.subscriber_id)
+        return page(request, "confirmed.html", email=done.email, preferences_url=preferences)
 
     # --- preferences -----------------------------------------------------------------------
 
     def preferences_form(
         request: Request,
-        sub: Subscriber,
+        found: PreferencesPage,
         values: dict[str, Any],
-        choosable: list[str],
-        errors: dict[str, str] | None = None,
         status: int = 200,
         saved: bool = False,
     ) -> HTMLResponse:
@@ -212,47 +179,39 @@ def public_router(settings: Settings, page: Page) -> APIRouter:
             request,
             "preferences.html",
             values,
-            choosable,
-            errors,
+            found.topics,
+            found.errors,
             status,
-            email=sub.email,
-            status_=sub.status,
-            active=sub.status == SubscriberStatus.CONFIRMED,
+            email=found.email,
+            status_=found.status,
+            active=found.status == SubscriberStatus.CONFIRMED,
             saved=saved,
-            unsubscribe_url=link_path(settings.secret_key, UNSUBSCRIBE, sub.id),
+            unsubscribe_url=link_path(settings.secret_key, UNSUBSCRIBE, found.subscriber_id),
         )
 
-    def current_values(sub: Subscriber) -> dict[str, Any]:
-        return Preferences.of(sub).as_dict()
+    def invalid_link(request: Request, exc: DigestError) -> HTMLResponse:
+        return page(request, "message.html", 400, title="Invalid link", message=str(exc))
 
     @router.get("/preferences/{token}", response_class=HTMLResponse)
     def preferences_page(request: Request, token: str) -> HTMLResponse:
         try:
-            with db.session_scope(settings.database_url) as session:
-                sub = subscriber_for_token(session, settings.secret_key, PREFERENCES, token)
-                choosable = sorted(set(known_topics(session)) | set(sub.topic_names))
-                return preferences_form(request, sub, current_values(sub), choosable)
+            found = subscribers.preferences_for_link(settings, token)
         except DigestError as exc:
-            return page(request, "message.html", 400, title="Invalid link", message=str(exc))
+            return invalid_link(request, exc)
+        return preferences_form(request, found, found.values)
 
     @router.post("/preferences/{token}", response_class=HTMLResponse)
     async def preferences_post(request: Request, token: str) -> HTMLResponse:
         form = await request.form()
-        topics = [str(t) for t in form.getlist("topics")]
+        topics_chosen = [str(t) for t in form.getlist("topics")]
         try:
-            with db.session_scope(settings.database_url) as session:
-                sub = subscriber_for_token(session, settings.secret_key, PREFERENCES, token)
-                choosable = sorted(set(known_topics(session)) | set(sub.topic_names))
-                try:
-                    prefs = preferences_from_form(form, topics, choosable)
-                except FieldErrors as exc:
-                    values: dict[str, Any] = {k: form.get(k, "") for k in FIELDS}
-                    values["topics"] = topics
-                    return preferences_form(request, sub, values, choosable, exc.errors, 400)
-                update_preferences(session, sub.id, prefs)
-                session.flush()
-                return preferences_form(request, sub, current_values(sub), choosable, saved=True)
+            found = subscribers.save_preferences_from_form(settings, token, form, topics_chosen)
         except DigestError as exc:
-            return page(request, "message.html", 400, title="Invalid link", message=str(exc))
+            return invalid_link(request, exc)
+        if found.errors:
+            values: dict[str, Any] = {k: form.get(k, "") for k in FIELDS}
+            values["topics"] = topics_chosen
+            return preferences_form(request, found, values, 400)
+        return preferences_form(request, found, found.values, saved=True)
 
     return router

@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from smtp_sink import Sink, free_port
 
-from digest.samples_server import serve_samples
+from digest.runtime.samples import serve_samples
 from digest.store.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,7 @@ def env(
         DIGEST_CLAIM_TIMEOUT="2",
         DIGEST_OUTBOX_DIR=str(tmp_path / "outbox"),
         DIGEST_FIRST_DIGEST_DAYS="100000",  # the samples' dates are fixed
+        DIGEST_FETCH_ALLOW_NETWORKS=os.environ["DIGEST_FETCH_ALLOW_NETWORKS"],  # loopback
     )
     # What `digest init` does when a deployment is set up; every other command expects it.
     upgrade(environ["DIGEST_DATABASE_URL"])

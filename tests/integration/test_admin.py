@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from smtp_sink import Sink
 from sqlalchemy import func, select
 
-from digest.admins import add_admin, create_token
 from digest.config import Settings
+from digest.services.admins import add_admin, create_token
 from digest.store import db
 from digest.store.models import Delivery, Subscriber
 
@@ -615,3 +615,35 @@ def test_the_admin_finds_a_sites_feed_and_changes_a_source(client: TestClient) -
     assert (
         client.get(f"/api/v1/sources/{source['id']}", headers=BEARER).json()["name"] == "The Quay"
     )
+
+
+def test_the_admin_opml_import_is_the_cli_one_with_folders_as_topics(client: TestClient) -> None:
+    assert sign_in(client, token=TOKEN).status_code == 303
+    csrf = csrf_of(client.get("/admin/sources").text)
+    opml = (
+        b'<?xml version="1.0"?>\n<opml version="2.0"><head><title>x</title></head><body>\n'
+        b'<outline text="Harbour"><outline text="Log" xmlUrl="https://example.org/log.xml"/>'
+        b"</outline>\n"
+        b'<outline text="Bad" xmlUrl="ftp://example.org/x"/>\n'
+        b"</body></opml>\n"
+    )
+
+    def send() -> Any:
+        return client.post(
+            "/admin/sources/import",
+            data={"csrf": csrf},
+            files={"file": ("feeds.opml", opml, "text/x-opml")},
+        )
+
+    first = send()
+    assert first.status_code == 200 and "Added 1" in first.text and "line 4" in first.text
+    (source,) = client.get("/api/v1/sources", headers=BEARER).json()["items"]
+    assert source["url"] == "https://example.org/log.xml" and source["topics"] == ["harbour"]
+    again = send()
+    assert "Added 0, 1 already added" in again.text
+    refused = client.post(
+        "/admin/sources/import",
+        data={"csrf": csrf},
+        files={"file": ("feeds.opml", b"not xml", "text/x-opml")},
+    )
+    assert refused.status_code == 400 and "not an OPML file" in refused.text

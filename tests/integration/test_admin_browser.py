@@ -16,8 +16,8 @@ import uvicorn
 from smtp_sink import Sink, free_port
 from test_browser import CHROMIUM_FLAGS, chromium  # noqa: F401  (the fixture)
 
-from digest.admins import add_admin
 from digest.config import Settings
+from digest.services.admins import add_admin
 from digest.store import db
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,9 +24,9 @@ from celery.beat import PersistentScheduler
 from celery.schedules import crontab
 from smtp_sink import Sink
 
+from digest.services.subscribers import add_subscriber
 from digest.store import db
 from digest.store.models import Article, Source
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 ZONE = "Asia/Kathmandu"  # UTC+05:45: the local hour is not the UTC hour

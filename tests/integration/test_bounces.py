@@ -28,10 +28,10 @@ from digest import pipeline
 from digest.config import Settings
 from digest.core.verp import delivery_for_address
 from digest.mail.dkim import dns_record
-from digest.samples_server import seed_samples, serve_samples
+from digest.runtime.samples import seed_samples, serve_samples
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Delivery, Subscriber
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 DSN = ROOT / "tests" / "fixtures" / "dsn"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.samples_server import serve_samples
+from digest.runtime.samples import serve_samples
 from digest.store.schema import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +31,7 @@ def runner(tmp_path: Path, database_url: str) -> Run:
         DIGEST_DATABASE_URL=database_url,
         # The samples have fixed publication dates: a first digest reaches back to them.
         DIGEST_FIRST_DIGEST_DAYS="100000",
+        DIGEST_FETCH_ALLOW_NETWORKS=os.environ["DIGEST_FETCH_ALLOW_NETWORKS"],  # loopback
     )
 
     def digest(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:

@@ -25,9 +25,9 @@ from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail import SmtpTransport
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Article, Delivery, Source
-from digest.subscribers import add_subscriber
 
 pytestmark = pytest.mark.integration
 

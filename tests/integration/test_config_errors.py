@@ -164,3 +164,64 @@ def test_a_worker_without_its_database_does_not_start(run: Run) -> None:
         )
     )
     assert line.startswith("error: DIGEST_DATABASE_URL: cannot open the SQLite database")
+
+
+def test_init_writes_a_random_secret_key_once_and_later_commands_use_it(
+    run: Run, tmp_path: Path
+) -> None:
+    first = run("init")
+    assert first.returncode == 0, first.stderr
+    env = tmp_path / ".env"
+    assert f"Wrote a new random DIGEST_SECRET_KEY to {env}" in first.stdout.replace("\n", "")
+    key = next(
+        line.partition("=")[2]
+        for line in env.read_text().splitlines()
+        if line.startswith("DIGEST_SECRET_KEY=")
+    )
+    assert len(key) >= 48 and key != "change-me-in-production"
+    again = run("init")
+    assert again.returncode == 0 and "Wrote" not in again.stdout
+    assert env.read_text().count("DIGEST_SECRET_KEY=") == 1
+    # The key is what the settings read from now on: public links no longer warn.
+    checked = run("check", "--json", DIGEST_BASE_URL="https://news.example.org")
+    assert "DIGEST_SECRET_KEY is the default" not in checked.stdout
+
+
+def test_serve_refuses_the_default_secret_key_beyond_loopback(run: Run) -> None:
+    assert run("init", DIGEST_SECRET_KEY="change-me-in-production").returncode == 0
+    line = only_error(
+        run(
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+            DIGEST_SECRET_KEY="change-me-in-production",
+        )
+    )
+    assert line.startswith("error: DIGEST_SECRET_KEY is the default")
+    assert "served on 0.0.0.0" in line and "sign in to the admin" in line
+    public = only_error(
+        run(
+            "serve",
+            "--port",
+            str(free_port()),
+            DIGEST_SECRET_KEY="change-me-in-production",
+            DIGEST_BASE_URL="https://news.example.org",
+        )
+    )
+    assert "DIGEST_BASE_URL is https://news.example.org" in public
+
+
+def test_check_for_production_names_the_default_key_and_local_links_as_errors(
+    run: Run,
+) -> None:
+    assert run("init", DIGEST_SECRET_KEY="change-me-in-production").returncode == 0
+    laptop = run("check", "--json", DIGEST_SECRET_KEY="change-me-in-production")
+    assert laptop.returncode == 0, laptop.stdout
+    production = run("check", "--json", "--production", DIGEST_SECRET_KEY="change-me-in-production")
+    assert production.returncode == 1
+    import json
+
+    found = {c["name"]: c["status"] for c in json.loads(production.stdout)}
+    assert found["secret key"] == "error" and found["base url"] == "error"

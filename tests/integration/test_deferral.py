@@ -17,12 +17,13 @@ from aiosmtpd.controller import Controller
 from smtp_sink import Sink, free_port
 from sqlalchemy import func, select
 
-from digest import dispatch, pipeline, wiring
+from digest import pipeline, wiring
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, SendKind, utcnow
+from digest.runtime import dispatch
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Article, Delivery, Send, Source
-from digest.subscribers import add_subscriber
 
 pytestmark = pytest.mark.integration
 

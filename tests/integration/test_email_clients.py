@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from digest.render.edition import Mailing, personalize, render_edition
-from digest.showcase import SHOWCASE
+from digest.runtime.showcase import SHOWCASE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOIUSE = ROOT / ".cache" / "node" / "node_modules" / "doiuse-email" / "index.js"

@@ -18,7 +18,7 @@ import httpx
 import lxml.html
 import pytest
 
-from digest.samples_server import SAMPLES
+from digest.runtime.samples import SAMPLES
 
 pytestmark = pytest.mark.integration
 

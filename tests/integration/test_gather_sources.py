@@ -16,7 +16,7 @@ from web_site import Site, serve_site
 from digest import pipeline
 from digest.config import Settings
 from digest.gather import FeedEntry
-from digest.sources import add_source
+from digest.services.sources import add_source
 from digest.store import db
 from digest.store.models import Article, Source
 

@@ -27,11 +27,11 @@ from sqlalchemy import select
 from digest import pipeline
 from digest.config import Settings
 from digest.mail import transport_from_url
-from digest.samples_server import serve_samples
-from digest.sources import add_source
+from digest.runtime.samples import serve_samples
+from digest.services.sources import add_source
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Article
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from digest import importing
 from digest.core.vocabulary import SubscriberStatus
 from digest.errors import InvalidInput
+from digest.services import importing
+from digest.services.sources import add_source
+from digest.services.subscribers import add_subscriber, unsubscribe
 from digest.store import db, schema
 from digest.store.models import Subscriber
-from digest.subscribers import add_subscriber, unsubscribe
 
 HEADER = "email,name,status,frequency,weekday,day_of_month,hour,timezone,topics\n"
 GOOD = (
@@ -30,8 +31,16 @@ GOOD = (
 
 @pytest.fixture
 def url(database_url: str) -> str:
-    schema.upgrade(database_url)
-    return database_url
+    return install(database_url)
+
+
+def install(url: str) -> str:
+    """A migrated database with sources about the topics the lists below name."""
+    schema.upgrade(url)
+    with db.session_scope(url) as session:
+        add_source(session, "https://city.example.org/feed", topics=["city", "harbour"])
+        add_source(session, "https://arts.example.org/feed", topics=["arts"])
+    return url
 
 
 def run_import(url: str, text: str, **kwargs: object) -> importing.ImportResult:
@@ -127,7 +136,7 @@ def test_export_then_import_round_trips_into_an_empty_database(
     text = export(url)
     assert text.startswith(HEADER) and text.count("\n") == 5
     other = f"sqlite:///{tmp_path / 'other.db'}"
-    schema.upgrade(other)
+    install(other)
     result = run_import(other, text)
     assert (result.imported, result.errors) == (4, [])
     assert export(other) == text
@@ -275,3 +284,44 @@ def cli_env(url: str, env: dict[str, str], *args: str) -> subprocess.CompletedPr
         env={**os.environ, "DIGEST_DATABASE_URL": url, **env},
         timeout=120,
     )
+
+
+def test_a_name_that_is_a_formula_is_exported_as_text_and_imports_back_unchanged(
+    url: str, tmp_path: Path
+) -> None:
+    # A public sign-up can choose its own name: nothing in it may run in a spreadsheet.
+    formula = "=cmd|'/C calc'!A0"
+    with db.session_scope(url) as session:
+        add_subscriber(session, "-dash@example.org", name=formula, confirmed=True)
+        add_subscriber(session, "plain@example.org", name="@home +1", confirmed=True)
+    text = export(url)
+    rows = {line.split(",")[0]: line for line in text.splitlines()[1:]}
+    assert rows["'-dash@example.org"].split(",", 1)[1].startswith("'=cmd|")
+    assert ",'@home +1," in rows["plain@example.org"]
+    assert not any(
+        cell.startswith(("=", "+", "-", "@")) for r in rows.values() for cell in r.split(",")
+    )
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    install(other)
+    assert run_import(other, text).imported == 2
+    with db.session_scope(other) as session:
+        names = {s.email: s.name for s in session.query(Subscriber)}
+    assert names == {"-dash@example.org": formula, "plain@example.org": "@home +1"}
+    assert export(other) == text
+
+
+def test_a_topic_no_source_has_refuses_its_row_naming_the_topics_there_are(url: str) -> None:
+    # Nothing would ever reach that subscriber through it: "Nothing new" forever.
+    result = run_import(
+        url, HEADER + "ann@example.org,,,,,,,,city\n" + "bo@example.org,,,,,,,,city|Sports\n"
+    )
+    assert result.imported == 1
+    [error] = result.errors
+    assert (error.line, error.email) == (3, "bo@example.org")
+    assert (
+        error.error
+        == "topics: no source has the topic 'sports'; the topics are: arts, city, harbour"
+    )
+    # Asked for, the topic is made.
+    made = run_import(url, HEADER + "bo@example.org,,,,,,,,city|Sports\n", new_topics=True)
+    assert (made.imported, made.errors) == (1, [])

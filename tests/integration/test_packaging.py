@@ -55,7 +55,7 @@ def test_the_wheel_contains_the_templates_in_the_package(wheel: Path) -> None:
         assert f"digest/templates/{template}" in names
     # The rest of the package is still there.
     assert {
-        "digest/cli.py",
+        "digest/cli/__init__.py",
         "workers/tasks.py",
         "digest/store/migrations/env.py",
         "digest/store/migrations/manifest.txt",

@@ -17,11 +17,11 @@ from digest import pipeline
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.mail import OutboxTransport, SmtpTransport
-from digest.samples_server import seed_samples, serve_samples
-from digest.sources import add_source
+from digest.runtime.samples import seed_samples, serve_samples
+from digest.services.sources import add_source
+from digest.services.subscribers import add_subscriber, find_subscriber, unsubscribe
 from digest.store import db, schema
 from digest.store.models import Article, Delivery, Edition, Send, Source
-from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ARTICLES = 18  # 7 RSS + 5 Atom + 4 JSON Feed + 2 article pages
@@ -54,7 +54,7 @@ def subscribe(settings: Settings, email: str, topics: list[str] | None = None) -
         return add_subscriber(session, email, confirmed=True, topics=topics).id
 
 
-def outbox_messages(settings: Settings) -> list:  # type: ignore[type-arg]  # a bare generic
+def outbox_messages(settings: Settings) -> list:  # type: ignore[type-arg]
     return [
         message_from_bytes(p.read_bytes(), policy=default)
         for p in sorted(settings.outbox_dir.glob("*.eml"))
@@ -68,7 +68,7 @@ def send_now(settings: Settings, **collaborators: Any) -> pipeline.SendPlan:
     return plan
 
 
-def test_gather_stores_clean_articles_and_dedupes_on_the_next_run(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_gather_stores_clean_articles_and_dedupes_on_the_next_run(settings, samples) -> None:  # type: ignore[no-untyped-def]
     results = pipeline.gather_all(settings)
     assert [r.error for r in results] == [None] * 5
     assert sum(r.new for r in results) == SAMPLE_ARTICLES
@@ -90,7 +90,7 @@ def test_gather_stores_clean_articles_and_dedupes_on_the_next_run(settings, samp
     assert sum(r.seen for r in again) == SAMPLE_ARTICLES
 
 
-def test_a_broken_source_records_its_error_and_spares_the_others(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_a_broken_source_records_its_error_and_spares_the_others(settings, samples) -> None:  # type: ignore[no-untyped-def]
     with db.session_scope(settings.database_url) as session:
         add_source(session, f"{samples}/missing.rss", name="Missing")
         add_source(session, f"{samples}/subscribers.json", name="Not a feed")
@@ -106,7 +106,7 @@ def test_a_broken_source_records_its_error_and_spares_the_others(settings, sampl
         assert broken.last_ok_at is None
 
 
-def test_send_now_gives_each_subscriber_their_topics_once(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_send_now_gives_each_subscriber_their_topics_once(settings, samples) -> None:  # type: ignore[no-untyped-def]
     pipeline.gather_all(settings)
     everyone = subscribe(settings, "all@example.org")
     culture = subscribe(settings, "culture@example.org", ["culture"])
@@ -143,7 +143,7 @@ def test_send_now_gives_each_subscriber_their_topics_once(settings, samples) -> 
     assert len(outbox_messages(settings)) == 3
 
 
-def test_only_new_articles_go_out_in_the_next_digest(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_only_new_articles_go_out_in_the_next_digest(settings, samples) -> None:  # type: ignore[no-untyped-def]
     pipeline.gather_all(settings)
     subscribe(settings, "reader@example.org")
     send_now(settings)
@@ -168,7 +168,7 @@ def test_only_new_articles_go_out_in_the_next_digest(settings, samples) -> None:
     assert len(outbox_messages(settings)) == 2
 
 
-def test_dry_run_writes_nothing(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_dry_run_writes_nothing(settings, samples) -> None:  # type: ignore[no-untyped-def]
     pipeline.gather_all(settings)
     subscribe(settings, "a@example.org")
     subscribe(settings, "b@example.org", ["harbour"])
@@ -185,7 +185,7 @@ def test_dry_run_writes_nothing(settings, samples) -> None:  # type: ignore[no-u
     assert {c.email: c.subject for c in real.copies} == {c.email: c.subject for c in plan.copies}
 
 
-def test_a_retried_batch_never_mails_anyone_twice(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_a_retried_batch_never_mails_anyone_twice(settings, samples) -> None:  # type: ignore[no-untyped-def]
     pipeline.gather_all(settings)
     for i in range(3):
         subscribe(settings, f"r{i}@example.org")
@@ -199,7 +199,7 @@ def test_a_retried_batch_never_mails_anyone_twice(settings, samples) -> None:  #
     assert len(outbox_messages(settings)) == 3
 
 
-def test_who_leaves_between_planning_and_sending_gets_nothing(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_who_leaves_between_planning_and_sending_gets_nothing(settings, samples) -> None:  # type: ignore[no-untyped-def]
     pipeline.gather_all(settings)
     subscribe(settings, "stays@example.org")
     leaves = subscribe(settings, "leaves@example.org")
@@ -219,7 +219,7 @@ def test_who_leaves_between_planning_and_sending_gets_nothing(settings, samples)
     }
 
 
-def test_scheduled_send_only_reaches_subscribers_whose_hour_has_come(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_scheduled_send_only_reaches_subscribers_whose_hour_has_come(settings, samples) -> None:  # type: ignore[no-untyped-def]
     pipeline.gather_all(settings)
     now = utcnow()
     # Signed up before the last hour's slot but after yesterday's later slot.
@@ -236,7 +236,7 @@ def test_scheduled_send_only_reaches_subscribers_whose_hour_has_come(settings, s
 
 def test_temporary_smtp_failure_is_retried_and_a_refused_recipient_bounced(
     settings, samples, smtp
-) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+) -> None:  # type: ignore[no-untyped-def]
     sink, url = smtp
     sink.replies["later@example.org"] = ["451 4.7.1 greylisted", "451 4.7.1 greylisted"]
     sink.replies["gone@example.org"] = ["550 5.1.1 no such user"]
@@ -264,7 +264,7 @@ def test_temporary_smtp_failure_is_retried_and_a_refused_recipient_bounced(
         assert "550 5.1.1 no such user" in (row.last_error or "")
 
 
-def test_preview_renders_without_writing(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_preview_renders_without_writing(settings, samples) -> None:  # type: ignore[no-untyped-def]
     assert pipeline.preview(settings) is None
     pipeline.gather_all(settings)
     # The latest few: "Read also" links the earlier sample articles on the same stories.
@@ -276,7 +276,7 @@ def test_preview_renders_without_writing(settings, samples) -> None:  # type: ig
         assert session.scalar(select(func.count()).select_from(Edition)) == 0
 
 
-def test_a_copy_left_unsent_by_a_stopped_send_is_taken_over_later(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_a_copy_left_unsent_by_a_stopped_send_is_taken_over_later(settings, samples) -> None:  # type: ignore[no-untyped-def]
     pipeline.gather_all(settings)
     subscribe(settings, "patient@example.org")
     abandoned = pipeline.plan_send(settings, kind="now")  # the process stops before sending
@@ -295,8 +295,8 @@ def test_a_copy_left_unsent_by_a_stopped_send_is_taken_over_later(settings, samp
     assert pipeline.send_status(settings, taken_over.send_id or 0) == {DeliveryStatus.SENT: 1}
 
 
-def test_an_entry_that_breaks_processing_is_left_out_and_reported(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
-    def choke_on_jazz(entry, source_id, now):  # type: ignore[no-untyped-def]  # a stand-in with the patched function's arguments
+def test_an_entry_that_breaks_processing_is_left_out_and_reported(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    def choke_on_jazz(entry, source_id, now):  # type: ignore[no-untyped-def]
         if "Jazz Festival" in entry.content_html:
             raise ValueError("cannot summarize this")
         return pipeline.article_from_entry(entry, source_id, now)
@@ -314,9 +314,9 @@ def test_an_entry_that_breaks_processing_is_left_out_and_reported(settings, samp
     assert again["Culture Notes"].new == 2 and again["Culture Notes"].error is None
 
 
-def test_removing_a_source_and_a_subscriber_takes_their_rows_along(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
-    from digest.sources import remove_source
-    from digest.subscribers import remove_subscriber
+def test_removing_a_source_and_a_subscriber_takes_their_rows_along(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    from digest.services.sources import remove_source
+    from digest.services.subscribers import remove_subscriber
 
     pipeline.gather_all(settings)
     subscribe(settings, "leaving@example.org")
@@ -331,8 +331,8 @@ def test_removing_a_source_and_a_subscriber_takes_their_rows_along(settings, sam
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
 
 
-def test_a_bug_met_on_one_copy_fails_that_copy_only(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
-    def choke_on_zed(settings, rendered, sub, message_id, now):  # type: ignore[no-untyped-def]  # a stand-in with the patched function's arguments
+def test_a_bug_met_on_one_copy_fails_that_copy_only(settings, samples) -> None:  # type: ignore[no-untyped-def]
+    def choke_on_zed(settings, rendered, sub, message_id, now):  # type: ignore[no-untyped-def]
         if sub.name == "Zed":
             raise KeyError("placeholder")
         return pipeline.compose(settings, rendered, sub, message_id, now)
@@ -353,7 +353,7 @@ def test_a_bug_met_on_one_copy_fails_that_copy_only(settings, samples) -> None: 
     assert len(outbox_messages(settings)) == 2
 
 
-def test_taking_over_a_copy_of_someone_not_due_counts_nobody_in_flight(settings, samples) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+def test_taking_over_a_copy_of_someone_not_due_counts_nobody_in_flight(settings, samples) -> None:  # type: ignore[no-untyped-def]
     # A send --now that is never delivered, then, after the claim timeout, a scheduled send
     # before the subscriber's hour has come: the abandoned copy is taken over, and the
     # report counts it as such (it once said in_flight = -1).

@@ -10,9 +10,9 @@ import pytest
 
 from digest import pipeline
 from digest.config import Settings
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Article, Source, Subscriber
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOT = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)  # 07:00 in Berlin

@@ -11,10 +11,8 @@ import pytest
 from celery import Celery
 from smtp_sink import Sink
 
-from digest import dispatch
 from digest.config import Settings
 from digest.core.vocabulary import MailKind, MailStatus, SendKind, utcnow
-from digest.dispatch import InProcess
 from digest.mail import SmtpTransport
 from digest.pipeline.transactional import (
     MAX_ATTEMPTS,
@@ -22,9 +20,11 @@ from digest.pipeline.transactional import (
     queue_mail,
     send_mail_in_process,
 )
+from digest.runtime import dispatch
+from digest.runtime.dispatch import InProcess
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import TransactionalMail
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 

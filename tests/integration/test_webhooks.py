@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from digest import webhooks
 from digest.config import Settings
 from digest.core import events
 from digest.core.vocabulary import WebhookEventStatus, utcnow
-from digest.dispatch import InProcess
+from digest.pipeline import webhooks as webhook_delivery
+from digest.runtime.dispatch import InProcess
+from digest.services import webhooks
+from digest.services.subscribers import add_subscriber, unsubscribe
 from digest.store import db
 from digest.store.models import Subscriber, WebhookAttempt, WebhookEvent
-from digest.subscribers import add_subscriber, unsubscribe
 
 SECRET = "shared-webhook-secret"
 
@@ -73,13 +74,13 @@ def test_an_unsubscribe_is_posted_signed_and_recorded(
     InProcess(settings).deliver_webhooks()
     ((headers, body),) = receiver.requests
     assert events.verify(
-        SECRET, headers[webhooks.TIMESTAMP_HEADER], body, headers[webhooks.SIGNATURE_HEADER]
+        SECRET, headers[events.TIMESTAMP_HEADER], body, headers[events.SIGNATURE_HEADER]
     )
     assert not events.verify(
         "another secret",
-        headers[webhooks.TIMESTAMP_HEADER],
+        headers[events.TIMESTAMP_HEADER],
         body,
-        headers[webhooks.SIGNATURE_HEADER],
+        headers[events.SIGNATURE_HEADER],
     )
     event = json.loads(body)
     assert event["event"] == "subscriber.unsubscribed"
@@ -111,17 +112,17 @@ def test_a_failing_receiver_is_retried_later_and_each_try_recorded(
     with db.session_scope(settings.database_url) as session:
         webhooks.add_webhook(session, receiver.url, [events.SUBSCRIBER_UNSUBSCRIBED], SECRET)
         unsubscribe(session, add_subscriber(session, "cy@example.org", confirmed=True).id)
-    assert webhooks.deliver_due(settings) == {"pending": 1}
+    assert webhook_delivery.deliver_due(settings) == {"pending": 1}
     with db.session_scope(settings.database_url) as session:
         event = session.scalars(select(WebhookEvent)).one()
         # Backoff: not due again for about retry_base_delay (half to all of it).
         assert event.next_attempt_at is not None
         assert event.next_attempt_at >= utcnow() + timedelta(seconds=14)
         assert event.last_error == "HTTP 500"
-    assert webhooks.deliver_due(settings) == {}  # not due yet: nothing sent
+    assert webhook_delivery.deliver_due(settings) == {}  # not due yet: nothing sent
     with db.session_scope(settings.database_url) as session:
         session.execute(update(WebhookEvent).values(next_attempt_at=utcnow()))
-    assert webhooks.deliver_due(settings) == {"delivered": 1}
+    assert webhook_delivery.deliver_due(settings) == {"delivered": 1}
     assert len(receiver.requests) == 2
     assert receiver.requests[0][1] == receiver.requests[1][1]  # the same event, re-signed
     with db.session_scope(settings.database_url) as session:
@@ -146,9 +147,10 @@ def test_bad_webhooks_are_refused_by_field(settings: Settings) -> None:
 def test_a_finished_send_is_reported_once(
     settings: Settings, receiver: Receiver, samples_url: str, tmp_path: Path
 ) -> None:
-    from digest import dispatch, pipeline
+    from digest import pipeline
     from digest.core.vocabulary import SendKind
-    from digest.sources import add_source
+    from digest.runtime import dispatch
+    from digest.services.sources import add_source
 
     settings = settings.model_copy(update={"outbox_dir": tmp_path / "outbox"})
     with db.session_scope(settings.database_url) as session:
@@ -181,9 +183,9 @@ def test_the_workers_deliver_events_too(
     while not receiver.requests and time.monotonic() < deadline:
         time.sleep(0.1)
     ((headers, body),) = receiver.requests
-    assert headers[webhooks.EVENT_HEADER] == "subscriber.unsubscribed"
+    assert headers[events.EVENT_HEADER] == "subscriber.unsubscribed"
     assert events.verify(
-        SECRET, headers[webhooks.TIMESTAMP_HEADER], body, headers[webhooks.SIGNATURE_HEADER]
+        SECRET, headers[events.TIMESTAMP_HEADER], body, headers[events.SIGNATURE_HEADER]
     )
 
 
@@ -203,6 +205,6 @@ def test_the_web_process_delivers_events_without_workers(
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.05)
     ((headers, _),) = receiver.requests
-    assert headers[webhooks.EVENT_HEADER] == "subscriber.unsubscribed"
+    assert headers[events.EVENT_HEADER] == "subscriber.unsubscribed"
     with db.session_scope(settings.database_url) as session:
         assert session.scalars(select(WebhookEvent)).one().status == WebhookEventStatus.DELIVERED

@@ -10,11 +10,11 @@ from xml.etree import ElementTree
 
 import pytest
 
-from digest.admins import _hasher, check_password
 from digest.config import Settings
 from digest.core.events import sign, verify
 from digest.errors import InvalidField
-from digest.logs import JsonFormatter, configure
+from digest.runtime.logs import JsonFormatter, configure
+from digest.services.admins import _hasher, check_password
 from digest.web.charts import Series, daily_chart
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from digest import dispatch
 from digest.config import Settings
 from digest.errors import DigestError
+from digest.runtime import dispatch
 
 
 def test_no_broker_runs_in_this_process_and_never_builds_the_workers_side() -> None:

@@ -20,9 +20,9 @@ from digest.core.items import Candidate, choose_items
 from digest.errors import ConfigError
 from digest.pipeline.editions import edition_content, get_or_create_edition, render_subject
 from digest.pipeline.plan import new_articles
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Article, Edition, Source
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -33,7 +33,7 @@ from digest.render.edition import (
     render_edition,
     subject_for,
 )
-from digest.showcase import SHOWCASE
+from digest.runtime.showcase import SHOWCASE
 from digest.store import schema
 
 ROOT = Path(__file__).resolve().parents[2]

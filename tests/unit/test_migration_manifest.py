@@ -150,20 +150,20 @@ def test_a_manifest_reordered_or_rewritten_is_refused(copy: Path) -> None:
 
 def test_the_script_appends_new_revisions_without_digest_installed(copy: Path) -> None:
     head = manifest.read_manifest(copy)[-1].revision
-    write_revision(copy, "0013", head)
-    write_revision(copy, "0014", "0013", "later")
+    write_revision(copy, "9013", head)
+    write_revision(copy, "9014", "9013", "later")
     run = [sys.executable, "-I", "-S", str(SCRIPT), "--migrations", str(copy)]  # stdlib only
     checked = subprocess.run(run, capture_output=True, text=True)
     assert checked.returncode == 1
-    assert "0013_more.py (revision 0013) is not in manifest.txt" in checked.stderr
+    assert "9013_more.py (revision 9013) is not in manifest.txt" in checked.stderr
 
     added = subprocess.run([*run, "--add"], capture_output=True, text=True)
     assert added.returncode == 0, added.stderr
     assert added.stdout.splitlines() == [
         f"added {manifest.read_revision(copy / 'versions' / name).entry().line()}"
-        for name in ("0013_more.py", "0014_later.py")
+        for name in ("9013_more.py", "9014_later.py")
     ]
-    assert [e.revision for e in manifest.read_manifest(copy)][-3:] == [head, "0013", "0014"]
+    assert [e.revision for e in manifest.read_manifest(copy)][-3:] == [head, "9013", "9014"]
     assert subprocess.run(run, capture_output=True).returncode == 0
 
 
@@ -171,7 +171,7 @@ def test_the_script_does_not_add_past_an_edited_revision(copy: Path) -> None:
     path = versions(copy, "0003")
     path.write_text(path.read_text() + "\n# a late remark\n")
     before = manifest.manifest_path(copy).read_text()
-    write_revision(copy, "0013", manifest.read_manifest(copy)[-1].revision)
+    write_revision(copy, "9013", manifest.read_manifest(copy)[-1].revision)
     added = subprocess.run(
         [sys.executable, str(SCRIPT), "--migrations", str(copy), "--add"],
         capture_output=True,
@@ -200,20 +200,20 @@ def test_only_a_revision_not_committed_yet_may_be_rehashed(tmp_path: Path) -> No
     git("add", ".")
     git("commit", "-q", "-m", "shipped")
     head = manifest.read_manifest(copy)[-1].revision
-    new = write_revision(copy, "0013", head)
+    new = write_revision(copy, "9013", head)
     manifest.append(copy, new)
     new.write_text(new.read_text().replace("pass", "pass  # reviewed", 1))
-    assert any("editing 0013" in p for p in manifest.problems(copy))
+    assert any("editing 9013" in p for p in manifest.problems(copy))
 
     with pytest.raises(manifest.ManifestError, match="add a new revision instead of editing"):
         manifest.rehash(copy, head)
-    assert manifest.rehash(copy, "0013").sha256 == manifest.file_hash(new)
+    assert manifest.rehash(copy, "9013").sha256 == manifest.file_hash(new)
     assert manifest.problems(copy, history=True) == []
 
     git("add", ".")
-    git("commit", "-q", "-m", "0013")
+    git("commit", "-q", "-m", "9013")
     with pytest.raises(manifest.ManifestError, match="it has shipped"):
-        manifest.rehash(copy, "0013")
+        manifest.rehash(copy, "9013")
     assert manifest.problems(copy, history=True) == []
 
 

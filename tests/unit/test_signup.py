@@ -15,17 +15,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from digest.bounces import Bounce, count_bounces
 from digest.config import Settings
 from digest.core.links import PREFERENCES, link_path, make_confirm_token, make_token
 from digest.core.vocabulary import MailKind, MailStatus, SubscriberStatus
 from digest.errors import AlreadyExists
 from digest.mail.template import build_template
 from digest.pipeline.deliver import compose
-from digest.sources import add_source
+from digest.services.bounces import Bounce, count_bounces
+from digest.services.sources import add_source
+from digest.services.subscribers import add_subscriber, unsubscribe
 from digest.store import db, schema
 from digest.store.models import Subscriber, TransactionalMail
-from digest.subscribers import add_subscriber, unsubscribe
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "signup-test-secret"

@@ -15,9 +15,9 @@ from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token, read_token
 from digest.core.schedule import check_timezone
 from digest.core.vocabulary import SubscriberStatus
 from digest.errors import AlreadyExists, InvalidInput, NotFound
+from digest.services.subscribers import add_subscriber, find_subscriber, unsubscribe
 from digest.store.db import session_scope
 from digest.store.models import Subscriber
-from digest.subscribers import add_subscriber, find_subscriber, unsubscribe
 
 SECRET = "test-secret"
 
@@ -166,6 +166,7 @@ def test_add_subscriber_stores_normalized_values(db_url: str) -> None:
             timezone="Asia/Tokyo",
             topics=["Harbour", " harbour ", "Culture"],
             now=NOW,
+            new_topics=True,  # no source has them yet
         )
         subscriber_id = added.id
     with session_scope(db_url) as session:
@@ -275,3 +276,19 @@ def test_token_unsubscribes_the_right_subscriber(session: Session) -> None:
     unsubscribe(session, read_token(SECRET, UNSUBSCRIBE, token))
     assert bob.status == SubscriberStatus.UNSUBSCRIBED
     assert ann.status == SubscriberStatus.CONFIRMED
+
+
+def test_a_topic_no_source_has_is_refused_naming_the_topics_there_are(db_url: str) -> None:
+    from digest.errors import InvalidField
+    from digest.services.sources import add_source
+
+    with session_scope(db_url) as session:
+        add_source(session, "https://harbour.example.org/feed", topics=["harbour", "ships"])
+    with session_scope(db_url) as session, pytest.raises(InvalidField) as caught:
+        add_subscriber(session, "ann@example.org", topics=["Harbour", "Gardening"])
+    assert caught.value.field == "topics"
+    assert str(caught.value) == (
+        "topics: no source has the topic 'gardening'; the topics are: harbour, ships"
+    )
+    with session_scope(db_url) as session:
+        assert add_subscriber(session, "ann@example.org", topics=["SHIPS"]).topic_names == ["ships"]

@@ -228,3 +228,94 @@ class TestSummarize:
     def test_empty(self) -> None:
         assert summarize("") == ""
         assert summarize("   \n\n ") == ""
+
+
+def _sentences_of(summary: str, text: str, language: str) -> list[str]:
+    """The summary's sentences that are not sentences of *text* (split the same way)."""
+    own = set(split_sentences(text, language))
+    return [s for s in split_sentences(summary, language) if s not in own]
+
+
+class TestSummariesInOtherScripts:
+    """Pages as the gatherer sees them: the headline again, a dek, page prompts, then the
+    story. Every summary sentence must be a sentence of the text, never the headline or
+    the dek. Texts written for these tests."""
+
+    CASES = (
+        (
+            "zh",
+            "江北新桥今日通车",
+            "全长一点二公里，双向六车道",
+            "江北新桥今日通车\n\n全长一点二公里，双向六车道\n\n"
+            "登录后可收藏本文。\n\n"
+            "江北新桥周一上午正式通车，市民可以步行和骑车过桥。大桥全长一点二公里，"
+            "工期三年。市长在通车仪式上说：“这座桥将缩短两岸的距离。”交通部门预计"
+            "每天将有四万辆车经过。",
+            "江北新桥周一上午正式通车，市民可以步行和骑车过桥。大桥全长一点二公里，工期三年。"
+            "市长在通车仪式上说：“这座桥将缩短两岸的距离。”",
+        ),
+        (
+            "ja",
+            "北浜駅に新しい改札口",
+            "",
+            "北浜駅に新しい改札口\n\n有料会員の方のみご利用になれます。\n\n"
+            "北浜駅の東側に新しい改札口が十日に開設された。商店街への近道になる。"
+            "鉄道会社によると、朝の混雑が二割ほど減る見込みだという。",
+            "北浜駅の東側に新しい改札口が十日に開設された。商店街への近道になる。"
+            "鉄道会社によると、朝の混雑が二割ほど減る見込みだという。",
+        ),
+        (
+            "ar",
+            "افتتاح جسر جديد في مدينة الواحة",
+            "الجسر يربط ضفتي النهر",
+            "افتتاح جسر جديد في مدينة الواحة\n\nالجسر يربط ضفتي النهر\n\n"
+            "افتتح رئيس البلدية صباح الاثنين جسرا جديدا فوق نهر الواحة. ويبلغ طول الجسر "
+            "ستمئة متر. هل سيخفف الجسر الزحام؟ يقول المهندسون إن الرحلة ستصبح أقصر بعشر دقائق.",
+            "افتتح رئيس البلدية صباح الاثنين جسرا جديدا فوق نهر الواحة. ويبلغ طول الجسر ستمئة متر. "
+            "هل سيخفف الجسر الزحام؟",
+        ),
+        (
+            "th",
+            "เปิดสะพานใหม่ข้ามแม่น้ำ",
+            "",
+            "เปิดสะพานใหม่ข้ามแม่น้ำ\n\n"
+            "เมื่อวันที่ 3 ม.ค.2569 เวลา 10.00 น. นายสมชาย ใจดี นายกเทศมนตรีเปิดสะพานใหม่ข้ามแม่น้ำ"
+            " สะพานยาว 600 เมตร ประชาชนมาร่วมงานจำนวนมาก",
+            "เมื่อวันที่ 3 ม.ค.2569 เวลา 10.00 น. นายสมชาย ใจดี นายกเทศมนตรีเปิดสะพานใหม่ข้ามแม่น้ำ"
+            " สะพานยาว 600 เมตร",
+        ),
+        (
+            "my",
+            "မြို့တော်ခန်းမ ပြန်ဖွင့်",
+            "",
+            "မြို့တော်ခန်းမ ပြန်ဖွင့်\n\nမြို့တော်ခန်းမကို ပြန်လည်ဖွင့်လှစ်ခဲ့သည်။ ပြင်ဆင်မှုလုပ်ငန်း နှစ်နှစ်ကြာခဲ့သည်။",
+            "မြို့တော်ခန်းမကို ပြန်လည်ဖွင့်လှစ်ခဲ့သည်။ ပြင်ဆင်မှုလုပ်ငန်း နှစ်နှစ်ကြာခဲ့သည်။",
+        ),
+        (
+            "ko",
+            "한강시 새 다리 개통",
+            "",
+            "한강시 새 다리 개통\n\n로그인 후 이용할 수 있습니다.\n\n"
+            "한강시의 새 다리가 14일 개통했다. 다리 길이는 600미터다. 시민들은 출근 시간이 "
+            "줄어들 것이라고 기대했다.",
+            "한강시의 새 다리가 14일 개통했다. 다리 길이는 600미터다. 시민들은 출근 시간이 "
+            "줄어들 것이라고 기대했다.",
+        ),
+    )
+
+    @pytest.mark.parametrize(("language", "title", "dek", "text", "expected"), CASES)
+    def test_the_summary_is_sentences_of_the_text(
+        self, language: str, title: str, dek: str, text: str, expected: str
+    ) -> None:
+        summary = summarize(text, title=title, dek=dek or None, language=language)
+        assert summary == expected
+        assert _sentences_of(summary, text, language) == []
+        assert not summary.startswith(title)
+        assert not dek or not summary.startswith(dek)
+
+    def test_thai_abbreviations_and_titles_do_not_end_a_sentence(self) -> None:
+        text = "เวลา 10.00 น. นายสมชาย ใจดี เปิดงาน ประชาชนมาร่วมงานจำนวนมากที่ลานหน้าเทศบาล"
+        assert split_sentences(text, "th") == [
+            "เวลา 10.00 น. นายสมชาย ใจดี เปิดงาน",
+            "ประชาชนมาร่วมงานจำนวนมากที่ลานหน้าเทศบาล",
+        ]

@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 from digest.config import Settings
 from digest.core.links import PREFERENCES, UNSUBSCRIBE, make_token
 from digest.core.vocabulary import SubscriberStatus
+from digest.services.sources import add_source
+from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import Subscriber
-from digest.subscribers import add_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "web-test-secret"
@@ -41,6 +42,7 @@ def client(settings: Settings) -> TestClient:
 @pytest.fixture
 def subscriber_id(settings: Settings) -> int:
     with db.session_scope(settings.database_url) as session:
+        add_source(session, "https://harbour.example.org/feed", topics=["harbour"])
         return add_subscriber(session, "reader@example.org", confirmed=True, topics=["harbour"]).id
 
 
