@@ -37,6 +37,9 @@ class Proxy:
         self.cut_after = 2000
         self.latency = 0.0  # seconds added to each answer of the server
         self.connections = 0
+        self.open = 0  # connections being forwarded now
+        self.peak = 0  # the most of them open at once
+        self.count_lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"smtp://127.0.0.1:{self.listener.getsockname()[1]}"
         self.held: list[socket.socket] = []
@@ -59,11 +62,22 @@ class Proxy:
             threading.Thread(
                 target=self._pipe, args=(upstream, client, None, self.latency), daemon=True
             ).start()
+            with self.count_lock:
+                self.open += 1
+                self.peak = max(self.peak, self.open)
             threading.Thread(
-                target=self._pipe,
+                target=self._forward,
                 args=(client, upstream, self.cut_after if cut else None),
                 daemon=True,
             ).start()
+
+    def _forward(self, client: socket.socket, upstream: socket.socket, limit: int | None) -> None:
+        """The client's side of a connection, counted open until the client is done."""
+        try:
+            self._pipe(client, upstream, limit)
+        finally:
+            with self.count_lock:
+                self.open -= 1
 
     @staticmethod
     def _pipe(

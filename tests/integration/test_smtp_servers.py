@@ -6,7 +6,6 @@ right; and Celery worker processes keep to one rate counted in Redis."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from email.policy import default
@@ -216,19 +215,21 @@ def test_a_pool_of_connections_sends_at_once_over_a_slow_network(
     proxy = Proxy(int(smtp_url.rsplit(":", 1)[1]))
     proxy.latency = 0.015
     try:
-        times = {}
+        peaks = {}
         for pool in (1, 4):
             settings = make_settings(database_url, f"{proxy.url}?pool={pool}", tmp_path)
-            if not times:
+            if not peaks:
                 addresses = seed(settings, 40)
             with db.session_scope(settings.database_url) as session:  # the same send again
                 session.execute(Delivery.__table__.delete())
                 session.execute(update(Subscriber).values(last_article_id=0))
-            started = time.monotonic()
+            proxy.peak = 0
             outcome = send_now(settings)
-            times[pool] = time.monotonic() - started
+            peaks[pool] = proxy.peak
             assert outcome.status == {DeliveryStatus.SENT: 40}
         assert received(sink) == Counter(addresses * 2)  # each once per send
-        assert times[4] < times[1] / 2, times
+        # Counted at the link, not by the clock: the pool holds its four connections open
+        # at once (how much faster that is, bench/send_throughput.py measures).
+        assert peaks == {1: 1, 4: 4}, peaks
     finally:
         proxy.close()
