@@ -140,9 +140,16 @@ SOURCE_COLUMNS = (
 
 
 @sources_app.command("list")
-def sources_list(as_json: JsonOption = False) -> None:
+def sources_list(
+    search: Annotated[
+        str | None, typer.Option("--search", "-q", help="Only names or URLs containing this.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """List sources: kind, article counts, last error, backoff and whether it was unchanged."""
-    show(pipeline.source_rows(load_settings()), SOURCE_COLUMNS, as_json)
+    from digest.services.sources import source_listing
+
+    show(source_listing(load_settings(), q=search)["items"], SOURCE_COLUMNS, as_json)
 
 
 OPML_ERROR_COLUMNS = (

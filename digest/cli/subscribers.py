@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from digest import pipeline
 from digest.cli.app import JsonOption, load_settings, make_dispatcher, subscribers_app
 from digest.cli.output import Column, console, key_values, print_json, progress_bar, show, when
 from digest.config import Settings
@@ -78,9 +77,22 @@ SUBSCRIBER_COLUMNS = (
 
 
 @subscribers_app.command("list")
-def subscribers_list(as_json: JsonOption = False) -> None:
-    """List subscribers and their preferences."""
-    show(pipeline.subscriber_rows(load_settings()), SUBSCRIBER_COLUMNS, as_json)
+def subscribers_list(
+    search: Annotated[
+        str | None, typer.Option("--search", "-q", help="Only addresses or names containing this.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: pending, confirmed, unsubscribed...")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="Only subscribers of this topic.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List subscribers and their preferences (the admin's and the API's listing, filtered
+    the same way)."""
+    from digest.services.subscribers import subscriber_listing
+
+    listing = subscriber_listing(load_settings(), q=search, status=status, topic=topic)
+    show(listing["items"], SUBSCRIBER_COLUMNS, as_json)
 
 
 IMPORT_ERROR_COLUMNS = (

@@ -116,3 +116,24 @@ def test_a_name_with_brackets_is_shown_as_typed_in_tables(run) -> None:  # type:
     run("sources", "set", "1", "--pause")
     listed = run("sources", "list")
     assert "[i]Kit" in listed and "paused" in listed and "[yellow]" not in listed
+
+
+def test_lists_are_filtered_as_the_admin_and_the_api_filter_them(run) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
+    run("sources", "add", "https://harbour.example/feed.xml", "--name", "Harbour Log")
+    run("sources", "add", "https://hills.example/feed.xml", "--name", "Hill Notes")
+    run("subscribers", "add", "ana@example.org", "--confirmed", "--name", "Ana")
+    run("subscribers", "add", "bo@example.org", "--name", "Bo")
+    run("subscribers", "add", "cy@harbour.example", "--confirmed")
+
+    def emails(*args: str) -> list[str]:
+        return [r["email"] for r in json.loads(run("subscribers", "list", "--json", *args))]
+
+    assert emails() == ["ana@example.org", "bo@example.org", "cy@harbour.example"]
+    assert emails("--status", "confirmed") == ["ana@example.org", "cy@harbour.example"]
+    assert emails("--search", "harbour") == ["cy@harbour.example"]
+    assert emails("-q", "BO", "--status", "pending") == ["bo@example.org"]
+    assert emails("--status", "pending", "--search", "ana") == []
+    said = run("subscribers", "list", "--status", "lost", code=1)
+    assert "status" in said and "confirmed" in said, said
+    names = [r["name"] for r in json.loads(run("sources", "list", "--json", "-q", "hill"))]
+    assert names == ["Hill Notes"]
