@@ -46,8 +46,6 @@ _WHERE = {
     "preview": "reports",
     "send_status": "reports",
     "source_ids": "gather",
-    "source_rows": "reports",
-    "subscriber_rows": "reports",
     "unsettled_ids": "deliver",
 }
 __all__ = [
@@ -74,8 +72,6 @@ __all__ = [
     "preview",
     "send_status",
     "source_ids",
-    "source_rows",
-    "subscriber_rows",
     "unsettled_ids",
 ]
 
@@ -123,6 +119,4 @@ if TYPE_CHECKING:
         next_attempt,
         preview,
         send_status,
-        source_rows,
-        subscriber_rows,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from digest import wiring
 from digest.config import Settings
@@ -14,7 +13,6 @@ from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.pipeline.editions import edition_content
 from digest.pipeline.plan import new_articles
 from digest.render.edition import personalize, render_edition
-from digest.services import sources, subscribers
 from digest.services.subscribers import find_subscriber
 from digest.store import articles as store_articles
 from digest.store import deliveries
@@ -49,17 +47,6 @@ def next_attempt(settings: Settings) -> datetime | None:
 def failed_deliveries(settings: Settings, send_id: int) -> list[tuple[str, str]]:
     with session_scope(settings.database_url) as session:
         return deliveries.failed_of_send(session, send_id)
-
-
-def source_rows(settings: Settings) -> list[dict[str, Any]]:
-    """Every source with its article count (counted by the database) and last outcome:
-    the listing of the admin pages and the API, whole."""
-    return sources.source_listing(settings)["items"]
-
-
-def subscriber_rows(settings: Settings) -> list[dict[str, Any]]:
-    """Every subscriber: the listing of the admin pages and the API, whole."""
-    return subscribers.subscriber_listing(settings)["items"]
 
 
 def preview(

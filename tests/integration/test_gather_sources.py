@@ -16,7 +16,7 @@ from web_site import Site, serve_site
 from digest import pipeline
 from digest.config import Settings
 from digest.gather import FeedEntry
-from digest.services.sources import add_source
+from digest.services.sources import add_source, source_listing
 from digest.store import db
 from digest.store.models import Article, Source
 
@@ -174,7 +174,7 @@ def test_an_unchanged_feed_answers_304_and_costs_nothing(settings: Settings, web
     assert agent.startswith("digest/") and "https://digest.example.org" in agent
     row = source_row(settings, source_id)
     assert row.not_modified and row.etag == '"v7"' and row.last_error is None
-    (listed,) = pipeline.source_rows(settings)
+    (listed,) = source_listing(settings)["items"]
     assert listed["not_modified"] is True and listed["kind"] == "feed"
 
 
@@ -222,7 +222,7 @@ def test_failing_sources_back_off_paused_ones_wait_and_the_rest_go_on(
     assert third[broken].retry_after == (NOW + timedelta(minutes=19)).isoformat()
     row = source_row(settings, broken)
     assert row.error_count == 3 and "HTTP 500" in (row.last_error or "")
-    listed = {r["id"]: r for r in pipeline.source_rows(settings)}
+    listed = {r["id"]: r for r in source_listing(settings)["items"]}
     assert listed[broken]["error_count"] == 3 and listed[broken]["retry_after"] is not None
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from digest import pipeline
 from digest.config import Settings
-from digest.services.subscribers import add_subscriber
+from digest.services.subscribers import add_subscriber, subscriber_listing
 from digest.store import db, schema
 from digest.store.models import Article, Source, Subscriber
 
@@ -102,6 +102,6 @@ def test_weekly_and_monthly_subscribers_are_due_on_their_day(settings: Settings)
         settings, kind="due", dry_run=True, now=datetime(2026, 2, 28, 3, 15, tzinfo=UTC)
     )
     assert sorted(c.email for c in on_28th.copies) == ["last@example.org", "wed@example.org"]
-    rows = {r["email"]: r for r in pipeline.subscriber_rows(settings)}
+    rows = {r["email"]: r for r in subscriber_listing(settings)["items"]}
     assert rows["wed@example.org"]["weekday"] == "wednesday"
     assert rows["last@example.org"]["day_of_month"] == "last"
