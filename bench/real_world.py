@@ -1,4 +1,23 @@
-"""Summaries of real public pages in many scripts: are their sentences the article's own?
+"""Real public pages and feeds: page kinds, text kept, entries accounted for, summaries.
+
+Four measurements, each over test data that projects of this field ship in their source
+distributions on PyPI, fetched at run time with pip (nothing of them is kept here):
+
+- page kinds (``--part kinds``): the article pages trafilatura 0.9.0 ships in tests/cache
+  (106 real pages: German ministry, city, law and news pages, English blogs and
+  magazines) and newspaper4k's tests/data/html (news pages in nine scripts, and three
+  home pages), each read as a new source is read (`digest.gather.read`, kind ``auto``,
+  its links answering 404): how many come out as an article, a section, an error;
+- text (``--part text``): for each newspaper4k page with an expected text, the share of
+  the expected text's words found in the text stored (recall) and the share of the text
+  stored that is not in the expected text (noise);
+- feeds (``--part feeds``): the ~2,200 test feeds feedparser 6.0.11 ships (tests/), all
+  gathered into one SQLite database through `gather_all` as sources of one instance:
+  for each, the entries feedparser finds, the entries accounted for (stored, or left out
+  with a reason), and the feeds whose entries were all lost without a word (target: 0);
+- summaries (``--part summaries``, below).
+
+Summaries of real public pages in many scripts: are their sentences the article's own?
 
 The pages are the test data newspaper4k ships in its source distribution on PyPI
 (tests/data/html/*.html, with the article text its authors expect in tests/data/txt/ and
@@ -15,7 +34,8 @@ against the expected article text:
   with its description (og:description or the description meta) when that is not a
   sentence of the article (target: none).
 
-    .venv/bin/python bench/real_world.py
+    .venv/bin/python bench/real_world.py               # every part
+    .venv/bin/python bench/real_world.py --part kinds  # or text, feeds, summaries
     .venv/bin/python bench/real_world.py --pages DIR   # an unpacked tests/data folder
     .venv/bin/python bench/real_world.py -v            # every summary, sentence by sentence
 
@@ -49,6 +69,10 @@ from digest.errors import FeedError  # noqa: E402
 from digest.gather.pages import parse_article_page  # noqa: E402
 
 PACKAGE = "newspaper4k==0.9.6"
+KINDS_PACKAGE = "trafilatura==0.9.0"
+FEEDS_PACKAGE = "feedparser==6.0.11"
+# newspaper4k's pages that are no article: a feed, and a page that only redirects.
+NOT_ARTICLES = frozenset(("sample_rss", "google_meta_refresh"))
 SHARE_LIMIT = 0.95
 _META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([\w:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
@@ -197,16 +221,230 @@ def measure(data: Path, verbose: bool) -> None:
     )
 
 
+def sdist(package: str, into: Path) -> Path:
+    """Download and unpack a source distribution; its top folder."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
+         ":all:", "--dest", str(into), package],
+        check=True,
+    )  # fmt: skip
+    name = package.split("==")[0].replace("-", "_")
+    archive = next(p for p in into.glob("*.tar.gz") if p.name.lower().startswith(name))
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return next(p for p in into.iterdir() if p.is_dir() and p.name.lower().startswith(name))
+
+
+_CANONICAL = re.compile(
+    rb"""<link[^>]+rel=["']canonical["'][^>]*href=["'](https?://[^"']+)"""
+    rb"""|property=["']og:url["'][^>]*content=["'](https?://[^"']+)""",
+    re.IGNORECASE,
+)
+
+
+def page_address(body: bytes, name: str) -> str:
+    """The address a page names as its own, else one made up of its file's name."""
+    match = _CANONICAL.search(body)
+    if match:
+        return html.unescape((match.group(1) or match.group(2)).decode("utf-8", "replace"))
+    return f"https://{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.example/index"
+
+
+def kind_of(body: bytes, url: str) -> tuple[str, str]:
+    """(kind, why) of a page read as a new source is: its links answer 404."""
+    from digest.gather import read
+    from digest.gather.fetch import Fetched
+
+    def fetcher(asked: str) -> Fetched:
+        if asked == url:
+            return Fetched(url, 200, body, "text/html", None, None)
+        return Fetched(asked, 404, b"", "text/plain", None, None)
+
+    try:
+        got = read(url, fetcher=fetcher, probe=False)
+    except Exception as error:  # what a source would record as its error
+        return "error", str(error)[:100]
+    return got.kind, got.reason or got.note or ""
+
+
+def measure_kinds(folders: list[tuple[str, Path, str]], verbose: bool) -> None:
+    """Page kinds of real pages: (what they are, folder, what each should be)."""
+    print("Page kinds: real pages read as new sources are")
+    for label, folder, expected in folders:
+        counts: dict[str, int] = {}
+        for page in sorted(folder.glob("*.html")):
+            body = page.read_bytes()
+            kind, why = kind_of(body, page_address(body, page.stem))
+            counts[kind] = counts.get(kind, 0) + 1
+            if verbose or kind != expected:
+                print(f"   {page.name:40} {kind:8} {why}")
+        total = sum(counts.values())
+        right = counts.get(expected, 0)
+        shown = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        print(
+            f"   {label}: {right}/{total} read as {expected}"
+            f" ({100 * right / max(1, total):.1f} %): {shown}"
+        )
+
+
+def words(text: str) -> list[str]:
+    """Words to compare texts by; a script without spaces counts by its letters."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    out: list[str] = []
+    for token in re.findall(r"\w+", text):
+        if any(unicodedata.east_asian_width(c) in "WF" or "\u0e00" <= c <= "\u109f" for c in token):
+            out.extend(token)
+        else:
+            out.append(token)
+    return out
+
+
+def measure_text(data: Path) -> None:
+    """Recall and noise of the text stored, against each page's expected text."""
+    from collections import Counter
+
+    print("Text kept: newspaper4k's pages against the article text its authors expect")
+    recalls, noises = [], []
+    for name, page, _title, _dek, url, expected in cases(data):
+        try:
+            entry = parse_article_page(page, url=url)
+        except FeedError as error:
+            print(f"   {name:22} no article: {error}")
+            recalls.append(0.0)
+            continue
+        got = Counter(words(article_body(entry.content_html, title=entry.title)))
+        want = Counter(words(expected))
+        common = sum((got & want).values())
+        recall = common / max(1, sum(want.values()))
+        noise = 1 - common / max(1, sum(got.values()))
+        recalls.append(recall)
+        noises.append(noise)
+        flag = "  <--" if recall < 0.8 or noise > 0.2 else ""
+        print(f"   {name:22} recall {recall:.2f}  noise {noise:.2f}{flag}")
+    print(
+        f"   mean recall {sum(recalls) / max(1, len(recalls)):.3f}, mean noise"
+        f" {sum(noises) / max(1, len(noises)):.3f} over {len(recalls)} pages"
+    )
+
+
+def measure_feeds(tests: Path, verbose: bool) -> None:
+    """Every test feed gathered as a source: are all its entries accounted for?"""
+    import feedparser
+
+    from digest.config import Settings
+    from digest.gather.fetch import Fetched
+    from digest.pipeline.gather import gather_all
+    from digest.services.sources import source_listing
+    from digest.store import db
+    from digest.store.models import Source
+    from digest.store.schema import upgrade
+
+    files = sorted(p for p in tests.rglob("*") if p.suffix in (".xml", ".json", ".rdf", ".atom"))
+    by_url = {f"http://feeds.test/{p.relative_to(tests)}": p for p in files}
+
+    class Files:
+        def __call__(self, url: str, **_: object) -> Fetched:
+            path = by_url.get(url)
+            if path is None:
+                return Fetched(url, 404, b"", "text/plain", None, None)
+            return Fetched(url, 200, path.read_bytes(), "application/xml", None, None)
+
+        page = __call__
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/feeds.db"
+        upgrade(url)
+        with db.session_scope(url) as session:
+            session.add_all(
+                Source(url=u, name=u[18:][:200], full_text_mode="never") for u in by_url
+            )
+        settings = Settings(database_url=url, gather_concurrency=8)
+        results = {r.source_id: r for r in gather_all(settings, fetcher=Files())}  # type: ignore[arg-type]
+        rows = {row["url"]: row for row in source_listing(settings)["items"]}
+        reasons: dict[str, int] = {}
+        with db.session_scope(url) as session:
+            for source in session.query(Source):
+                for left in source.last_left_out or []:
+                    reasons[left["code"]] = reasons.get(left["code"], 0) + 1
+    with_entries = accounted = silent = failed = stored_none = 0
+    entries = stored = 0
+    for feed_url, path in by_url.items():
+        row = rows[feed_url]
+        found = len(feedparser.parse(path.read_bytes()).entries)
+        if not found:
+            continue
+        with_entries += 1
+        entries += found
+        stored += row["stored"] or 0
+        result = results[row["id"]]
+        if result.failed:
+            failed += 1
+            continue
+        if row["entries"] == found and (row["stored"] or 0) + row["left_out"] == found:
+            accounted += 1
+        elif verbose:
+            print(f"   {feed_url[18:]}: {found} entries, {row['entries']} accounted for")
+        if not row["stored"]:
+            stored_none += 1
+            if not row["last_error"]:
+                silent += 1
+                print(f"   stored none, said nothing: {feed_url[18:]} ({found} entries)")
+    print(f"Entries of feedparser's {len(by_url)} test feeds, gathered as sources of one instance")
+    print(
+        f"   feeds with entries: {with_entries}; every entry accounted for (stored, or left out"
+        f" with a reason): {accounted}; failed with an error: {failed}"
+    )
+    print(
+        f"   entries: {entries}, stored: {stored}; feeds that stored none: {stored_none},"
+        f" of them without a word: {silent} (target 0)"
+    )
+    print("   left out: " + ", ".join(f"{n} {code}" for code, n in sorted(reasons.items())))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=Path, help="an unpacked tests/data folder")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show every sentence")
+    parser.add_argument(
+        "--part", choices=("kinds", "text", "feeds", "summaries", "all"), default="all"
+    )
+    parser.add_argument("--pages", type=Path, help="an unpacked newspaper4k tests/data folder")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every page and sentence")
     args = parser.parse_args()
-    if args.pages:
-        measure(args.pages, args.verbose)
-        return
+    parts = ("kinds", "text", "feeds", "summaries") if args.part == "all" else (args.part,)
     with tempfile.TemporaryDirectory() as tmp:
-        measure(fetch(Path(tmp)), args.verbose)
+        data = args.pages
+        if data is None and {"kinds", "text", "summaries"} & set(parts):
+            data = fetch(Path(tmp) / "newspaper4k")
+        if "kinds" in parts:
+            cache = sdist(KINDS_PACKAGE, Path(tmp) / "trafilatura") / "tests" / "cache"
+            articles = Path(tmp) / "articles"
+            articles.mkdir()
+            for page in cache.glob("*.html"):
+                if not page.name.startswith("exotic_tags"):  # markup tests, no articles
+                    (articles / page.name).write_bytes(page.read_bytes())
+            homes = Path(tmp) / "homes"
+            news = Path(tmp) / "news"
+            homes.mkdir()
+            news.mkdir()
+            for page in (data / "html").glob("*.html"):
+                if page.stem.endswith("_main_site"):
+                    (homes / page.name).write_bytes(page.read_bytes())
+                elif page.stem not in NOT_ARTICLES:
+                    (news / page.name).write_bytes(page.read_bytes())
+            measure_kinds(
+                [
+                    (f"{KINDS_PACKAGE} article pages", articles, "article"),
+                    (f"{PACKAGE} news pages", news, "article"),
+                    (f"{PACKAGE} home pages", homes, "section"),
+                ],
+                args.verbose,
+            )
+        if "text" in parts:
+            measure_text(data)
+        if "feeds" in parts:
+            tests = sdist(FEEDS_PACKAGE, Path(tmp) / "feedparser") / "tests"
+            measure_feeds(tests, args.verbose)
+        if "summaries" in parts:
+            measure(data, args.verbose)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,19 @@ from digest.errors import InvalidInput
 from digest.services.transaction import run as in_transaction
 
 
+class Kind(StrEnum):
+    FEED = "feed"
+    ARTICLE = "article"
+    SECTION = "section"
+
+
+class KindOrAuto(StrEnum):
+    FEED = "feed"
+    ARTICLE = "article"
+    SECTION = "section"
+    AUTO = "auto"
+
+
 class FullTextMode(StrEnum):
     AUTO = "auto"
     ALWAYS = "always"
@@ -36,26 +49,34 @@ def sources_add(
         typer.Option(help="Fetch each entry's page: for teasers (auto), always or never."),
     ] = FullTextMode.AUTO,
     check: Annotated[
-        bool, typer.Option("--check", help="Fetch it now and say what it is (feed discovery).")
+        bool,
+        typer.Option("--check", help="Fetch it now and say what it is, and why (feed discovery)."),
     ] = False,
+    kind: Annotated[
+        Kind | None,
+        typer.Option(help="Read it as this, whatever its pages look like (kept); else found."),
+    ] = None,
 ) -> None:
     """Add a feed (RSS, Atom, JSON Feed), an article page, or a site's home or section page."""
     from digest.services import sources
 
     settings = load_settings()
     url = sources.check_source_url(url)
-    kind = None
+    found_kind = kind.value if kind else None
+    reason = None
     if check:
-        found = pipeline.check_source(settings, url)
+        found = pipeline.check_source(settings, url, kind.value if kind else "auto")
         console.print(found.summary, markup=False)
-        url, kind = found.url, found.kind
+        url, found_kind, reason = found.url, found.kind, found.reason
     source = sources.new_source(
         settings,
         url,
         name=name,
         topics=topic or [],
-        kind=kind,
+        kind=found_kind,
         full_text=full_text.value,
+        kind_set=kind is not None,
+        kind_reason=reason,
     )
     console.print(f"Added source #{source['id']}: {source['url']}", markup=False)
 
@@ -76,8 +97,12 @@ def sources_set(
         bool | None,
         typer.Option("--pause/--resume", help="Leave it out of gathering, or take it back."),
     ] = None,
+    kind: Annotated[
+        KindOrAuto | None,
+        typer.Option(help="Read it as this from now on (kept); auto: find it at the next read."),
+    ] = None,
 ) -> None:
-    """Change a source: its name, topics, full-text mode, or whether it is gathered."""
+    """Change a source: its name, topics, full-text mode, kind, or whether it is gathered."""
     from digest.services import sources
 
     if topic and no_topics:
@@ -91,11 +116,15 @@ def sources_set(
         topics=[] if no_topics else topic,
         full_text=full_text.value if full_text else None,
         paused=paused,
+        kind=kind.value if kind else None,
     )
     state = "paused" if found["paused"] else "gathered"
     topics = ", ".join(found["topics"]) or "no topics"
+    kind_said = "found at the next read" if found["kind_origin"] == "auto" else found["kind"]
+    if found["kind_origin"] == "set":
+        kind_said += " (set by hand)"
     console.print(
-        f"Source #{found['id']} {escape(found['name'])}: {state}, full text "
+        f"Source #{found['id']} {escape(found['name'])}: {state}, {kind_said}, full text "
         f"{found['full_text']}, {escape(topics)}"
     )
 
@@ -120,13 +149,26 @@ def _source_state(row: dict[str, Any]) -> str:
     return ""
 
 
+def _last_read(row: dict[str, Any]) -> str:
+    """``3 of 20 stored`` (and why the rest were left out, when it is not that they were
+    stored before)."""
+    if row["entries"] is None:
+        return ""
+    said = f"{row['stored']} of {row['entries']} stored"
+    summary = row["left_out_summary"]
+    if summary and summary != f"{row['left_out']} stored before":
+        said += f" ({summary})"
+    return said
+
+
 SOURCE_COLUMNS = (
     Column("id", lambda r: str(r["id"])),
     Column("name", lambda r: r["name"]),
     Column("url", lambda r: r["url"]),
-    Column("kind", lambda r: r["kind"]),
+    Column("kind", lambda r: r["kind"] + (" (set)" if r["kind_origin"] == "set" else "")),
     Column("topics", lambda r: ", ".join(r["topics"])),
     Column("articles", lambda r: str(r["articles"])),
+    Column("last read", lambda r: _last_read(r)),
     Column("last gathered", lambda r: when(r["last_ok_at"])),
     Column("state", _source_state, markup=True),
     Column(
@@ -150,6 +192,45 @@ def sources_list(
     from digest.services.sources import source_listing
 
     show(source_listing(load_settings(), q=search)["items"], SOURCE_COLUMNS, as_json)
+
+
+LEFT_OUT_COLUMNS = (
+    Column("entry", lambda r: r["title"]),
+    Column("link", lambda r: r["link"] or ""),
+    Column("why", lambda r: r["reason"]),
+)
+
+
+@sources_app.command("show")
+def sources_show(
+    source: Annotated[str, typer.Argument(help="URL or id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One source: its kind and why, its last read (entries, stored) and every entry that
+    read left out, with the reason."""
+    from digest.services.sources import find_source_details
+
+    row = find_source_details(load_settings(), source)
+    if as_json:
+        print_json(row)
+        return
+    kind = row["kind"] + {"set": " (set by hand)", "auto": " (found at the next read)"}.get(
+        row["kind_origin"], ""
+    )
+    key_values(
+        f"Source #{row['id']} {row['name']}",
+        [
+            ("url", row["url"]),
+            ("kind", kind + (f": {row['kind_reason']}" if row["kind_reason"] else "")),
+            ("topics", ", ".join(row["topics"]) or "none"),
+            ("articles", str(row["articles"])),
+            ("last gathered", when(row["last_ok_at"]) or "never"),
+            ("last read", _last_read(row) or "not read yet"),
+            ("error", row["last_error"] or ""),
+        ],
+    )
+    if row["left_out_entries"]:
+        show(row["left_out_entries"], LEFT_OUT_COLUMNS, False)
 
 
 OPML_ERROR_COLUMNS = (

@@ -88,6 +88,6 @@ class WebhookEventStatus(enum.StrEnum):
 
 
 # What a source is: a feed, one article page, or a page listing articles (a section).
-SOURCE_KINDS = ("feed", "page", "section")
+SOURCE_KINDS = ("feed", "article", "section")
 # When an entry's own page is fetched for its full text: for teasers, always, or never.
 FULL_TEXT_MODES = ("auto", "always", "never")

@@ -10,9 +10,17 @@ from typing import Protocol, TypedDict, runtime_checkable
 
 from digest.errors import FeedError, FetchError
 from digest.gather.discover import common_feed_urls, feed_links, section_links
-from digest.gather.feeds import FeedEntry, ParsedFeed, html_to_text, looks_like_feed, parse_feed
+from digest.gather.feeds import (
+    FeedEntry,
+    LeftOut,
+    ParsedFeed,
+    html_to_text,
+    looks_like_feed,
+    parse_feed,
+)
 from digest.gather.fetch import Fetched, Fetcher, fetch
-from digest.gather.pages import parse_article_page
+from digest.gather.kinds import ARTICLE, SECTION, Verdict, page_kind
+from digest.gather.pages import page_tree, parse_article_page
 
 __all__ = [
     "FeedEntry",
@@ -20,11 +28,13 @@ __all__ = [
     "FetchError",
     "Fetched",
     "Fetcher",
+    "LeftOut",
     "ParsedFeed",
     "SourceFetcher",
     "SourceRead",
     "as_source_fetcher",
     "fetch",
+    "html_to_text",
     "needs_full_text",
     "parse_article_page",
     "parse_feed",
@@ -36,8 +46,6 @@ __all__ = [
 
 _HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
 _HTML_STARTS = (b"<!doctype html", b"<html")
-# A listing page has many article links; fewer, and it is an article with a "Read also".
-_LISTING_LINKS = 5
 _TEASER_CHARS = 500
 _TEASER_ENDINGS = re.compile(
     r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|read more|continue reading|more|weiterlesen|lire la suite"
@@ -62,7 +70,7 @@ class SourceFetcher(Protocol):
 class SourceRead:
     """One fetch of a source, read."""
 
-    kind: str  # feed, page or section, as found out now
+    kind: str  # feed, article or section, as found out now
     url: str  # what was read: the source's URL, or the feed found on its page
     title: str | None = None
     entries: list[FeedEntry] = field(default_factory=list)
@@ -71,6 +79,8 @@ class SourceRead:
     etag: str | None = None
     last_modified: str | None = None
     note: str | None = None  # what discovery found, for the user
+    reason: str | None = None  # why it is of its kind, when that was found out now
+    left_out: list[LeftOut] = field(default_factory=list)  # entries the feed's parse dropped
 
 
 class _Validators(TypedDict):
@@ -120,13 +130,6 @@ def read_source(url: str, *, fetcher: Callable[[str], Fetched] = fetch) -> Parse
     raise FeedError(f"{url}: neither a feed nor an HTML page ({kind})")
 
 
-def _is_listing(body: bytes, url: str, links: list[str]) -> bool:
-    if len(links) < _LISTING_LINKS:
-        return False
-    head = body[:20000].lower()
-    return b'og:type" content="article' not in head and b"article:published_time" not in head
-
-
 def read(
     url: str,
     *,
@@ -138,41 +141,50 @@ def read(
 ) -> SourceRead:
     """Fetch a source (conditionally, with the etag and date of the last fetch) and read it.
 
-    ``kind`` is what the source was found to be, or ``auto`` before its first good read.
-    A feed gives its entries. With ``auto``, an HTML page is an article (kind page) unless
-    it is a listing; a listing, or a page with no article, has its feeds looked for
-    (``<link rel=alternate>``, then with ``probe`` the common paths) and the first that
-    reads is used; with none, it is watched as a section page. A source once found to be a
-    page or a section stays one. A known feed that answers with a listing page follows the
-    feed that page names (the feed moved), else it is an error: it does not turn into a
-    section page because of one odd answer."""
+    ``kind`` is what the source is (feed, article or section: found before, or set by
+    hand), or ``auto`` to find out. A feed gives its entries. With ``auto``, an HTML page
+    is an article or a section page by what it is (`digest.gather.kinds.page_kind`); an
+    article is read as one, and a section page, or a page with no article, has its feeds
+    looked for (``<link rel=alternate>``, then with ``probe`` the common paths) and the
+    first that reads is used; with none, it is watched as a section page. A known feed
+    that answers with a page follows the feed that page names (the feed moved), else it
+    is an error: it does not turn into a page because of one odd answer."""
     get = as_source_fetcher(fetcher)
-    fetch_it = get.page if kind in ("page", "section") else get
+    fetch_it = get.page if kind in (ARTICLE, SECTION) else get
     fetched = fetch_it(url, etag=etag, last_modified=last_modified)
     if fetched.not_modified:
         return SourceRead(kind, url, not_modified=True, etag=etag, last_modified=last_modified)
     cache: _Validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
     if looks_like_feed(fetched.body, fetched.content_type):
         parsed = parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type)
-        return SourceRead("feed", url, parsed.title, parsed.entries, **cache)
+        return SourceRead(
+            "feed", url, parsed.title, parsed.entries, left_out=parsed.left_out, **cache
+        )
     if not _looks_like_html(fetched.body, fetched.content_type):
         media = fetched.content_type or "no content type"
         raise FeedError(f"{url}: neither a feed nor an HTML page ({media})")
     html = fetched.html()
     links = section_links(html, fetched.url)
-    if kind == "section":
-        return SourceRead("section", url, links=links, **cache)
+    if kind == SECTION:
+        return SourceRead(SECTION, url, links=links, **cache)
+    if kind == ARTICLE:
+        page = parse_article_page(html, url=fetched.url)
+        return SourceRead(ARTICLE, url, page.title, [page], **cache)
     article_error = None
-    if kind == "feed":  # read before as a feed: it may have moved, it is no section page
-        probe = False
-    if kind == "page" or not _is_listing(fetched.body, fetched.url, links):
+    entry: FeedEntry | None = None
+    if kind == "auto":
         try:
             entry = parse_article_page(html, url=fetched.url)
-            return SourceRead("page", url, entry.title, [entry], **cache)
         except FeedError as exc:
-            if kind == "page":
-                raise
             article_error = exc
+        tree = page_tree(html)
+        address = entry.link if entry and entry.link else fetched.url
+        verdict = page_kind(tree, address, len(links), entry.content_html if entry else None)
+        if verdict.kind == ARTICLE and entry is not None:
+            return SourceRead(ARTICLE, url, entry.title, [entry], reason=verdict.reason, **cache)
+    else:  # a feed before: it may have moved, it is no page
+        probe = False
+        verdict = Verdict(None, "")
     candidates = feed_links(html, fetched.url)[:_MAX_FEEDS_TRIED]
     if probe:
         candidates += [c for c in common_feed_urls(fetched.url) if c not in candidates]
@@ -192,12 +204,14 @@ def read(
             etag=found.etag,
             last_modified=found.last_modified,
             note=f"found the feed {candidate} on {url}",
+            reason=f"{url} names the feed {candidate}",
+            left_out=parsed.left_out,
         )
-    if links and kind != "feed":
-        note = f"no feed found: watching {url} as a section page ({len(links)} article links)"
-        return SourceRead("section", url, links=links, note=note, **cache)
     if kind == "feed":
         raise FeedError(f"{url}: expected a feed, got an HTML page that names none")
+    if links and verdict.kind == SECTION:
+        note = f"no feed found: watching {url} as a section page ({len(links)} article links)"
+        return SourceRead(SECTION, url, links=links, note=note, reason=verdict.reason, **cache)
     raise article_error or FeedError(f"no article text found at {url}")
 
 

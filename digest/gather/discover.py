@@ -42,6 +42,19 @@ def _tree(html: bytes | str) -> lxml.html.HtmlElement | None:
     return load_html(html) if html else None
 
 
+_SECOND_LEVELS = frozenset(("co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go"))
+
+
+def site_domain(host: str) -> str:
+    """The site a host belongs to: ``uk.news.yahoo.com`` and ``uk.yahoo.com`` are both
+    ``yahoo.com``; ``www.bbc.co.uk`` is ``bbc.co.uk`` (a country's second level kept)."""
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) <= 2 or all(label.isdigit() for label in labels):
+        return ".".join(labels)
+    keep = 3 if len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVELS else 2
+    return ".".join(labels[-keep:])
+
+
 def feed_links(html: bytes | str, url: str) -> list[str]:
     """Feeds the page names in ``<link rel="alternate" type=...>``, in page order."""
     tree = _tree(html)
@@ -63,18 +76,30 @@ def common_feed_urls(url: str) -> list[str]:
     return [f"{parts.scheme}://{parts.netloc}{path}" for path in COMMON_FEED_PATHS]
 
 
-def _looks_like_article(link: str, text: str, page: str) -> bool:
+def article_address(link: str) -> bool:
+    """Whether the address has an article's shape: a slug, a date or an id in its path,
+    and is no tag, author, search or account page."""
     parts = urlsplit(link)
     path = parts.path.rstrip("/")
     if not path or _NOT_ARTICLES.search(path + "/") or _FILES.search(path):
         return False
-    if same_article_key(link) == same_article_key(page):
-        return False
     last = path.rsplit("/", 1)[-1]
     slug = last.count("-") >= 2 or last.count("_") >= 2
-    headline = len(text.split()) >= 3 or len(text) >= 12
     numbered = bool(_ID.search(f"{last}?{parts.query}"))
-    return headline and (slug or bool(_DATED.search(path + "/")) or numbered)
+    return slug or bool(_DATED.search(path + "/")) or numbered
+
+
+def home_address(link: str) -> bool:
+    """Whether the address is a site's home page: its root, or an index file there."""
+    path = urlsplit(link).path
+    return path in ("", "/") or bool(re.fullmatch(r"/(?:index|default|home)\.\w+", path))
+
+
+def _looks_like_article(link: str, text: str, page: str) -> bool:
+    if same_article_key(link) == same_article_key(page):
+        return False
+    headline = len(text.split()) >= 3 or len(text) >= 12
+    return headline and article_address(link)
 
 
 def section_links(html: bytes | str, url: str, limit: int = MAX_SECTION_LINKS) -> list[str]:
@@ -83,13 +108,13 @@ def section_links(html: bytes | str, url: str, limit: int = MAX_SECTION_LINKS) -
     tree = _tree(html)
     if tree is None:
         return []
-    site = (urlsplit(url).hostname or "").removeprefix("www.")
+    site = site_domain(urlsplit(url).hostname or "")
     found: dict[str, None] = {}
     for anchor in tree.iterfind(".//a[@href]"):
         if any(parent.tag in _CHROME for parent in anchor.iterancestors()):
             continue
         link = absolute_http_url(anchor.get("href"), url)
-        if link is None or (urlsplit(link).hostname or "").removeprefix("www.") != site:
+        if link is None or site_domain(urlsplit(link).hostname or "") != site:
             continue
         text = clean_text(anchor.text_content())
         if _looks_like_article(link, text, url):

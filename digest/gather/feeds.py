@@ -12,7 +12,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -41,6 +41,7 @@ _FIRST_ROOT_TAG = re.compile(rb"<(rss|feed|rdf:rdf|html)[\s>]")
 _WHITESPACE = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _UTF8_BOM = b"\xef\xbb\xbf"
+UNTITLED = "(untitled)"
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,60 @@ class FeedEntry:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """An entry of a source that was not stored, and why.
+
+    ``code`` sorts the reasons: ``stored`` (this source stored it before), ``duplicate``
+    (twice in the feed, or the same link as an article of another source), ``empty`` (no
+    title, link, image or text), ``sanitizer`` (nothing of it is left once sanitized), ``error``
+    (processing it broke), ``unreadable`` (a section's article page could not be read),
+    ``later`` (past what one gather of a section takes)."""
+
+    title: str
+    link: str | None
+    code: str
+    reason: str
+    article_id: int | None = None  # the stored article it duplicates
+    source_id: int | None = None  # and that article's source
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "link": self.link,
+            "code": self.code,
+            "reason": self.reason,
+            "article_id": self.article_id,
+            "source_id": self.source_id,
+        }
+
+
+_LEFT_OUT_WORDS = {
+    "stored": "stored before",
+    "duplicate": "duplicates",
+    "empty": "empty",
+    "sanitizer": "refused by the sanitizer",
+    "error": "broke processing",
+    "unreadable": "pages not read",
+    "later": "for the next gather",
+}
+
+
+def left_out_summary(codes: Iterable[str]) -> str:
+    """``18 stored before, 2 duplicates``: the codes of left-out entries, counted in
+    words ('' for none)."""
+    counts: dict[str, int] = {}
+    for code in codes:
+        counts[code] = counts.get(code, 0) + 1
+    return ", ".join(f"{n} {_LEFT_OUT_WORDS.get(code, code)}" for code, n in counts.items())
+
+
+@dataclass(frozen=True)
 class ParsedFeed:
     title: str | None
     link: str | None
     entries: list[FeedEntry]
+    # What the feed had but no entry came of: each with its reason.
+    left_out: list[LeftOut] = field(default_factory=list)
 
 
 def _head(body: bytes) -> bytes:
@@ -98,17 +149,28 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
         feed = _parse_json_feed(body, url)
     else:
         feed = _parse_xml_feed(body, url, media_type)
-    return ParsedFeed(title=feed.title, link=feed.link, entries=_dedupe(feed.entries))
+    entries, left_out = _dedupe(feed.entries)
+    return ParsedFeed(feed.title, feed.link, entries, [*feed.left_out, *left_out])
 
 
-def _dedupe(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
-    seen: set[str] = set()
-    unique = []
+def _dedupe(entries: Iterable[FeedEntry]) -> tuple[list[FeedEntry], list[LeftOut]]:
+    """The entries with something in them, each once; and those left out, with why."""
+    seen: dict[str, FeedEntry] = {}
+    left_out = []
     for entry in entries:
-        if entry.key not in seen:
-            seen.add(entry.key)
-            unique.append(entry)
-    return unique
+        if (
+            entry.link is None
+            and entry.title == UNTITLED
+            and entry.image_url is None
+            and not html_to_text(entry.content_html)
+        ):
+            left_out.append(LeftOut(entry.title, None, "empty", "no title, link or text"))
+        elif (first := seen.get(entry.key)) is not None:
+            reason = f"the feed has it twice: the same id or link as {first.title[:80]!r}"
+            left_out.append(LeftOut(entry.title, entry.link, "duplicate", reason))
+        else:
+            seen[entry.key] = entry
+    return list(seen.values()), left_out
 
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -122,7 +184,7 @@ def title_from_text(text: str, limit: int = 80) -> str:
     """A title for an entry that has none: its first sentence or words, else "(untitled)"."""
     text = clean_text(text)
     if not text:
-        return "(untitled)"
+        return UNTITLED
     sentence = re.split(r"(?<=[.!?。！？])\s", text, maxsplit=1)[0]
     if len(sentence) <= limit:
         return sentence
@@ -293,15 +355,19 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         raise FeedError('not a feed: JSON without a JSON Feed "items" list')
     feed_authors = _json_authors(data)
     language = language_tag(_str(data.get("language")))
-    entries = [
-        _json_entry(item, url, feed_authors, language)
-        for item in data["items"]
-        if isinstance(item, dict)
-    ]
+    entries = []
+    left_out = []
+    for position, item in enumerate(data["items"], 1):
+        if isinstance(item, dict):
+            entries.append(_json_entry(item, url, feed_authors, language))
+        else:
+            reason = f"item {position} is {type(item).__name__}, not a JSON object"
+            left_out.append(LeftOut(f"item {position}", None, "empty", reason))
     return ParsedFeed(
         title=clean_text(_str(data.get("title"))) or None,
         link=absolute_http_url(_str(data.get("home_page_url")), url),
         entries=entries,
+        left_out=left_out,
     )
 
 

@@ -181,6 +181,12 @@ def _tree(html: bytes | str) -> lxml.html.HtmlElement | None:
     return load_html(inert_markup(html))
 
 
+def page_tree(html: bytes | str) -> lxml.html.HtmlElement:
+    """The page's element tree (an empty one when nothing parses)."""
+    tree = _tree(html) if html else None
+    return tree if tree is not None else lxml.html.fromstring("<html></html>")
+
+
 def parse_article_page(html: bytes | str, *, url: str) -> FeedEntry:
     """Return the main article of an HTML page as a (non-teaser) FeedEntry."""
     # Imported here: trafilatura takes a quarter second to import, which every CLI

@@ -29,15 +29,18 @@ from digest.gather import (
     FeedEntry,
     Fetched,
     Fetcher,
+    LeftOut,
     SourceFetcher,
     SourceRead,
     as_source_fetcher,
+    html_to_text,
     needs_full_text,
     read,
     read_article,
     with_full_text,
 )
 from digest.gather.addresses import AddressRefused
+from digest.gather.feeds import left_out_summary
 from digest.gather.fetch import retry_after_time
 from digest.gather.urls import host_of, link_variants, same_article_key
 from digest.services.sources import default_source_name
@@ -58,7 +61,7 @@ class GatherResult:
     source_id: int
     name: str
     new: int = 0
-    seen: int = 0
+    seen: int = 0  # entries stored before, by this source or another
     error: str | None = None
     # ok; not modified (the server answered 304); skipped (paused, or backing off until
     # retry_after); failed (error says why).
@@ -67,15 +70,28 @@ class GatherResult:
     note: str | None = None
     retry_after: str | None = None  # ISO 8601 UTC: the source is left alone until then
     full_text: int = 0  # new articles whose text came from their page
+    entries: int = 0  # what the source had: its feed's entries, or a section's links
+    left_out: int = 0  # of those, not stored now (reasons on the source's row)
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
 
 
+class EntryRefused(Exception):
+    """An entry that is left out for what it is, not for a fault: ``code`` as in LeftOut."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
 def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Article:
     """Sanitize, extract the body and summarize once, when the article is first seen."""
     content = sanitize_html(entry.content_html)
+    if entry.link is None and html_to_text(entry.content_html) and not html_to_text(content):
+        # Nothing to read and nowhere to go: a body of scripts, forms or frames alone.
+        raise EntryRefused("sanitizer", "nothing of its text is left once sanitized")
     body = article_body(entry.content_html, title=entry.title)  # classes mark the clutter
     language = article_language(entry.language, f"{entry.title}\n{body}")
     return Article(
@@ -100,46 +116,75 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
 # --- what is new ------------------------------------------------------------------------------
 
 
-def known_links(session: Session, links: Iterable[str]) -> set[str]:
+# (article id, source id) of a stored article
+Found = tuple[int, int]
+
+
+def known_links(session: Session, links: Iterable[str]) -> dict[str, Found]:
     """Of ``links``, the `same_article_key`s of those stored under any of their forms, by
-    any source (``?utm_source=``, ``amp/``, ``m.`` and ``www.`` make no new article)."""
+    any source (``?utm_source=``, ``amp/``, ``m.`` and ``www.`` make no new article),
+    each with the article that has it and its source."""
     variants = sorted({v for link in links for v in link_variants(link)})
-    return {same_article_key(link) for link in articles.stored_links(session, variants)}
+    found: dict[str, Found] = {}
+    for link, where in articles.stored_links(session, variants).items():
+        found.setdefault(same_article_key(link), where)
+    return found
 
 
-def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
-    """Of ``keys``, those the source has stored already."""
+def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, int]:
+    """Of ``keys``, those the source has stored already, with their article ids."""
     return articles.known_keys(session, source_id, keys)
+
+
+def stored_before(entry: FeedEntry, article_id: int, source_id: int) -> LeftOut:
+    reason = f"stored before as article {article_id}"
+    return LeftOut(entry.title, entry.link, "stored", reason, article_id, source_id)
 
 
 def split_new(
     session: Session, source_id: int, entries: Sequence[FeedEntry]
-) -> tuple[list[FeedEntry], int]:
+) -> tuple[list[FeedEntry], list[LeftOut]]:
     """The entries not stored before (same key in this source, or same link anywhere),
-    and how many were."""
+    and those that were, each with the article it is."""
     keys = known_keys(session, source_id, [e.key for e in entries])
     links = known_links(session, [e.link for e in entries if e.link])
     new: list[FeedEntry] = []
-    seen = 0
-    taken: set[str] = set()
+    left_out: list[LeftOut] = []
+    taken: dict[str, FeedEntry] = {}
     for entry in entries:
         link_key = same_article_key(entry.link) if entry.link else None
-        if entry.key in keys or entry.key in taken or (link_key and link_key in links):
-            seen += 1
-            continue
-        taken.add(entry.key)
-        if link_key:
-            links.add(link_key)
-        new.append(entry)
-    return new, seen
+        if entry.key in keys:
+            left_out.append(stored_before(entry, keys[entry.key], source_id))
+        elif (first := taken.get(entry.key)) is not None:
+            reason = f"the same entry as {first.title[:80]!r} of this gather"
+            left_out.append(LeftOut(entry.title, entry.link, "duplicate", reason))
+        elif link_key and link_key in links:
+            article_id, other = links[link_key]
+            if other == source_id:
+                left_out.append(stored_before(entry, article_id, source_id))
+            else:
+                reason = f"the same link as article {article_id} of source {other}"
+                left_out.append(
+                    LeftOut(entry.title, entry.link, "duplicate", reason, article_id, other)
+                )
+        else:
+            taken[entry.key] = entry
+            if link_key:
+                links[link_key] = (0, source_id)  # taken by this gather
+            new.append(entry)
+    return new, left_out
 
 
 @dataclass
 class Stored:
     new: int = 0
-    seen: int = 0
-    failed: list[str] = field(default_factory=list)  # entries a bug kept out, with why
+    left_out: list[LeftOut] = field(default_factory=list)  # with why, stored before or not
     articles: list[Article] = field(default_factory=list)  # made, not yet added
+
+    @property
+    def failed(self) -> list[LeftOut]:
+        """The entries processing refused or broke on."""
+        return [e for e in self.left_out if e.code in ("error", "sanitizer")]
 
 
 def make_articles(
@@ -147,20 +192,23 @@ def make_articles(
     source_id: int,
     now: datetime,
     *,
-    seen: int = 0,
+    left_out: Sequence[LeftOut] = (),
     process: EntryProcessor = article_from_entry,
 ) -> Stored:
     """The article rows of new ``entries`` (CPU only: no database, no lock held).
 
-    An entry that cannot be processed is left out and reported; the others are made.
+    An entry that cannot be processed is left out with its reason; the others are made.
     """
-    stored = Stored(seen=seen)
+    stored = Stored(left_out=list(left_out))
     # Oldest first, so article ids grow with publication order.
     for entry in sorted(entries, key=lambda e: e.published.timestamp() if e.published else 0):
         try:
             stored.articles.append(process(entry, source_id, now))
+        except EntryRefused as exc:
+            stored.left_out.append(LeftOut(entry.title, entry.link, exc.code, str(exc)))
         except Exception as exc:  # one hostile entry must not keep out its neighbours
-            stored.failed.append(f"{entry.title[:80]!r}: {type(exc).__name__}: {exc}")
+            reason = f"processing it broke: {type(exc).__name__}: {exc}"
+            stored.left_out.append(LeftOut(entry.title, entry.link, "error", reason[:500]))
     stored.new = len(stored.articles)
     return stored
 
@@ -182,6 +230,7 @@ class SourceState:
     paused: bool
     retry_after: datetime | None
     read_before: bool = False  # it was read once: its kind is known
+    kind_origin: str = "found"  # found (by reading it), set (by hand), auto (find it again)
 
     @classmethod
     def of(cls, source: Source) -> SourceState:
@@ -196,7 +245,17 @@ class SourceState:
             source.paused,
             source.retry_after,
             source.last_ok_at is not None,
+            source.kind_origin or "found",
         )
+
+    @property
+    def read_as(self) -> str:
+        """The kind to read it as: the one set by hand or found before, or auto."""
+        if self.kind_origin == "set":
+            return self.kind
+        if self.kind_origin == "auto" or (not self.read_before and self.kind == "feed"):
+            return "auto"
+        return self.kind
 
     def skip_reason(self, now: datetime) -> str | None:
         if self.paused:
@@ -213,11 +272,11 @@ class Collected:
     state: SourceState
     read: SourceRead | None = None
     entries: list[FeedEntry] = field(default_factory=list)
-    seen: int = 0
+    total: int = 0  # what the source had: feed entries, or a section's article links
+    left_out: list[LeftOut] = field(default_factory=list)  # of those, not taken, and why
     full_text: int = 0
     error: str | None = None
     retry_after: str | None = None  # the server's Retry-After header
-    problems: list[str] = field(default_factory=list)  # articles of a section left out
     refused: list[str] = field(default_factory=list)  # pages whose address is refused
 
 
@@ -247,7 +306,7 @@ def collect(
     try:
         got = read(
             state.url,
-            kind=state.kind if state.read_before or state.kind != "feed" else "auto",
+            kind=state.read_as,
             fetcher=fetcher,
             etag=state.etag,
             last_modified=state.last_modified,
@@ -256,26 +315,17 @@ def collect(
         if got.not_modified:
             return collected
         if got.kind == "section":
-            with session_scope(db_url) as session:
-                stored = known_links(session, got.links)
-            fresh = [link for link in got.links if same_article_key(link) not in stored]
-            fresh = fresh[:MAX_SECTION_ARTICLES]
-            collected.seen = len(got.links) - len(fresh)
-            entries = []
-            for link, outcome in zip(
-                fresh, _each(lambda u: read_article(u, fetcher), fresh, per_host), strict=True
-            ):
-                if isinstance(outcome, Exception):
-                    collected.problems.append(f"{link}: {outcome}")
-                else:
-                    entries.append(outcome)
-            collected.entries = entries
+            _collect_section(db_url, collected, got, fetcher, per_host)
             return collected
+        collected.total = len(got.entries) + len(got.left_out)
+        collected.left_out = list(got.left_out)
         # Only this source's keys here: the links are compared when storing (`store`).
         with session_scope(db_url) as session:
             known = known_keys(session, state.id, [e.key for e in got.entries])
         new = [e for e in got.entries if e.key not in known]
-        collected.seen = len(got.entries) - len(new)
+        collected.left_out += [
+            stored_before(e, known[e.key], state.id) for e in got.entries if e.key in known
+        ]
         wanted = [e for e in new if needs_full_text(e, state.full_text_mode)]
         pages = _each(lambda u: read_article(u, fetcher), [e.link or "" for e in wanted], per_host)
         fuller = {}
@@ -295,6 +345,47 @@ def collect(
     return collected
 
 
+def _collect_section(
+    db_url: str, collected: Collected, got: SourceRead, fetcher: SourceFetcher, per_host: int
+) -> None:
+    """A section page's article links: those not stored yet read as articles (at most
+    MAX_SECTION_ARTICLES a gather); a page whose links all fail is an error."""
+    collected.total = len(got.links)
+    if not got.links:
+        collected.error = f"the section page {got.url} links no articles now"
+        return
+    with session_scope(db_url) as session:
+        stored = known_links(session, got.links)
+    fresh: list[str] = []
+    for link in got.links:
+        if (where := stored.get(same_article_key(link))) is not None:
+            reason = f"stored before as article {where[0]}"
+            if where[1] != collected.state.id:
+                reason += f" of source {where[1]}"
+            code = "stored" if where[1] == collected.state.id else "duplicate"
+            collected.left_out.append(LeftOut(link, link, code, reason, *where))
+        elif len(fresh) < MAX_SECTION_ARTICLES:
+            fresh.append(link)
+        else:
+            reason = f"for the next gather: {MAX_SECTION_ARTICLES} articles are read at a time"
+            collected.left_out.append(LeftOut(link, link, "later", reason))
+    pages = _each(lambda u: read_article(u, fetcher), fresh, per_host)
+    failed = []
+    for link, outcome in zip(fresh, pages, strict=True):
+        if isinstance(outcome, Exception):
+            reason = f"its page could not be read: {outcome}"
+            collected.left_out.append(LeftOut(link, link, "unreadable", reason[:500]))
+            failed.append(f"{link}: {outcome}")
+        else:
+            collected.entries.append(outcome)
+    if fresh and not collected.entries:
+        count = len(fresh)
+        links = "link" if count == 1 else f"{count} links"
+        collected.error = f"none of the section's new article {links} could be read: " + (
+            "; ".join(failed[:5])
+        )
+
+
 def store(
     db_url: str,
     collected: Collected,
@@ -310,8 +401,8 @@ def store(
         # What is new, and its rows, before the write: a write transaction holds SQLite's
         # one lock, and other processes storing their sources wait for it.
         with session_scope(db_url) as session:
-            new, seen = split_new(session, state.id, collected.entries)
-        made = make_articles(new, state.id, now, seen=seen, process=process)
+            new, known = split_new(session, state.id, collected.entries)
+        made = make_articles(new, state.id, now, left_out=known, process=process)
     with session_scope(db_url) as session:
         source = gathering.get_source(session, state.id)
         if collected.error is not None or collected.read is None:
@@ -342,11 +433,8 @@ def store(
         articles.add_articles(session, stored.articles)
         # Nobody named it: the feed's title is better.
         named = got.title if got.title and source.name == default_source_name(state.url) else None
-        problems = stored.failed + collected.problems
-        error: str | None = None
-        if problems:
-            count = len(problems)
-            error = f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(problems)
+        left_out = [*collected.left_out, *stored.left_out]
+        error = _left_out_error(left_out, stored.new, collected.total)
         if collected.refused:
             error = "; ".join([error, *collected.refused] if error else collected.refused)
         gathering.record_read(
@@ -354,21 +442,42 @@ def store(
             source,
             url=url,
             kind=got.kind,
+            kind_reason=got.reason,
             etag=got.etag,
             last_modified=got.last_modified,
             name=named,
             error=error,
+            entries=collected.total,
+            stored=stored.new,
+            left_out=[e.as_dict() for e in left_out],
         )
         return GatherResult(
             source.id,
             source.name,
             stored.new,
-            stored.seen + collected.seen,
+            sum(1 for e in left_out if e.code in ("stored", "duplicate")),
             error,
             kind=source.kind,
             note=note,
             full_text=sum(1 for e in collected.entries if e.full_text),
+            entries=collected.total,
+            left_out=len(left_out),
         )
+
+
+def _left_out_error(left_out: Sequence[LeftOut], stored: int, total: int) -> str | None:
+    """What the source's row says of the entries left out for a fault (refused, broke,
+    unreadable), or of a source that had entries and stored none: None when nothing was
+    lost but what was stored before."""
+    faults = [e for e in left_out if e.code in ("error", "sanitizer", "unreadable", "empty")]
+    if faults:
+        count = len(faults)
+        return f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(
+            f"{e.title[:80]!r}: {e.reason}" for e in faults
+        )
+    if total and not stored and not any(e.code in ("stored", "later") for e in left_out):
+        return f"none of its {total} entries stored: " + left_out_summary(e.code for e in left_out)
+    return None
 
 
 def source_state(db_url: str, source_id: int) -> SourceState:
@@ -411,28 +520,37 @@ class SourceCheck:
     url: str  # the URL to add: the one given, or the feed found on its page
     kind: str
     summary: str  # what was found, in a sentence
+    reason: str | None = None  # why it is of its kind
 
 
-def check_source(settings: Settings, url: str) -> SourceCheck:
-    """Fetch a URL about to be added and say what it is: a feed, an article page, a page
-    whose site has a feed (then the feed is added), or a section page."""
+def check_source(settings: Settings, url: str, kind: str = "auto") -> SourceCheck:
+    """Fetch a URL about to be added and say what it is, and why: a feed, an article
+    page, a page whose site has a feed (then the feed is added), or a section page.
+    ``kind`` given (feed, article, section) reads it as that, as a source set so would be."""
     with wiring.fetcher_for(settings) as fetcher:
         try:
-            got = read(url, fetcher=fetcher)
+            got = read(url, kind=kind, fetcher=fetcher)
         except (FetchError, FeedError) as exc:
             raise InvalidInput(f"{exc}") from None
-    if got.kind == "page":
+    reason = got.reason or ("set by hand" if kind != "auto" else None)
+    why = f" ({reason})" if reason else ""
+    if got.kind == "article":
         title = got.entries[0].title if got.entries else ""
-        summary = f"{url} is an article page: {title!r}"
+        summary = f"{url} is an article page{why}: {title!r}"
     elif got.kind == "section":
-        summary = got.note or f"{url} is a section page"
+        count = len(got.links)
+        summary = f"{url} is a section page{why}, with {count} article links"
+        if got.note:
+            summary = f"{got.note}{why}"
     else:
         count = len(got.entries)
         named = f" {got.title!r}" if got.title else ""
         summary = f"{got.url} is a feed{named} with {count} entr{'y' if count == 1 else 'ies'}"
         if got.note:
             summary = f"{got.note}: a feed{named} with {count} entries"
-    return SourceCheck(got.url, got.kind, summary)
+        if got.left_out:
+            summary += f" ({left_out_summary(e.code for e in got.left_out)} left out)"
+    return SourceCheck(got.url, got.kind, summary, reason)
 
 
 def _by_host(states: Sequence[SourceState], shares: int) -> list[list[SourceState]]:

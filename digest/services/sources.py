@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from digest.config import Settings
 from digest.errors import AlreadyExists, BadUrl, InvalidField, InvalidInput, NotFound, OpmlError
+from digest.gather.feeds import left_out_summary
 from digest.gather.opml import OpmlEntry, parse_opml, write_opml
 from digest.gather.urls import check_http_url
 from digest.services.paging import clean_filter, page_of
@@ -20,8 +21,20 @@ from digest.store.db import Session, session_scope
 from digest.store.models import Source
 from digest.store.topics import topics_named
 
-SOURCE_KINDS = ("feed", "page", "section")
+SOURCE_KINDS = ("feed", "article", "section")
+# What `sources set --kind` takes besides a kind: find it again at the next read.
+FIND_KIND = "auto"
 FULL_TEXT_MODES = ("auto", "always", "never")
+
+
+def source_kind(kind: str, *, allow_auto: bool = False) -> str:
+    """The kind named (``page``, its old name, is ``article``); InvalidInput if none."""
+    kind = kind.strip().lower()
+    kind = "article" if kind == "page" else kind
+    allowed = (*SOURCE_KINDS, FIND_KIND) if allow_auto else SOURCE_KINDS
+    if kind not in allowed:
+        raise InvalidInput(f"a source is one of {', '.join(allowed)}, not {kind!r}")
+    return kind
 
 
 def check_source_url(url: str) -> str:
@@ -45,12 +58,15 @@ def add_source(
     topics: list[str] | None = None,
     kind: str | None = None,
     full_text: str = "auto",
+    kind_set: bool = False,
+    kind_reason: str | None = None,
 ) -> Source:
+    """A new source; ``kind`` as a check found it (and ``kind_reason``, why), or with
+    ``kind_set`` as given by hand, then kept whatever its pages look like."""
     url = check_source_url(url)
     if full_text not in FULL_TEXT_MODES:
         raise InvalidInput(f"full text is one of {', '.join(FULL_TEXT_MODES)}, not {full_text!r}")
-    if kind is not None and kind not in SOURCE_KINDS:
-        raise InvalidInput(f"a source is one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
+    kind = source_kind(kind) if kind is not None else None
     if store_sources.by_url(session, url) is not None:
         raise AlreadyExists(f"source {url} is already added")
     source = Source(
@@ -58,6 +74,8 @@ def add_source(
         name=name[:200] if name else default_source_name(url),
         topics=topics_named(session, topics or []),
         kind=kind or "feed",
+        kind_origin="set" if kind_set and kind else "found",
+        kind_reason="set by hand" if kind_set and kind else kind_reason,
         full_text_mode=full_text,
     )
     return store_sources.add(session, source)
@@ -71,11 +89,14 @@ def update_source(
     topics: list[str] | None = None,
     full_text: str | None = None,
     paused: bool | None = None,
+    kind: str | None = None,
 ) -> Source:
     """Change what is given (None leaves a field as it is); nothing changes if any value
-    is refused. Topics replace the source's topics."""
+    is refused. Topics replace the source's topics. A kind given is kept from now on;
+    ``auto`` has it found again at the next read."""
     if name is not None and not name.strip():
         raise InvalidInput("a source's name must not be empty")
+    kind = source_kind(kind, allow_auto=True) if kind is not None else None
     if full_text is not None and full_text not in FULL_TEXT_MODES:
         raise InvalidInput(f"full text is one of {', '.join(FULL_TEXT_MODES)}, not {full_text!r}")
     new_topics = topics_named(session, topics) if topics is not None else None
@@ -87,6 +108,10 @@ def update_source(
         source.full_text_mode = full_text
     if paused is not None:
         source.paused = paused
+    if kind == FIND_KIND:
+        source.kind, source.kind_origin, source.kind_reason = "feed", "auto", None
+    elif kind is not None:
+        source.kind, source.kind_origin, source.kind_reason = kind, "set", "set by hand"
     session.flush()
     return source
 
@@ -99,6 +124,7 @@ def set_source(
     topics: list[str] | None = None,
     full_text: str | None = None,
     paused: bool | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
     """Change the source of this address or number (`digest sources set`); what it is now."""
     found = update_source(
@@ -108,6 +134,7 @@ def set_source(
         topics=topics,
         full_text=full_text,
         paused=paused,
+        kind=kind,
     )
     return {
         "id": found.id,
@@ -115,6 +142,8 @@ def set_source(
         "paused": found.paused,
         "full_text": found.full_text_mode,
         "topics": found.topic_names,
+        "kind": found.kind,
+        "kind_origin": found.kind_origin,
     }
 
 
@@ -197,7 +226,9 @@ def source_row(source: Source, articles: int = 0) -> dict[str, Any]:
         "id": source.id,
         "url": source.url,
         "name": source.name,
-        "kind": source.kind,  # feed, page or section
+        "kind": source.kind,  # feed, article or section
+        "kind_origin": source.kind_origin,  # found (by reading it), set (by hand), auto
+        "kind_reason": source.kind_reason,  # why it is of its kind
         "topics": source.topic_names,
         "paused": source.paused,
         "full_text": source.full_text_mode,
@@ -208,6 +239,13 @@ def source_row(source: Source, articles: int = 0) -> dict[str, Any]:
         "error_count": source.error_count,
         "retry_after": source.retry_after,
         "not_modified": source.not_modified,
+        # The last read: entries the source had, stored, and left out (reasons: details).
+        "entries": source.last_entries,
+        "stored": source.last_stored,
+        "left_out": len(source.last_left_out or []),
+        "left_out_summary": left_out_summary(
+            str(e.get("code")) for e in source.last_left_out or []
+        ),
     }
 
 
@@ -230,9 +268,19 @@ def _source(session: Session, source_id: int) -> Source:
 
 
 def source_details(settings: Settings, source_id: int) -> dict[str, Any]:
+    """A source as listings show it, with every entry its last read left out and why
+    (`left_out_entries`: title, link, code, reason, article_id, source_id)."""
     with session_scope(settings.database_url) as session:
         source = _source(session, source_id)
-        return source_row(source, store_sources.article_count(session, source_id))
+        row = source_row(source, store_sources.article_count(session, source_id))
+        return {**row, "left_out_entries": list(source.last_left_out or [])}
+
+
+def find_source_details(settings: Settings, url_or_id: str) -> dict[str, Any]:
+    """`digest sources show`: the source of this address or number, in detail."""
+    with session_scope(settings.database_url) as session:
+        source_id = find_source(session, url_or_id).id
+    return source_details(settings, source_id)
 
 
 def check_new_source(url: str, full_text: str = "auto") -> str:
@@ -260,14 +308,28 @@ def create_source(
     *,
     full_text: str = "auto",
     kind: str | None = None,
+    kind_set: bool = False,
+    kind_reason: str | None = None,
 ) -> dict[str, Any]:
     """Add a source, as `digest sources add` does (nothing is fetched; `kind` as a check
-    found it)."""
+    found it, and why; or with `kind_set`, as given by hand and kept)."""
     url = check_new_source(url, full_text)
     names = checked_topics(topics)
+    if kind is not None:
+        try:
+            kind = source_kind(kind)
+        except InvalidInput as exc:
+            raise InvalidField("kind", str(exc)) from None
     with session_scope(settings.database_url) as session:
         source = add_source(
-            session, url, name=name or None, topics=names, kind=kind, full_text=full_text
+            session,
+            url,
+            name=name or None,
+            topics=names,
+            kind=kind,
+            full_text=full_text,
+            kind_set=kind_set,
+            kind_reason=kind_reason,
         )
         return source_row(source)
 
@@ -280,16 +342,31 @@ def change_source(
     topics: Sequence[str] | None = None,
     paused: bool | None = None,
     full_text: str | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """Change what is given (None leaves it as it is); topics replace the source's."""
+    """Change what is given (None leaves it as it is); topics replace the source's; a
+    kind is kept from now on (``auto``: found again at the next read)."""
     if name is not None and not name.strip():
         raise InvalidField("name", "must not be empty")
     if full_text is not None:
         check_full_text(full_text)
+    if kind is not None:
+        try:
+            kind = source_kind(kind, allow_auto=True)
+        except InvalidInput as exc:
+            raise InvalidField("kind", str(exc)) from None
     with session_scope(settings.database_url) as session:
         source = _source(session, source_id)
         names = checked_topics(topics) if topics is not None else None
-        update_source(session, source, name=name, topics=names, full_text=full_text, paused=paused)
+        update_source(
+            session,
+            source,
+            name=name,
+            topics=names,
+            full_text=full_text,
+            paused=paused,
+            kind=kind,
+        )
         return source_row(source, store_sources.article_count(session, source_id))
 
 
@@ -331,9 +408,20 @@ def new_source(
     topics: list[str] | None = None,
     kind: str | None = None,
     full_text: str = "auto",
+    kind_set: bool = False,
+    kind_reason: str | None = None,
 ) -> dict[str, Any]:
     """`digest sources add`: `add_source` in a transaction of its own, refused in its
     words (no field names, unlike `create_source`); the source as listings show it."""
     with session_scope(settings.database_url) as session:
-        source = add_source(session, url, name=name, topics=topics, kind=kind, full_text=full_text)
+        source = add_source(
+            session,
+            url,
+            name=name,
+            topics=topics,
+            kind=kind,
+            full_text=full_text,
+            kind_set=kind_set,
+            kind_reason=kind_reason,
+        )
         return source_row(source)

@@ -35,27 +35,32 @@ def published_or_seen() -> ColumnElement[datetime]:
 # --- gathering ------------------------------------------------------------------------------
 
 
-def stored_links(session: Session, links: Sequence[str]) -> list[str]:
-    """Of these links (exact strings), those some article of any source has."""
-    found: list[str] = []
+def stored_links(session: Session, links: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Of these links (exact strings), those some article of any source has: each with
+    the id of its first such article and that article's source."""
+    found: dict[str, tuple[int, int]] = {}
     for chunk in _chunks(links):
-        found += [
-            link
-            for link in session.scalars(select(Article.link).where(Article.link.in_(chunk)))
-            if link
-        ]
+        rows = session.execute(
+            select(Article.link, Article.id, Article.source_id)
+            .where(Article.link.in_(chunk))
+            .order_by(Article.id)
+        )
+        for link, article_id, source_id in rows:
+            if link:
+                found.setdefault(link, (article_id, source_id))
     return found
 
 
-def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
-    """Of these entry keys, those the source has stored already."""
-    found: set[str] = set()
+def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, int]:
+    """Of these entry keys, those the source has stored already, with their article ids."""
+    found: dict[str, int] = {}
     for chunk in _chunks(keys):
-        found.update(
-            session.scalars(
-                select(Article.key).where(Article.source_id == source_id, Article.key.in_(chunk))
+        rows = session.execute(
+            select(Article.key, Article.id).where(
+                Article.source_id == source_id, Article.key.in_(chunk)
             )
         )
+        found.update({key: article_id for key, article_id in rows})
     return found
 
 

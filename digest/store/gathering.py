@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from digest.errors import NotFound
 from digest.store.models import Source
 
+# The reasons of at most this many entries left out are kept on the source's row.
+LEFT_OUT_KEPT = 200
+
 
 def get_source(session: Session, source_id: int) -> Source:
     """The source's row; NotFound when there is none (it was removed meanwhile)."""
@@ -64,17 +67,29 @@ def record_read(
     *,
     url: str | None,
     kind: str,
+    kind_reason: str | None = None,
     etag: str | None,
     last_modified: str | None,
     name: str | None,
     error: str | None,
+    entries: int = 0,
+    stored: int = 0,
+    left_out: list[dict[str, object]] | None = None,
 ) -> None:
-    """What a read brought: the URL to read from now on (None: the same), its kind, the
-    validators for the next conditional GET, a better name (None: keep it), and the
-    entries left out (None: none)."""
+    """What a read brought: the URL to read from now on (None: the same), its kind (and
+    why, when it was found out now), the validators for the next conditional GET, a better
+    name (None: keep it), what went wrong (None: nothing), and the entries: how many the
+    source had, how many were stored, and those left out with their reasons."""
     if url is not None:
         source.url = url
     source.kind = kind
+    if kind_reason is not None:
+        source.kind_reason = kind_reason[:1000]
+    if source.kind_origin == "auto":
+        source.kind_origin = "found"
+    source.last_entries = entries
+    source.last_stored = stored
+    source.last_left_out = (left_out or [])[:LEFT_OUT_KEPT]
     source.etag = (etag or "")[:500] or None
     source.last_modified = (last_modified or "")[:200] or None
     if name is not None:

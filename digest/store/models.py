@@ -117,8 +117,18 @@ class Source(Base):
     # Seams for conditional GET.
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(200))
-    # "feed", "page" (one article page) or "section" (a page whose article links are followed).
+    # "feed", "article" (one article page) or "section" (a page whose article links are
+    # followed).
     kind: Mapped[str] = mapped_column(String(20), default="feed", server_default="feed")
+    # How the kind came: "found" by reading the source, "set" by hand (kept), or "auto"
+    # (to be found again at the next read); and why it is of its kind, in words.
+    kind_origin: Mapped[str] = mapped_column(String(10), default="found", server_default="found")
+    kind_reason: Mapped[str | None] = mapped_column(Text)
+    # The last read's accounting: entries the source had, how many were stored, and each
+    # one left out with its reason (digest.gather.LeftOut.as_dict).
+    last_entries: Mapped[int | None]
+    last_stored: Mapped[int | None]
+    last_left_out: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # Fetch each entry's page for its full text: "auto" (teasers only), "always", "never".
     full_text_mode: Mapped[str] = mapped_column(String(10), default="auto", server_default="auto")
     # A source that keeps failing is left alone until then (exponential backoff).

@@ -56,6 +56,8 @@ class SourceIn(Body):
     full_text: Literal["auto", "always", "never"] = "auto"
     # Fetch it first and say what it is (`found`); a site's page adds the feed it names.
     check: bool = False
+    # Read it as this whatever its pages look like (kept); None: found by reading it.
+    kind: Literal["feed", "article", "section"] | None = None
 
 
 class SourcePatch(Body):
@@ -63,6 +65,8 @@ class SourcePatch(Body):
     topics: list[Short] | None = Field(None, max_length=100)
     paused: bool | None = None
     full_text: Literal["auto", "always", "never"] | None = None
+    # Read it as this from now on; auto: find it again at the next read.
+    kind: Literal["feed", "article", "section", "auto"] | None = None
 
 
 class SubscriberIn(Body):
@@ -169,7 +173,13 @@ def create_api(
     @api.post("/sources", status_code=201, tags=["sources"])
     def sources_create(body: SourceIn) -> dict[str, Any]:
         return jobs.add_source(
-            settings, body.url, body.name, body.topics, full_text=body.full_text, check=body.check
+            settings,
+            body.url,
+            body.name,
+            body.topics,
+            full_text=body.full_text,
+            check=body.check,
+            kind=body.kind,
         )
 
     @api.get("/sources/{source_id}", tags=["sources"])
@@ -185,6 +195,7 @@ def create_api(
             topics=body.topics,
             paused=body.paused,
             full_text=body.full_text,
+            kind=body.kind,
         )
 
     @api.delete("/sources/{source_id}", status_code=204, tags=["sources"])

@@ -31,19 +31,35 @@ def add_source(
     *,
     full_text: str = "auto",
     check: bool = False,
+    kind: str | None = None,
 ) -> dict[str, Any]:
     """Add a source, as `digest sources add` does; with `check`, fetch the URL first and
-    say what it is (`found`): on a site's page, the feed it names is added instead (feed
-    discovery, as `sources add --check`)."""
+    say what it is and why (`found`): on a site's page, the feed it names is added instead
+    (feed discovery, as `sources add --check`). A `kind` given (feed, article, section)
+    is kept whatever its pages look like."""
+    if kind is not None:
+        try:
+            kind = sources.source_kind(kind)
+        except InvalidInput as exc:
+            raise as_field("kind", exc) from None
     if not check:
-        return sources.create_source(settings, url, name, topic_names, full_text=full_text)
+        return sources.create_source(
+            settings, url, name, topic_names, full_text=full_text, kind=kind, kind_set=bool(kind)
+        )
     url = sources.check_new_source(url, full_text)
     try:
-        checked = pipeline.check_source(settings, url)
+        checked = pipeline.check_source(settings, url, kind or "auto")
     except InvalidInput as exc:
         raise as_field("url", exc) from None
     added = sources.create_source(
-        settings, checked.url, name, topic_names, full_text=full_text, kind=checked.kind
+        settings,
+        checked.url,
+        name,
+        topic_names,
+        full_text=full_text,
+        kind=checked.kind,
+        kind_set=bool(kind),
+        kind_reason=checked.reason,
     )
     return {**added, "found": checked.summary}
 

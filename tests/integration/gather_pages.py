@@ -87,3 +87,31 @@ def rss(items: list[dict[str, str]], *, title: str = "Harbour Courier", extra: s
         f"<channel><title>{escape(title)}</title><link>http://example.invalid/</link>{extra}"
         f"{''.join(parts)}</channel></rss>"
     )
+
+
+def linked_article_page(headline: str, links: list[tuple[str, str]], *, json_ld: str = "") -> str:
+    """An article page with a "Read also" and a "Latest" block of article links below its
+    body, as news sites make them: many links, one article."""
+    blocks = "".join(f'<li><a href="{href}">{escape(text)}</a></li>' for href, text in links)
+    script = f'<script type="application/ld+json">{json_ld}</script>' if json_ld else ""
+    body = "".join(f"<p>{escape(p)}</p>" for p in LOREM)
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><title>{escape(headline)}</title>{script}"
+        "</head><body><header><nav><a href='/'>Home</a></nav></header>"
+        f"<main><h1>{escape(headline)}</h1><p><em>A short dek under the headline.</em></p>"
+        f"{body}<h3>Read also:</h3><ul>{blocks[: len(blocks) // 2]}</ul>"
+        f"<h3>Latest</h3><ul>{blocks[len(blocks) // 2 :]}</ul></main></body></html>"
+    )
+
+
+def card_section_page(links: list[tuple[str, str]], teaser: str = "") -> str:
+    """A section page of teaser cards: each an <article> with a linked headline."""
+    cards = "".join(
+        f'<article><h3><a href="{href}">{escape(text)}</a></h3><p>{escape(teaser)}</p></article>'
+        for href, text in links
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><title>Harbour news</title>"
+        '<meta property="og:type" content="website"></head>'
+        f"<body><main><h1>Harbour news</h1>{cards}</main></body></html>"
+    )

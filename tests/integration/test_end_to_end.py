@@ -65,6 +65,8 @@ def test_gather_and_send_through_celery_to_smtp(cli, smtp, samples_url, worker) 
             "note": None,
             "retry_after": None,
             "full_text": 0,
+            "entries": len(items),
+            "left_out": 0,
         }
     ]
 

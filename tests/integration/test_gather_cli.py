@@ -125,7 +125,8 @@ def test_check_finds_the_feed_of_a_home_page(run: Run, site: Site) -> None:
 
     site.add("/site/story", article_page("A story on its own"))
     page = run("sources", "add", f"{site.base}/site/story", "--check")
-    assert "is an article page: 'A story on its own'" in page.stdout
+    assert "is an article page (its main content is" in page.stdout
+    assert "'A story on its own'" in page.stdout
 
 
 def test_bad_urls_are_refused_when_added_or_imported_and_nothing_is_imported_twice(
@@ -178,7 +179,7 @@ def test_sources_set_changes_what_is_given_and_refuses_what_is_wrong(run: Run, s
         "--topic", "Ferries", "--topic", "weather",
     )  # fmt: skip
     assert changed.returncode == 0, changed.stderr
-    assert "paused, full text never, ferries, weather" in changed.stdout
+    assert "paused, feed, full text never, ferries, weather" in changed.stdout
     [row] = json.loads(run("sources", "list", "--json").stdout)
     assert (row["name"], row["full_text"], row["paused"], row["topics"]) == (
         "Quay Log", "never", True, ["ferries", "weather"],
@@ -204,3 +205,43 @@ def test_sources_set_changes_what_is_given_and_refuses_what_is_wrong(run: Run, s
     assert "no source 999" in refused[3].stderr
     [after] = json.loads(run("sources", "list", "--json").stdout)
     assert after == row  # nothing changed by a refused command
+
+
+def test_a_kind_given_by_hand_and_the_reasons_of_the_last_read(run: Run, site: Site) -> None:
+    links = [
+        (f"/kinds/2026/harbour-story-number-{i}", f"Harbour story number {i}") for i in range(6)
+    ]
+    for href, text in links:
+        site.add(href, article_page(text))
+    page = site.add(
+        "/kinds/2026/the-harbour-day",
+        section_page(links).replace("<main>", "<main>" + "".join(f"<p>{p}</p>" for p in LOREM)),
+    )
+    checked = run("sources", "add", page, "--check", "--kind", "section")
+    assert checked.returncode == 0, checked.stderr
+    assert "is a section page (set by hand), with 6 article links" in checked.stdout
+    assert run("gather").returncode == 0
+
+    shown = run("sources", "show", "1", "--json")
+    assert shown.returncode == 0, shown.stderr
+    row = json.loads(shown.stdout)
+    assert (row["kind"], row["kind_origin"], row["entries"], row["stored"]) == (
+        "section",
+        "set",
+        6,
+        6,
+    )
+    assert row["left_out_entries"] == []
+
+    assert run("gather").returncode == 0  # the second read: every link stored before
+    row = json.loads(run("sources", "show", "1", "--json").stdout)
+    assert (row["entries"], row["stored"], row["left_out_summary"]) == (6, 0, "6 stored before")
+    assert {e["code"] for e in row["left_out_entries"]} == {"stored"}
+    table = run("sources", "show", "1")
+    assert "stored before as article" in table.stdout and "0 of 6 stored" in table.stdout
+    listed = run("sources", "list")
+    assert "section (set)" in listed.stdout and "0 of 6 stored" in listed.stdout
+
+    changed = run("sources", "set", "1", "--kind", "auto")
+    assert changed.returncode == 0 and "found at the next read" in changed.stdout
+    assert run("sources", "set", "1", "--kind", "podcast").returncode != 0

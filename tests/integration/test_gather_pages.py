@@ -77,7 +77,7 @@ def test_chinese_and_japanese_article_pages_are_read(
 ) -> None:
     url = site.add(f"/cjk/{lang}", article_page(text[:12], [text, text], lang=lang))
     got = read(url, fetcher=fetcher)
-    assert got.kind == "page"
+    assert got.kind == "article"
     (entry,) = got.entries
     assert text in entry.content_html and entry.title == text[:12]
     assert entry.language == ("zh-Hans" if lang == "zh-CN" else "ja")
@@ -187,7 +187,7 @@ def test_an_article_page_advertising_its_feed_stays_a_page(site: Site, fetcher: 
     site.add("/feed.xml", rss([]), content_type="application/rss+xml")
     url = site.add("/article", article_page("Quay opens", feed="/feed.xml"))
     got = read(url, fetcher=fetcher)
-    assert got.kind == "page" and len(got.entries) == 1 and got.entries[0].full_text
+    assert got.kind == "article" and len(got.entries) == 1 and got.entries[0].full_text
 
 
 def test_a_page_with_nothing_to_read_says_so(site: Site, fetcher: Fetcher) -> None:

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from gather_pages import LOREM, article_page, rss, section_page
+from gather_pages import (
+    LOREM,
+    article_page,
+    card_section_page,
+    linked_article_page,
+    rss,
+    section_page,
+)
 from sqlalchemy import select
 from web_site import Site, serve_site
 
@@ -306,7 +313,7 @@ def test_robots_txt_keeps_pages_out(settings: Settings, web: Site) -> None:
         ]
     )
     feed_id = add(settings, web.add("/feed.xml", feed, content_type="application/rss+xml"))
-    page_id = add(settings, f"{web.base}/private/story", kind="page")
+    page_id = add(settings, f"{web.base}/private/story", kind="article")
 
     results = gather(settings)
     (teaser,) = stored(settings, feed_id)
@@ -489,3 +496,178 @@ def test_a_large_gather_is_shared_over_processes_and_reports_every_source(
     assert results[-1].status == "failed" and "HTTP 500" in (results[-1].error or "")
     assert len(stored(settings)) == count
     assert source_row(settings, broken).error_count == 1
+
+
+# --- page kinds ---------------------------------------------------------------------------
+
+
+def _story_links(count: int, prefix: str = "/2026/03/") -> list[tuple[str, str]]:
+    return [
+        (f"{prefix}harbour-story-number-{i}", f"Harbour story number {i} told")
+        for i in range(count)
+    ]
+
+
+def test_an_article_page_with_many_links_is_an_article(settings: Settings, web: Site) -> None:
+    links = _story_links(12)
+    plain = add(
+        settings,
+        web.add(
+            "/2026/03/ferry-timetable-agreed", linked_article_page("Ferry timetable agreed", links)
+        ),
+    )
+    json_ld = (
+        '{"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Quay reopens"}'
+    )
+    described = add(
+        settings, web.add("/news/quay", linked_article_page("Quay reopens", links, json_ld=json_ld))
+    )
+
+    results = gather(settings)
+    for source_id, title in ((plain, "Ferry timetable agreed"), (described, "Quay reopens")):
+        assert results[source_id].kind == "article", results[source_id]
+        assert [a.title for a in stored(settings, source_id)] == [title]
+    assert "running text" in (source_row(settings, plain).kind_reason or "")
+    assert "JSON-LD says it is a NewsArticle" in (source_row(settings, described).kind_reason or "")
+    assert not any(web.hits(href) for href, _ in links)  # no "Read also" link was followed
+
+
+def test_a_page_of_headline_cards_is_a_section_and_one_whose_links_fail_says_so(
+    settings: Settings, web: Site
+) -> None:
+    links = _story_links(6)
+    section = add(settings, web.add("/harbour", card_section_page(links, "A line of teaser.")))
+    for href, text in links:
+        web.add(href, article_page(text, [*LOREM, f"This is {text}."]))
+    broken_links = _story_links(5, "/2026/04/")
+    broken = add(settings, web.add("/quays", card_section_page(broken_links)))  # all answer 404
+
+    results = gather(settings)
+    assert results[section].kind == "section" and results[section].new == 6
+    assert "linked headlines" in (source_row(settings, section).kind_reason or "")
+    assert results[broken].failed and not stored(settings, broken)
+    assert "none of the section's new article 5 links could be read" in (
+        results[broken].error or ""
+    )
+    row = source_row(settings, broken)
+    assert row.last_error == results[broken].error
+
+
+def test_a_kind_set_by_hand_is_kept(settings: Settings, web: Site) -> None:
+    links = _story_links(6)
+    for href, text in links:
+        web.add(href, article_page(text, [*LOREM, f"This is {text}."]))
+    # Read as it looks, it is an article; set by hand, its links are followed.
+    url = web.add(
+        "/2026/03/ferry-timetable-agreed", linked_article_page("Ferry timetable agreed", links)
+    )
+    source_id = add(settings, url, kind="section", kind_set=True)
+    results = gather(settings)
+    assert results[source_id].kind == "section" and results[source_id].new == 6
+    row = source_row(settings, source_id)
+    assert (row.kind, row.kind_origin, row.last_entries, row.last_stored) == (
+        "section",
+        "set",
+        6,
+        6,
+    )
+
+    with db.session_scope(settings.database_url) as session:
+        from digest.services.sources import update_source
+
+        update_source(session, session.get(Source, source_id), kind="auto")  # type: ignore[arg-type]
+    again = gather(settings, NOW + timedelta(minutes=15))
+    assert again[source_id].kind == "article"
+    assert source_row(settings, source_id).kind_origin == "found"
+
+
+# --- every entry accounted for ------------------------------------------------------------
+
+
+def test_every_entry_is_stored_or_left_out_with_its_reason(settings: Settings, web: Site) -> None:
+    b = web.base
+    text = " ".join(LOREM)
+    first = add(
+        settings,
+        web.add(
+            "/first.xml",
+            rss([{"title": "Quay reopens", "link": f"{b}/news/quay", "description": text}]),
+            content_type="application/rss+xml",
+        ),
+    )
+    assert gather(settings)[first].new == 1
+    [quay] = stored(settings, first)
+    items = [
+        {"title": "Nets mended", "guid": "n-1", "link": f"{b}/news/nets", "description": text},
+        {
+            "title": "Nets mended again",
+            "guid": "n-1",
+            "link": f"{b}/news/nets",
+            "description": text,
+        },
+        {
+            "title": "The quay, told again",
+            "guid": "q-9",
+            "link": f"{b}/news/quay?utm_source=x",
+            "description": text,
+        },
+        {"title": "", "raw": ""},
+        {
+            "title": "Scripted",
+            "raw": "<description>&lt;script&gt;document.write('x')&lt;/script&gt;"
+            "&lt;iframe src=x&gt;a frame&lt;/iframe&gt;</description>",
+        },
+    ]
+    second = add(settings, web.add("/second.xml", rss(items), content_type="application/rss+xml"))
+
+    result = gather(settings, NOW + timedelta(minutes=15))[second]
+    assert (result.entries, result.new, result.left_out) == (5, 1, 4)
+    row = source_row(settings, second)
+    assert (row.last_entries, row.last_stored) == (5, 1)
+    reasons = {e["title"]: e for e in row.last_left_out or []}
+    assert reasons["Nets mended again"]["code"] == "duplicate"
+    assert reasons["The quay, told again"]["code"] == "duplicate"
+    assert reasons["The quay, told again"]["article_id"] == quay.id
+    assert reasons["The quay, told again"]["source_id"] == first
+    assert f"article {quay.id} of source {first}" in reasons["The quay, told again"]["reason"]
+    assert reasons["(untitled)"]["code"] == "empty"
+    assert reasons["Scripted"]["code"] == "sanitizer"
+    assert "sanitized" in (row.last_error or "")  # a loss is said on the row, not only counted
+
+    # Read again: the one stored is "stored before" now, and says which article it is.
+    again = gather(settings, NOW + timedelta(minutes=30))[second]
+    assert again.new == 0
+    [nets] = stored(settings, second)
+    codes = {
+        e["title"]: (e["code"], e["article_id"])
+        for e in source_row(settings, second).last_left_out or []
+    }
+    assert codes["Nets mended"] == ("stored", nets.id)
+
+
+def test_a_feed_that_stores_none_of_its_entries_says_why(settings: Settings, web: Site) -> None:
+    b = web.base
+    text = " ".join(LOREM)
+    feed = rss(
+        [
+            {"title": f"Copy {i}", "link": f"{b}/news/copy-{i}", "description": text}
+            for i in range(3)
+        ]
+    )
+    first = add(settings, web.add("/a.xml", feed, content_type="application/rss+xml"))
+    assert gather(settings)[first].new == 3
+    mirror = add(
+        settings,
+        web.add("/mirror.xml", feed.replace("Copy", "Mirror"), content_type="application/rss+xml"),
+    )
+
+    result = gather(settings, NOW + timedelta(minutes=15))[mirror]
+    assert result.new == 0 and result.entries == 3
+    assert result.error == "none of its 3 entries stored: 3 duplicates"
+    [listed] = [s for s in source_listing(settings)["items"] if s["id"] == mirror]
+    assert (listed["entries"], listed["stored"], listed["left_out_summary"]) == (
+        3,
+        0,
+        "3 duplicates",
+    )
+    assert listed["last_error"] == result.error

@@ -43,6 +43,7 @@ def sources_router(pages: AdminPages) -> APIRouter:
                     topics_of(form),
                     full_text=text(form, "full_text") or "auto",
                     check=bool(text(form, "check")),
+                    kind=None if text(form, "kind") in ("", "auto") else text(form, "kind"),
                 )
             )
         except DigestError as exc:
@@ -104,6 +105,7 @@ def sources_router(pages: AdminPages) -> APIRouter:
                 name=text(form, "name"),
                 topics=topics_of(form),
                 full_text=text(form, "full_text") or None,
+                kind=text(form, "kind") or None,
             )
         except DigestError as exc:
             return pages.failed(request, exc, "Source not changed")
