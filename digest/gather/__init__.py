@@ -20,7 +20,7 @@ from digest.gather.feeds import (
 )
 from digest.gather.fetch import Fetched, Fetcher, fetch
 from digest.gather.kinds import ARTICLE, SECTION, Verdict, page_kind
-from digest.gather.pages import page_tree, parse_article_page
+from digest.gather.pages import page_tree, parse_article_page, site_name
 
 __all__ = [
     "FeedEntry",
@@ -72,7 +72,7 @@ class SourceRead:
 
     kind: str  # feed, article or section, as found out now
     url: str  # what was read: the source's URL, or the feed found on its page
-    title: str | None = None
+    title: str | None = None  # a feed's title, or an article page's site name
     entries: list[FeedEntry] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # section: article links to follow
     not_modified: bool = False
@@ -169,7 +169,8 @@ def read(
         return SourceRead(SECTION, url, links=links, **cache)
     if kind == ARTICLE:
         page = parse_article_page(html, url=fetched.url)
-        return SourceRead(ARTICLE, url, page.title, [page], **cache)
+        site = site_name(page_tree(html), fetched.url)
+        return SourceRead(ARTICLE, url, site, [page], **cache)
     article_error = None
     entry: FeedEntry | None = None
     if kind == "auto":
@@ -181,7 +182,8 @@ def read(
         address = entry.link if entry and entry.link else fetched.url
         verdict = page_kind(tree, address, len(links), entry.content_html if entry else None)
         if verdict.kind == ARTICLE and entry is not None:
-            return SourceRead(ARTICLE, url, entry.title, [entry], reason=verdict.reason, **cache)
+            site = site_name(tree, fetched.url)
+            return SourceRead(ARTICLE, url, site, [entry], reason=verdict.reason, **cache)
     else:  # a feed before: it may have moved, it is no page
         probe = False
         verdict = Verdict(None, "")

@@ -164,7 +164,7 @@ def _dedupe(entries: Iterable[FeedEntry]) -> tuple[list[FeedEntry], list[LeftOut
             and entry.image_url is None
             and not html_to_text(entry.content_html)
         ):
-            left_out.append(LeftOut(entry.title, None, "empty", "no title, link or text"))
+            left_out.append(LeftOut(entry.title, None, "empty", "no title, link, image or text"))
         elif (first := seen.get(entry.key)) is not None:
             reason = f"the feed has it twice: the same id or link as {first.title[:80]!r}"
             left_out.append(LeftOut(entry.title, entry.link, "duplicate", reason))

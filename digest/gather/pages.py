@@ -106,6 +106,13 @@ def read_meta(tree: lxml.html.HtmlElement, url: str) -> PageMeta:
     )
 
 
+def site_name(tree: lxml.html.HtmlElement, url: str) -> str:
+    """The name of the site a page is on: its ``og:site_name`` (or ``application-name``),
+    else its host without ``www.``: what a page source is named after, never its first
+    article's headline."""
+    return read_meta(tree, url).site_names[0].removeprefix("www.")[:200]
+
+
 def _usable_canonical(href: str | None, url: str) -> str | None:
     canonical = absolute_http_url(href, url)
     if canonical is None:

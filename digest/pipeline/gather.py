@@ -381,9 +381,9 @@ def _collect_section(
     if fresh and not collected.entries:
         count = len(fresh)
         links = "link" if count == 1 else f"{count} links"
-        collected.error = f"none of the section's new article {links} could be read: " + (
-            "; ".join(failed[:5])
-        )
+        collected.error = f"none of the section's new article {links} could be read: {failed[0]}"
+        if count > 1:
+            collected.error += f"; `digest sources show {collected.state.id}` lists them all"
 
 
 def store(
@@ -410,6 +410,9 @@ def store(
             asked = retry_after_time(collected.retry_after, now)
             retry = backoff_until(source.error_count + 1, now, backoff_base, asked)
             gathering.record_failure(session, source, now, failure, retry)
+            if collected.total:  # a section page read whose every article link failed
+                left = [e.as_dict() for e in collected.left_out]
+                gathering.record_entries(session, source, collected.total, 0, left)
             return GatherResult(
                 source.id,
                 source.name,
@@ -434,7 +437,7 @@ def store(
         # Nobody named it: the feed's title is better.
         named = got.title if got.title and source.name == default_source_name(state.url) else None
         left_out = [*collected.left_out, *stored.left_out]
-        error = _left_out_error(left_out, stored.new, collected.total)
+        error = _left_out_error(left_out, stored.new, collected.total, source.id)
         if collected.refused:
             error = "; ".join([error, *collected.refused] if error else collected.refused)
         gathering.record_read(
@@ -465,16 +468,24 @@ def store(
         )
 
 
-def _left_out_error(left_out: Sequence[LeftOut], stored: int, total: int) -> str | None:
-    """What the source's row says of the entries left out for a fault (refused, broke,
-    unreadable), or of a source that had entries and stored none: None when nothing was
-    lost but what was stored before."""
+def _left_out_error(
+    left_out: Sequence[LeftOut], stored: int, total: int, source_id: int
+) -> str | None:
+    """What the source's row says of the entries left out for a fault (empty, refused,
+    broke, unreadable), in one line with a count and the first of them (`digest sources
+    show` lists them all), or of a source that had entries and stored none: None when
+    nothing was lost but what was stored before."""
     faults = [e for e in left_out if e.code in ("error", "sanitizer", "unreadable", "empty")]
     if faults:
         count = len(faults)
-        return f"{count} entr{'y' if count == 1 else 'ies'} left out: " + "; ".join(
-            f"{e.title[:80]!r}: {e.reason}" for e in faults
-        )
+        said = f"{count} entr{'y' if count == 1 else 'ies'} left out"
+        if count > 1:
+            said += f" ({left_out_summary(e.code for e in faults)})"
+        first = faults[0]
+        said += f": {first.title[:80]!r}: {first.reason}"
+        if count > 1:
+            said += f"; `digest sources show {source_id}` lists them all"
+        return said
     if total and not stored and not any(e.code in ("stored", "later") for e in left_out):
         return f"none of its {total} entries stored: " + left_out_summary(e.code for e in left_out)
     return None

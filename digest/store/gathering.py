@@ -49,6 +49,16 @@ def record_failure(
     source.retry_after = retry_after
 
 
+def record_entries(
+    session: Session, source: Source, entries: int, stored: int, left_out: list[dict[str, object]]
+) -> None:
+    """A read's accounting: how many entries the source had, how many were stored, and
+    those left out with their reasons (the first LEFT_OUT_KEPT)."""
+    source.last_entries = entries
+    source.last_stored = stored
+    source.last_left_out = left_out[:LEFT_OUT_KEPT]
+
+
 def record_fetched(session: Session, source: Source, now: datetime, *, not_modified: bool) -> None:
     """A fetch that worked (read, or answered 304 Not Modified): no error in a row, no
     backoff; a 304 leaves no error either."""
@@ -87,9 +97,7 @@ def record_read(
         source.kind_reason = kind_reason[:1000]
     if source.kind_origin == "auto":
         source.kind_origin = "found"
-    source.last_entries = entries
-    source.last_stored = stored
-    source.last_left_out = (left_out or [])[:LEFT_OUT_KEPT]
+    record_entries(session, source, entries, stored, left_out or [])
     source.etag = (etag or "")[:500] or None
     source.last_modified = (last_modified or "")[:200] or None
     if name is not None:

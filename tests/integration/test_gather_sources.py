@@ -531,6 +531,11 @@ def test_an_article_page_with_many_links_is_an_article(settings: Settings, web: 
     assert "JSON-LD says it is a NewsArticle" in (source_row(settings, described).kind_reason or "")
     assert not any(web.hits(href) for href, _ in links)  # no "Read also" link was followed
 
+    # A page source is named after its site, not after its first article's headline.
+    named = add(settings, web.add("/2026/03/night-buses", article_page("Night buses return")))
+    gather(settings, NOW + timedelta(minutes=15))
+    assert source_row(settings, named).name == "Harbour Courier"
+
 
 def test_a_page_of_headline_cards_is_a_section_and_one_whose_links_fail_says_so(
     settings: Settings, web: Site
@@ -551,6 +556,10 @@ def test_a_page_of_headline_cards_is_a_section_and_one_whose_links_fail_says_so(
     )
     row = source_row(settings, broken)
     assert row.last_error == results[broken].error
+    assert f"`digest sources show {broken}` lists them all" in (row.last_error or "")
+    assert (row.last_entries, row.last_stored) == (5, 0)  # the failed read is accounted too
+    assert {e["code"] for e in row.last_left_out or []} == {"unreadable"}
+    assert all("404" in e["reason"] for e in row.last_left_out or [])
 
 
 def test_a_kind_set_by_hand_is_kept(settings: Settings, web: Site) -> None:
@@ -632,7 +641,7 @@ def test_every_entry_is_stored_or_left_out_with_its_reason(settings: Settings, w
     assert f"article {quay.id} of source {first}" in reasons["The quay, told again"]["reason"]
     assert reasons["(untitled)"]["code"] == "empty"
     assert reasons["Scripted"]["code"] == "sanitizer"
-    assert "sanitized" in (row.last_error or "")  # a loss is said on the row, not only counted
+    assert "refused by the sanitizer" in (row.last_error or "")  # said on the row, not only counted
 
     # Read again: the one stored is "stored before" now, and says which article it is.
     again = gather(settings, NOW + timedelta(minutes=30))[second]

@@ -304,8 +304,10 @@ def test_an_entry_that_breaks_processing_is_left_out_and_reported(settings, samp
     results = {r.name: r for r in pipeline.gather_all(settings, process=choke_on_jazz)}
     culture = results["Culture Notes"]
     assert culture.new == 2  # its two other entries are stored
-    assert culture.error is not None and culture.error.startswith("2 entries left out: ")
+    assert culture.error is not None
+    assert culture.error.startswith("2 entries left out (2 broke processing): ")
     assert "ValueError: cannot summarize this" in culture.error
+    assert f"digest sources show {culture.source_id}` lists them all" in culture.error
     assert sum(r.new for r in results.values()) == SAMPLE_ARTICLES - 2
     assert [name for name, r in results.items() if r.error] == ["Culture Notes"]
 
