@@ -63,19 +63,35 @@ class Column:
     cell: Callable[[dict[str, Any]], str]
     # Whether the cell is Rich markup (its data escaped); else it is shown as plain text.
     markup: bool = False
+    # On a terminal too narrow for the whole table, columns with a drop rank are left out,
+    # the highest first, until the rest fit uncut (0: always shown).
+    drop: int = 0
 
 
-def show(rows: Sequence[dict[str, Any]], columns: Sequence[Column], as_json: bool) -> None:
-    """Every list command prints through here: the rows as JSON, or a table of columns."""
-    if as_json:
-        print_json(list(rows))
-        return
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> Table:
     table = Table(*(c.header for c in columns))
     for row in rows:
         # Text, not markup: a subscriber may call themselves "[/b]" on the sign-up form.
         table.add_row(
             *(Text.from_markup(c.cell(row)) if c.markup else Text(c.cell(row)) for c in columns)
         )
+    return table
+
+
+def show(rows: Sequence[dict[str, Any]], columns: Sequence[Column], as_json: bool) -> None:
+    """Every list command prints through here: the rows as JSON, or a table of columns
+    (on a narrow terminal without the columns that can go, rather than cut cells)."""
+    if as_json:
+        print_json(list(rows))
+        return
+    shown = list(columns)
+    table = _table(rows, shown)
+    unbounded = console.options.update_width(10**5)
+    while console.measure(table, options=unbounded).maximum > console.width and any(
+        c.drop for c in shown
+    ):
+        shown.remove(max((c for c in shown if c.drop), key=lambda c: c.drop))
+        table = _table(rows, shown)
     console.print(table)
 
 

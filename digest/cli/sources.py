@@ -164,12 +164,12 @@ def _last_read(row: dict[str, Any]) -> str:
 SOURCE_COLUMNS = (
     Column("id", lambda r: str(r["id"])),
     Column("name", lambda r: r["name"]),
-    Column("url", lambda r: r["url"]),
-    Column("kind", lambda r: r["kind"] + (" (set)" if r["kind_origin"] == "set" else "")),
-    Column("topics", lambda r: ", ".join(r["topics"])),
+    Column("url", lambda r: r["url"], drop=5),
+    Column("kind", lambda r: r["kind"] + (" (set)" if r["kind_origin"] == "set" else ""), drop=2),
+    Column("topics", lambda r: ", ".join(r["topics"]), drop=3),
     Column("articles", lambda r: str(r["articles"])),
-    Column("last read", lambda r: _last_read(r)),
-    Column("last gathered", lambda r: when(r["last_ok_at"])),
+    Column("last read", lambda r: _last_read(r), drop=4),
+    Column("last gathered", lambda r: when(r["last_ok_at"]), drop=1),
     Column("state", _source_state, markup=True),
     Column(
         "error",
