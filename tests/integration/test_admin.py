@@ -647,3 +647,47 @@ def test_the_admin_opml_import_is_the_cli_one_with_folders_as_topics(client: Tes
         files={"file": ("feeds.opml", b"not xml", "text/x-opml")},
     )
     assert refused.status_code == 400 and "not an OPML file" in refused.text
+
+
+def test_the_admin_and_the_api_show_a_sources_kind_and_its_entries_left_out(
+    client: TestClient,
+) -> None:
+    from gather_pages import card_section_page
+    from web_site import serve_site
+
+    assert sign_in(client, token=TOKEN).status_code == 303
+    csrf = csrf_of(client.get("/admin/sources").text)
+    with serve_site() as site:
+        links = [(f"/2026/quay-story-number-{i}", f"Quay story number {i}") for i in range(5)]
+        page = site.add("/quays", card_section_page(links))  # its article links answer 404
+        added = client.post(
+            "/admin/sources", data={"csrf": csrf, "url": page, "check": "1", "kind": "section"}
+        )
+        assert added.status_code == 200, added.text
+        assert "is a section page (set by hand), with 5 article links" in added.text
+        gathered = client.post("/api/v1/gathers", json={}, headers=BEARER)
+        assert gathered.status_code == 200, gathered.text
+
+    (source,) = client.get("/api/v1/sources", headers=BEARER).json()["items"]
+    assert (source["kind"], source["kind_origin"]) == ("section", "set")
+    assert (source["entries"], source["stored"], source["left_out"]) == (5, 0, 5)
+    assert source["left_out_summary"] == "5 pages not read"
+    details = client.get(f"/api/v1/sources/{source['id']}", headers=BEARER).json()
+    assert [e["link"] for e in details["left_out_entries"]] == [site.base + h for h, _ in links]
+    assert all("404" in e["reason"] for e in details["left_out_entries"])
+
+    shown = client.get(f"/admin/sources/{source['id']}").text
+    assert "A section page, set by hand." in shown
+    assert "Last read: 5 entries, 0 stored, left out: 5 pages not read." in shown
+    assert shown.count("its page could not be read") == 5
+    listed = client.get("/admin/sources").text
+    assert "section (set)" in listed and "0 of 5 stored" in listed
+
+    found_again = client.patch(
+        f"/api/v1/sources/{source['id']}", json={"kind": "auto"}, headers=BEARER
+    )
+    assert found_again.status_code == 200 and found_again.json()["kind_origin"] == "auto"
+    refused = client.patch(
+        f"/api/v1/sources/{source['id']}", json={"kind": "podcast"}, headers=BEARER
+    )
+    assert refused.status_code == 422
