@@ -671,3 +671,30 @@ def test_the_quick_check_sees_a_database_behind_or_ahead(database_url: str) -> N
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
     state = schema.schema_state(database_url)
     assert (state.current, state.known, state.is_current) == ("0999", False, False)
+
+
+def test_0014_names_page_sources_articles_and_keeps_their_kind_as_found(database_url: str) -> None:
+    command.upgrade(schema.alembic_config(database_url), "0013")
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        for url, kind in (("https://a.example/story", "page"), ("https://b.example/feed", "feed")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sources (url, name, created_at, error_count, kind,"
+                    " full_text_mode, not_modified, paused)"
+                    " VALUES (:url, :url, :now, 0, :kind, 'auto', false, false)"
+                ),
+                {"url": url, "kind": kind, "now": datetime(2026, 12, 1)},
+            )
+    engine.dispose()
+
+    schema.upgrade(database_url)  # what `digest init` runs
+
+    with db.session_scope(database_url) as session:
+        rows = {
+            s.url: (s.kind, s.kind_origin, s.last_entries) for s in session.scalars(select(Source))
+        }
+    assert rows == {
+        "https://a.example/story": ("article", "found", None),
+        "https://b.example/feed": ("feed", "found", None),
+    }
