@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from digest.core.items import Candidate
-from digest.store.models import Article, Source, UTCDateTime
+from digest.store.models import Article, ForgottenArticle, Source, UTCDateTime
 
 CHUNK = 5000
 
@@ -36,26 +36,27 @@ def published_or_seen() -> ColumnElement[datetime]:
 
 
 def stored_links(session: Session, links: Sequence[str]) -> list[str]:
-    """Of these links (exact strings), those some article of any source has."""
+    """Of these links (exact strings), those some article of any source has, or had
+    before it was pruned (`ForgottenArticle`)."""
     found: list[str] = []
     for chunk in _chunks(links):
-        found += [
-            link
-            for link in session.scalars(select(Article.link).where(Article.link.in_(chunk)))
-            if link
-        ]
+        for column in (Article.link, ForgottenArticle.link):
+            found += [
+                link for link in session.scalars(select(column).where(column.in_(chunk))) if link
+            ]
     return found
 
 
 def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
-    """Of these entry keys, those the source has stored already."""
+    """Of these entry keys, those the source has stored already (or stored, and pruned)."""
     found: set[str] = set()
     for chunk in _chunks(keys):
-        found.update(
-            session.scalars(
-                select(Article.key).where(Article.source_id == source_id, Article.key.in_(chunk))
+        for model in (Article, ForgottenArticle):
+            found.update(
+                session.scalars(
+                    select(model.key).where(model.source_id == source_id, model.key.in_(chunk))
+                )
             )
-        )
     return found
 
 
