@@ -8,6 +8,7 @@ Every test runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -447,3 +448,44 @@ def test_a_database_at_0013_upgrades_and_prunes(database_url: str, tmp_path: Pat
     assert report.deliveries == {DeliveryStatus.SENT: 1}
     assert what_reports_show(settings)["editions"] == {1: {"sent": 1}}
     assert sends.send_listing(settings)["items"][0]["sent"] == 1
+
+
+def test_the_prune_command_shows_what_would_go_then_prunes(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+    from digest.config import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_BROKER_URL", raising=False)
+    env = {
+        "DIGEST_DATABASE_URL": ledger.settings.database_url,
+        "DIGEST_SECRET_KEY": ledger.settings.secret_key,
+        "DIGEST_PRUNE_BATCH_SIZE": "4",
+        "COLUMNS": "120",
+    }
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        dry = runner.invoke(app, ["prune", "--dry-run"], env=env)
+        assert dry.exit_code == 0, dry.output
+        assert "Would prune" in dry.stdout
+        rows = {
+            cells[0]: cells[1]
+            for line in dry.stdout.splitlines()
+            if len(cells := [c.strip() for c in line.split("│") if c.strip()]) == 3
+        }
+        assert rows["deliveries sent"] == "5" and rows["deliveries in all"] == "10"
+        assert "deliveries would be left: 11" in dry.stdout
+        assert len(ledger_ids(ledger.settings)) == 21  # nothing changed
+
+        done = runner.invoke(app, ["prune", "--json"], env=env)
+        assert done.exit_code == 0, done.output
+        report = json.loads(done.stdout)
+        assert report["deliveries_folded"] == 10 and report["deliveries_left"] == 11
+        assert report["batches"] >= 3
+        assert len(ledger_ids(ledger.settings)) == 11
+    finally:
+        get_settings.cache_clear()
