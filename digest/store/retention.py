@@ -3,9 +3,9 @@ past theirs forgotten (their keys kept), each a bounded batch in its own transac
 the counts of the folded deliveries, which the reports add to the ledger's.
 
 A batch of deliveries is a range of ids (`batch` rows of the ledger, by primary key):
-its settled rows planned before the cutoff are deleted with `DELETE ... RETURNING` and
-their counts written in the same transaction, so a row is counted in the ledger or in the
-tallies, never in both or neither, whoever writes to it meanwhile.
+its settled rows planned before the cutoff are counted and deleted in one transaction,
+so a row is counted in the ledger or in the tallies, never in both or neither, whoever
+writes to it meanwhile.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, select
+from sqlalchemy import ColumnElement, Date, cast, delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from digest.core.vocabulary import SETTLED, DeliveryStatus
@@ -26,6 +26,7 @@ from digest.store.models import (
     DeliveryTally,
     EditionArticle,
     ForgottenArticle,
+    UTCDateTime,
 )
 
 
@@ -51,60 +52,95 @@ def fold_deliveries(
     """Fold and delete the foldable deliveries among the `batch` next ids after `after_id`.
 
     Ids grow with the time a copy was planned, so a range whose rows were all planned
-    after the cutoff ends the walk (`done`)."""
-    rows = session.execute(
+    after the cutoff ends the walk (`done`). The counting is the database's: on
+    PostgreSQL one statement (a DELETE ... RETURNING whose rows an INSERT groups); on
+    SQLite an INSERT ... SELECT then the DELETE of the same rows, the first taking the
+    database's one write lock, so nobody changes them in between.
+    """
+    window = (
         select(Delivery.id, Delivery.created_at)
         .where(Delivery.id > after_id)
         .order_by(Delivery.id)
         .limit(batch)
-    ).all()
-    if not rows:
+        .subquery()
+    )
+    last_id, oldest = session.execute(
+        select(func.max(window.c.id), func.min(window.c.created_at))
+    ).one()
+    if last_id is None:
         return FoldedBatch(after_id, done=True)
-    last_id = rows[-1][0]
-    if all(created >= cutoff for _, created in rows):
+    if oldest >= cutoff:
         return FoldedBatch(last_id, done=True)
-    deleted = session.execute(
-        delete(Delivery)
-        .where(Delivery.id > after_id, Delivery.id <= last_id, foldable(cutoff))
-        .returning(
-            Delivery.send_id,
-            Delivery.edition_id,
-            Delivery.status,
-            Delivery.sent_at,
-            Delivery.claimed_at,
+    in_range = (Delivery.id > after_id) & (Delivery.id <= last_id) & foldable(cutoff)
+    columns = [
+        "send_id",
+        "edition_id",
+        "status",
+        "sent_on",
+        "count",
+        "first_claimed_at",
+        "last_sent_at",
+        "folded_at",
+    ]
+    stamp = literal(now, UTCDateTime())
+    if session.get_bind().dialect.name == "postgresql":
+        gone = (
+            delete(Delivery)
+            .where(in_range)
+            .returning(
+                Delivery.send_id,
+                Delivery.edition_id,
+                Delivery.status,
+                Delivery.sent_at,
+                Delivery.claimed_at,
+            )
+            .cte("gone")
         )
-        .execution_options(synchronize_session=False)
-    ).all()
-    tallies: dict[tuple[int, int, DeliveryStatus, date | None], dict[str, Any]] = {}
+        day = cast(gone.c.sent_at, Date)
+        grouped = select(
+            gone.c.send_id,
+            gone.c.edition_id,
+            gone.c.status,
+            day,
+            func.count(),
+            func.min(gone.c.claimed_at),
+            func.max(gone.c.sent_at),
+            stamp,
+        ).group_by(gone.c.send_id, gone.c.edition_id, gone.c.status, day)
+        statement = (
+            insert(DeliveryTally)
+            .from_select(columns, grouped)
+            .add_cte(gone)
+            .returning(DeliveryTally.status, DeliveryTally.count)
+        )
+        written = session.execute(statement).all()
+    else:
+        sent_on = func.date(Delivery.sent_at)  # 'YYYY-MM-DD', as SQLite keeps a Date
+        grouped = (
+            select(
+                Delivery.send_id,
+                Delivery.edition_id,
+                Delivery.status,
+                sent_on,
+                func.count(),
+                func.min(Delivery.claimed_at),
+                func.max(Delivery.sent_at),
+                stamp,
+            )
+            .where(in_range)
+            .group_by(Delivery.send_id, Delivery.edition_id, Delivery.status, sent_on)
+        )
+        written = session.execute(
+            insert(DeliveryTally)
+            .from_select(columns, grouped)
+            .returning(DeliveryTally.status, DeliveryTally.count)
+        ).all()
+        session.execute(
+            delete(Delivery).where(in_range).execution_options(synchronize_session=False)
+        )
     folded: dict[DeliveryStatus, int] = {}
-    for send_id, edition_id, status, sent_at, claimed_at in deleted:
-        status = DeliveryStatus(status)
-        folded[status] = folded.get(status, 0) + 1
-        day = sent_at.date() if sent_at is not None else None
-        tally = tallies.setdefault(
-            (send_id, edition_id, status, day),
-            {
-                "send_id": send_id,
-                "edition_id": edition_id,
-                "status": status,
-                "sent_on": day,
-                "count": 0,
-                "first_claimed_at": None,
-                "last_sent_at": None,
-                "folded_at": now,
-            },
-        )
-        tally["count"] += 1
-        if claimed_at is not None and (
-            tally["first_claimed_at"] is None or claimed_at < tally["first_claimed_at"]
-        ):
-            tally["first_claimed_at"] = claimed_at
-        if sent_at is not None and (
-            tally["last_sent_at"] is None or sent_at > tally["last_sent_at"]
-        ):
-            tally["last_sent_at"] = sent_at
-    if tallies:
-        session.execute(insert(DeliveryTally), list(tallies.values()))
+    for status, n in written:
+        folded[DeliveryStatus(status)] = folded.get(DeliveryStatus(status), 0) + int(n)
     return FoldedBatch(last_id, folded)
 
 
