@@ -78,27 +78,22 @@ def db_revision(
 
 def prune_rows(report: PruneReport) -> list[dict[str, object]]:
     """What a prune folded and deleted (or would), one row per kind of row."""
-    days_d = (
+    planned = (
         "kept for ever"
         if report.delivery_cutoff is None
-        else f"before {when(report.delivery_cutoff)}"
+        else f"planned before {when(report.delivery_cutoff)}"
+    )
+    seen = (
+        "kept for ever"
+        if report.article_cutoff is None
+        else f"first seen before {when(report.article_cutoff)}"
     )
     rows: list[dict[str, object]] = [
-        {"what": f"deliveries {status}", "rows": n, "older than": days_d}
+        {"what": f"deliveries {status}", "rows": n, "which": planned}
         for status, n in sorted(report.deliveries.items())
     ]
-    rows.append(
-        {"what": "deliveries in all", "rows": report.deliveries_folded, "older than": days_d}
-    )
-    rows.append(
-        {
-            "what": "articles in no edition",
-            "rows": report.articles,
-            "older than": "kept for ever"
-            if report.article_cutoff is None
-            else f"before {when(report.article_cutoff)}",
-        }
-    )
+    rows.append({"what": "deliveries in all", "rows": report.deliveries_folded, "which": planned})
+    rows.append({"what": "articles in no edition", "rows": report.articles, "which": seen})
     return rows
 
 
@@ -121,9 +116,9 @@ def prune(
         print_json(report.as_dict())
         return
     title = "Would prune" if dry_run else "Pruned"
-    table = Table("what", "rows", "older than", title=title)
+    table = Table("what", "rows", "which", title=title)
     for row in prune_rows(report):
-        table.add_row(Text(str(row["what"])), Text(str(row["rows"])), Text(str(row["older than"])))
+        table.add_row(Text(str(row["what"])), Text(str(row["rows"])), Text(str(row["which"])))
     console.print(table)
     left = "would be left" if dry_run else "left"
     console.print(
