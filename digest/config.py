@@ -151,6 +151,18 @@ class Settings(BaseSettings):
     claim_timeout: float = 600.0
     # Redis hands an unacknowledged task to another worker after this many seconds.
     visibility_timeout: float = 3600.0
+    # Retention (`digest prune`, `digest run`, beat once a day): settled deliveries planned
+    # more than this many days ago are folded into per-send, per-edition and per-day counts
+    # and deleted (0: kept for ever). A DSN for a pruned copy is refused; unsubscribe
+    # links carry the subscriber, not the copy, and keep working.
+    delivery_retention_days: int = Field(90, ge=0)
+    # Articles first seen more than this many days ago that no edition holds and that are
+    # not among the newest "Read also" reads are deleted, their keys and links kept so
+    # that a feed still listing them does not bring them back (0: kept for ever).
+    article_retention_days: int = Field(365, ge=0)
+    # Rows deleted per transaction while pruning: each batch is short, so a big prune
+    # never holds the database for long.
+    prune_batch_size: int = Field(5000, ge=1, le=100_000)
 
     # Sign-up: most sign-up forms one address (IP) may post, e.g. "5/minute", "20/hour".
     signup_rate: str = "5/minute"

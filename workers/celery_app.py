@@ -44,6 +44,9 @@ app.conf.update(
         "dispatch-due-every-minute": {"task": "digest.dispatch_due", "schedule": crontab()},
         # Re-queue what a lost queue or a dead worker left, and deferred copies now due.
         "sweep-every-minute": {"task": "digest.sweep", "schedule": crontab()},
+        # Deliveries and articles past their retention (digest.pipeline.retention), at a
+        # quiet hour; each batch is a short transaction of its own.
+        "prune-daily": {"task": "digest.prune", "schedule": crontab(minute=17, hour=3)},
     },
     timezone="UTC",
 )

@@ -38,6 +38,14 @@ def _close_transport(**_: object) -> None:
         _transport.close()
 
 
+@app.task(name="digest.prune")
+def prune() -> dict[str, object]:
+    """Deliveries and articles past their retention, folded and deleted in batches."""
+    from digest.pipeline.retention import prune as prune_job
+
+    return prune_job(settings).as_dict()
+
+
 @app.task(name="digest.gather_source")
 def gather_source(source_id: int) -> dict[str, Any]:
     with wiring.fetcher_for(settings) as fetcher:

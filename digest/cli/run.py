@@ -39,7 +39,10 @@ def run(
         Path, typer.Option("--preview", help="Where to write a preview.")
     ] = Path("outbox/preview.html"),
 ) -> None:
-    """The main job: create the database if needed, gather, send to whoever is due."""
+    """The main job: create the database if needed, gather, send to whoever is due, and
+    prune what is past its retention (`digest prune`)."""
+    from digest.pipeline.retention import prune
+
     settings = load_settings(migrate=True, templates=True)
     if samples:
         # The samples were published on fixed dates: the first digest reaches back to them.
@@ -48,6 +51,7 @@ def run(
         gathered = gather_sources(settings)
     kind = SendKind.NOW if samples else SendKind.DUE
     outcome = send_digests(settings, kind=kind, email=None, dry_run=False, wait=True)
+    pruned = prune(settings)
     result = pipeline.preview(settings, email=None)
     if result is not None:
         preview_path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +71,14 @@ def run(
         rows.append(("emails failed", Text(str(failed), style="red")))
     if outcome.plan.nothing_new:
         rows.append(("nothing new for", f"{outcome.plan.nothing_new} subscriber(s)"))
+    if pruned.deliveries_folded or pruned.articles:
+        rows.append(
+            (
+                "pruned",
+                f"{pruned.deliveries_folded} deliveries folded into counts, "
+                f"{pruned.articles} articles",
+            )
+        )
     if result is not None:
         rows.append(("preview", str(preview_path.resolve())))
     key_values("Digest run", rows)

@@ -117,7 +117,11 @@ def article_from_entry(entry: FeedEntry, source_id: int, now: datetime) -> Artic
 
 
 # (article id, source id) of a stored article
-Found = tuple[int, int]
+Found = tuple[int | None, int]  # None: the article was pruned since (its key and link kept)
+
+
+def _article(article_id: int | None) -> str:
+    return f"article {article_id}" if article_id is not None else "an article pruned since"
 
 
 def known_links(session: Session, links: Iterable[str]) -> dict[str, Found]:
@@ -131,13 +135,13 @@ def known_links(session: Session, links: Iterable[str]) -> dict[str, Found]:
     return found
 
 
-def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, int]:
+def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, int | None]:
     """Of ``keys``, those the source has stored already, with their article ids."""
     return articles.known_keys(session, source_id, keys)
 
 
-def stored_before(entry: FeedEntry, article_id: int, source_id: int) -> LeftOut:
-    reason = f"stored before as article {article_id}"
+def stored_before(entry: FeedEntry, article_id: int | None, source_id: int) -> LeftOut:
+    reason = f"stored before as {_article(article_id)}"
     return LeftOut(entry.title, entry.link, "stored", reason, article_id, source_id)
 
 
@@ -163,7 +167,7 @@ def split_new(
             if other == source_id:
                 left_out.append(stored_before(entry, article_id, source_id))
             else:
-                reason = f"the same link as article {article_id} of source {other}"
+                reason = f"the same link as {_article(article_id)} of source {other}"
                 left_out.append(
                     LeftOut(entry.title, entry.link, "duplicate", reason, article_id, other)
                 )
@@ -359,7 +363,7 @@ def _collect_section(
     fresh: list[str] = []
     for link in got.links:
         if (where := stored.get(same_article_key(link))) is not None:
-            reason = f"stored before as article {where[0]}"
+            reason = f"stored before as {_article(where[0])}"
             if where[1] != collected.state.id:
                 reason += f" of source {where[1]}"
             code = "stored" if where[1] == collected.state.id else "duplicate"

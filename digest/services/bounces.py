@@ -58,12 +58,13 @@ def count_bounces(
 
 
 def _find_delivery(session: Session, settings: Settings, dsn: Dsn) -> tuple[Delivery, str]:
+    signed: int | None = None
     if settings.bounce_address:
-        delivery_id = delivery_in_headers(
+        signed = delivery_in_headers(
             settings.bounce_address, settings.secret_key, list(dsn.addressed_to)
         )
-        if delivery_id is not None:
-            delivery = session.get(Delivery, delivery_id)
+        if signed is not None:
+            delivery = session.get(Delivery, signed)
             if delivery is not None:
                 return delivery, "return path"
     if dsn.original_message_id:
@@ -73,6 +74,20 @@ def _find_delivery(session: Session, settings: Settings, dsn: Dsn) -> tuple[Deli
             r.recipient.lower() == delivery.subscriber.email.lower() for r in dsn.recipients
         ):
             return delivery, "Message-ID"
+    if signed is not None:
+        # Signed by us, so the copy was ours: its row went with its subscriber or its
+        # edition, or was folded into counts past the retention (digest.pipeline.retention).
+        # Nothing is counted: the row that said whom it went to is no more.
+        kept = (
+            f"deliveries are kept {settings.delivery_retention_days} days "
+            "(DIGEST_DELIVERY_RETENTION_DAYS), then folded into counts"
+            if settings.delivery_retention_days
+            else "its subscriber or its edition was removed"
+        )
+        raise NotFound(
+            f"delivery {signed} of this DSN's return path is no longer kept: {kept}; "
+            "the bounce is not counted"
+        )
     raise NotFound(
         "no delivery found for this DSN: neither a signed return path "
         "(DIGEST_BOUNCE_ADDRESS) nor a Message-ID of ours sent to the address it reports on"

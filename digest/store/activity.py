@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from digest.core.vocabulary import DeliveryStatus
 from digest.store.models import Delivery, Subscriber
+from digest.store.retention import sent_per_day
 
 
 def _day(value: object) -> date | None:
@@ -35,8 +36,12 @@ def _per_day(session: Session, column: Any, since: datetime, *where: Any) -> dic
 
 
 def delivered_per_day(session: Session, since: datetime) -> dict[date, int]:
-    """Copies sent, by the day they were sent (UTC)."""
-    return _per_day(session, Delivery.sent_at, since, Delivery.status == DeliveryStatus.SENT)
+    """Copies sent, by the day they were sent (UTC): the ledger's and those folded into
+    counts (whose day is whole: the day of `since` counts from its start)."""
+    counts = _per_day(session, Delivery.sent_at, since, Delivery.status == DeliveryStatus.SENT)
+    for day, n in sent_per_day(session, since.date()).items():
+        counts[day] = counts.get(day, 0) + n
+    return counts
 
 
 def signups_per_day(session: Session, since: datetime) -> dict[date, int]:

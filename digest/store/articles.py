@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from digest.core.items import Candidate
-from digest.store.models import Article, Source, UTCDateTime
+from digest.store.models import Article, ForgottenArticle, Source, UTCDateTime
 
 CHUNK = 5000
 
@@ -35,10 +35,11 @@ def published_or_seen() -> ColumnElement[datetime]:
 # --- gathering ------------------------------------------------------------------------------
 
 
-def stored_links(session: Session, links: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Of these links (exact strings), those some article of any source has: each with
-    the id of its first such article and that article's source."""
-    found: dict[str, tuple[int, int]] = {}
+def stored_links(session: Session, links: Sequence[str]) -> dict[str, tuple[int | None, int]]:
+    """Of these links (exact strings), those some article of any source has, or had
+    before it was pruned (`ForgottenArticle`): each with the id of its first such article
+    (None: pruned) and that article's source."""
+    found: dict[str, tuple[int | None, int]] = {}
     for chunk in _chunks(links):
         rows = session.execute(
             select(Article.link, Article.id, Article.source_id)
@@ -48,13 +49,28 @@ def stored_links(session: Session, links: Sequence[str]) -> dict[str, tuple[int,
         for link, article_id, source_id in rows:
             if link:
                 found.setdefault(link, (article_id, source_id))
+        pruned = session.execute(
+            select(ForgottenArticle.link, ForgottenArticle.source_id).where(
+                ForgottenArticle.link.in_(chunk)
+            )
+        )
+        for link, source_id in pruned:
+            if link:
+                found.setdefault(link, (None, source_id))
     return found
 
 
-def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, int]:
-    """Of these entry keys, those the source has stored already, with their article ids."""
-    found: dict[str, int] = {}
+def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, int | None]:
+    """Of these entry keys, those the source has stored already, with their article ids
+    (None: stored, and pruned since)."""
+    found: dict[str, int | None] = {}
     for chunk in _chunks(keys):
+        pruned = session.scalars(
+            select(ForgottenArticle.key).where(
+                ForgottenArticle.source_id == source_id, ForgottenArticle.key.in_(chunk)
+            )
+        )
+        found.update(dict.fromkeys(pruned))
         rows = session.execute(
             select(Article.key, Article.id).where(
                 Article.source_id == source_id, Article.key.in_(chunk)

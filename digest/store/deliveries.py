@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from digest.core.vocabulary import DeliveryStatus, SubscriberStatus
 from digest.store.db import insert_ignore
-from digest.store.models import Delivery, Subscriber
+from digest.store.models import Delivery, DeliveryTally, Subscriber
+from digest.store.retention import tally_status_counts
 from digest.store.sends import active_send
 
 CHUNK = 1000
@@ -321,13 +322,16 @@ def delivery_page(
 
 
 def status_counts(session: Session, send_id: int) -> dict[DeliveryStatus, int]:
-    """How many deliveries of one send are in each state."""
+    """How many deliveries of one send are in each state (folded ones counted too)."""
     rows = session.execute(
         select(Delivery.status, func.count())
         .where(Delivery.send_id == send_id)
         .group_by(Delivery.status)
     )
-    return {DeliveryStatus(status): n for status, n in rows}
+    counts = {DeliveryStatus(status): n for status, n in rows}
+    for status, n in tally_status_counts(session, DeliveryTally.send_id == send_id).items():
+        counts[status] = counts.get(status, 0) + n
+    return counts
 
 
 def status_counts_of(

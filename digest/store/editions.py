@@ -11,7 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from digest.store.db import insert_ignore
-from digest.store.models import Delivery, Edition, EditionArticle
+from digest.store.models import Delivery, DeliveryTally, Edition, EditionArticle
+from digest.store.retention import tally_counts
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -76,14 +77,20 @@ def edition_page(session: Session, *, limit: int, offset: int = 0) -> tuple[int,
 
 
 def delivery_counts(session: Session, edition_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Each edition's deliveries counted by state (only the states it has)."""
+    """Each edition's deliveries counted by state (only the states it has): the ledger's
+    rows and the counts folded from pruned ones."""
     counts: dict[int, dict[str, int]] = {i: {} for i in edition_ids}
     for edition_id, status, n in session.execute(
         select(Delivery.edition_id, Delivery.status, func.count())
         .where(Delivery.edition_id.in_(edition_ids))
         .group_by(Delivery.edition_id, Delivery.status)
     ):
-        counts[edition_id][str(getattr(status, "value", status))] = n
+        key = str(getattr(status, "value", status))
+        counts[edition_id][key] = counts[edition_id].get(key, 0) + n
+    for edition_id, status, n in tally_counts(
+        session, DeliveryTally.edition_id, DeliveryTally.edition_id.in_(edition_ids)
+    ):
+        counts[edition_id][status.value] = counts[edition_id].get(status.value, 0) + n
     return counts
 
 

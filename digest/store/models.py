@@ -1,10 +1,11 @@
 """Database tables: sources, articles, subscribers and their topics, editions and their
-articles, sends and the delivery ledger; admin users, API tokens and outgoing webhooks."""
+articles, sends and the delivery ledger (and the counts of its pruned rows, and the keys
+of pruned articles); admin users, API tokens and outgoing webhooks."""
 
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -302,6 +303,52 @@ class Delivery(Base):
 
     edition: Mapped[Edition] = relationship()
     subscriber: Mapped[Subscriber] = relationship()
+
+
+class DeliveryTally(Base):
+    """Settled deliveries past DIGEST_DELIVERY_RETENTION_DAYS, folded into counts.
+
+    One row per (send, edition, state, day sent) of one pruning batch: the reports add
+    these counts to those of the ledger's rows, so a send's, an edition's and a day's
+    totals stay what they were. `sent_on` is the UTC day of `sent_at` (None: never sent);
+    `first_claimed_at` and `last_sent_at` keep a send's span. Errors and addresses are
+    not kept: only the counts.
+    """
+
+    __tablename__ = "delivery_tallies"
+    __table_args__ = (
+        Index("ix_delivery_tallies_send_id", "send_id"),
+        Index("ix_delivery_tallies_edition_id", "edition_id"),
+        Index("ix_delivery_tallies_sent_on", "sent_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    status: Mapped[DeliveryStatus] = mapped_column(_enum_column(DeliveryStatus))
+    sent_on: Mapped[date | None]
+    count: Mapped[int]
+    first_claimed_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    folded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ForgottenArticle(Base):
+    """What is left of an article pruned past DIGEST_ARTICLE_RETENTION_DAYS: its key in
+    its source and its link, so that a feed or a page still listing it does not bring it
+    back as new."""
+
+    __tablename__ = "forgotten_articles"
+    __table_args__ = (
+        UniqueConstraint("source_id", "key"),
+        Index("ix_forgotten_articles_link", "link"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(2000))
+    link: Mapped[str | None] = mapped_column(String(2000))
+    forgotten_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TransactionalMail(Base):

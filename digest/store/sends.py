@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from digest.core.budget import ErrorBudget
 from digest.core.vocabulary import DeliveryStatus, SendKind, SendStatus
-from digest.store.models import Delivery, Send
+from digest.store.models import Delivery, DeliveryTally, Send
+from digest.store.retention import tally_counts, tally_spans
 
 
 def active_send() -> ColumnElement[bool]:
@@ -106,22 +107,29 @@ def sends_by_id(session: Session, send_ids: Sequence[int]) -> list[Send]:
 def copy_counts(
     session: Session, send_ids: Sequence[int], statuses: Sequence[str]
 ) -> dict[int, dict[str, int]]:
-    """Each send's copies by status value (every one of `statuses` present, 0 if none)."""
+    """Each send's copies by status value (every one of `statuses` present, 0 if none),
+    the ledger's rows and the counts folded from pruned ones."""
     counts: dict[int, dict[str, int]] = {i: dict.fromkeys(statuses, 0) for i in send_ids}
     for send_id, status, n in session.execute(
         select(Delivery.send_id, Delivery.status, func.count())
         .where(Delivery.send_id.in_(list(send_ids)))
         .group_by(Delivery.send_id, Delivery.status)
     ):
-        counts[send_id][str(getattr(status, "value", status))] = n
+        key = str(getattr(status, "value", status))
+        counts[send_id][key] = counts[send_id].get(key, 0) + n
+    for send_id, status, n in tally_counts(
+        session, DeliveryTally.send_id, DeliveryTally.send_id.in_(list(send_ids))
+    ):
+        counts[send_id][status.value] = counts[send_id].get(status.value, 0) + n
     return counts
 
 
 def sent_spans(
     session: Session, send_ids: Sequence[int]
 ) -> dict[int, tuple[datetime | None, datetime | None]]:
-    """From the first claim to the last acceptance of each send's sent copies."""
-    return {
+    """From the first claim to the last acceptance of each send's sent copies (those in
+    the ledger and those folded into counts)."""
+    spans = {
         send_id: (first, last)
         for send_id, first, last in session.execute(
             select(Delivery.send_id, func.min(Delivery.claimed_at), func.max(Delivery.sent_at))
@@ -129,6 +137,13 @@ def sent_spans(
             .group_by(Delivery.send_id)
         )
     }
+    for send_id, (first, last) in tally_spans(session, send_ids).items():
+        kept_first, kept_last = spans.get(send_id, (None, None))
+        spans[send_id] = (
+            min((t for t in (first, kept_first) if t is not None), default=None),
+            max((t for t in (last, kept_last) if t is not None), default=None),
+        )
+    return spans
 
 
 def error_counts(session: Session, send_id: int, *, limit: int) -> list[Any]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest.core.vocabulary import DeliveryStatus
 from digest.store.models import Article, Delivery, Source, Subscriber, WebhookEvent
+from digest.store.retention import tally_status_counts
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,14 @@ def metrics_snapshot(session: Session, now: datetime) -> MetricsSnapshot:
         select(func.count()).where(Subscriber.created_at >= now - timedelta(days=1))
     )
     signups = session.scalar(select(func.count()).select_from(Subscriber))
+    deliveries = _counts(session, Delivery.status)
+    for status, n in tally_status_counts(session).items():  # pruned rows, folded
+        deliveries[status] = deliveries.get(status, 0) + n
     return MetricsSnapshot(
         sources=sources,
         articles_per_source=_counts(session, Article.source_id),
         source_names={i: n for i, n in session.execute(select(Source.id, Source.name))},
-        deliveries=_counts(session, Delivery.status),
+        deliveries=deliveries,
         subscribers=_counts(session, Subscriber.status),
         sent_last_minute=int(sent_last_minute or 0),
         signups_day=int(signups_day or 0),

@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from digest.core.vocabulary import WebhookEventStatus
 from digest.store.db import insert_ignore
-from digest.store.models import Delivery, Subscriber, Webhook, WebhookAttempt, WebhookEvent
+from digest.store.models import (
+    Delivery,
+    DeliveryTally,
+    Subscriber,
+    Webhook,
+    WebhookAttempt,
+    WebhookEvent,
+)
+from digest.store.retention import tally_status_counts
 
 
 def all_webhooks(session: Session) -> list[Webhook]:
@@ -71,8 +79,8 @@ def sends_of(session: Session, delivery_ids: Sequence[int]) -> set[int]:
 
 
 def copy_counts(session: Session, send_id: int) -> dict[str, int]:
-    """A send's copies by status value."""
-    return {
+    """A send's copies by status value (folded ones counted too)."""
+    counts = {
         str(getattr(s, "value", s)): n
         for s, n in session.execute(
             select(Delivery.status, func.count())
@@ -80,6 +88,9 @@ def copy_counts(session: Session, send_id: int) -> dict[str, int]:
             .group_by(Delivery.status)
         )
     }
+    for status, n in tally_status_counts(session, DeliveryTally.send_id == send_id).items():
+        counts[status.value] = counts.get(status.value, 0) + n
+    return counts
 
 
 def _claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:

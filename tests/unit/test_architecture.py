@@ -47,9 +47,15 @@ def test_beat_schedule_enqueues_registered_tasks_at_the_promised_rates() -> None
     app.loader.import_default_modules()  # what a worker does at start: loads workers.tasks
     schedule = app.conf.beat_schedule
     tasks = {entry["task"]: entry["schedule"] for entry in schedule.values()}
-    assert set(tasks) == {"digest.gather_all", "digest.dispatch_due", "digest.sweep"}
+    assert set(tasks) == {
+        "digest.gather_all",
+        "digest.dispatch_due",
+        "digest.sweep",
+        "digest.prune",
+    }
     assert set(tasks) <= set(app.tasks)
     assert tasks["digest.gather_all"] == crontab(minute="*/15")
     assert tasks["digest.dispatch_due"] == crontab()
     assert tasks["digest.sweep"] == crontab()
+    assert tasks["digest.prune"] == crontab(minute=17, hour=3)  # once a day
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
