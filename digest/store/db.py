@@ -153,11 +153,17 @@ def check_connection(url: str) -> None:
         raise connection_error(url, exc) from None
 
 
+@lru_cache(maxsize=8)
+def _sessions(engine: Engine) -> sessionmaker[Session]:
+    # One factory per engine: each sessionmaker makes a Session subclass, and setting up
+    # its events cost more than a gather's query of a source's keys.
+    return sessionmaker(engine, expire_on_commit=False)
+
+
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    factory = sessionmaker(get_engine(url), expire_on_commit=False)
-    session = factory()
+    session = _sessions(get_engine(url))()
     try:
         yield session
         session.commit()
