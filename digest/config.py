@@ -77,6 +77,10 @@ def database_url_problem(url: str) -> str | None:
     return None
 
 
+# "5/minute", "20 per hour": a form `limits.parse` reads, told without importing it.
+_PLAIN_RATE = re.compile(r"[1-9][0-9]{0,8} ?(?:/|per) ?(?:second|minute|hour|day)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
@@ -269,6 +273,8 @@ class Settings(BaseSettings):
     @field_validator("signup_rate", "admin_login_rate")
     @classmethod
     def _check_signup_rate(cls, value: str) -> str:
+        if _PLAIN_RATE.fullmatch(value):  # the common form, without loading `limits`
+            return value
         from limits import parse
 
         try:

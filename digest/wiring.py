@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from digest.config import Settings
 from digest.core.retry import RetryPolicy
 from digest.errors import ConfigError
-from digest.render.edition import Mailing
 
 if TYPE_CHECKING:
     import httpx
@@ -20,10 +19,14 @@ if TYPE_CHECKING:
     from digest.mail.dkim import Signer
     from digest.mail.outgoing import Finisher
     from digest.mail.transports import Transport
+    from digest.render.edition import Mailing
 
 
 def mailing(settings: Settings) -> Mailing:
     """What the list says about itself around the articles."""
+    # Loaded here: Jinja2 and the renderer cost a command that renders nothing.
+    from digest.render.edition import Mailing
+
     return Mailing(
         language=settings.language,
         sender=settings.from_address,

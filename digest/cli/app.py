@@ -21,7 +21,6 @@ from digest import wiring
 from digest.cli.output import Column, print_error_lines, show, warn
 from digest.config import Settings, get_settings
 from digest.errors import DigestError
-from digest.render.edition import check_templates
 from digest.runtime import dispatch
 from digest.services import database
 from digest.services.transaction import run as in_transaction
@@ -60,6 +59,8 @@ def load_settings(*, migrate: bool = False, templates: bool = False) -> Settings
     for warning in settings.warnings():
         warn(warning)
     if templates:
+        from digest.render.edition import check_templates  # Jinja2: only when rendering
+
         check_templates(settings.templates_dir, wiring.mailing(settings))
     database.prepare(settings, migrate=migrate)
     return settings

@@ -12,7 +12,6 @@ from digest.cli.app import JsonOption, load_settings, make_dispatcher, subscribe
 from digest.cli.output import Column, console, key_values, print_json, progress_bar, show, when
 from digest.config import Settings
 from digest.core.vocabulary import Frequency
-from digest.pipeline.transactional import queue_confirmations
 from digest.runtime import dispatch
 from digest.services.subscribers import new_subscriber, remove_subscriber
 from digest.services.transaction import run as in_transaction
@@ -142,6 +141,8 @@ def subscribers_import(
 
 
 def _send_confirmations(settings: Settings, subscriber_ids: Sequence[int]) -> int:
+    from digest.pipeline.transactional import queue_confirmations  # the mail's renderer
+
     mail_ids = queue_confirmations(settings, subscriber_ids)
     dispatcher = make_dispatcher(settings)
     with progress_bar() as on_progress:

@@ -4,9 +4,11 @@ URLs separated by spaces, each with `rate=` limits and a `pool=` of connections.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from limits import RateLimitItem, parse_many
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 from digest.core.redact import mask_url
 
@@ -76,6 +78,8 @@ def parse_servers(value: str) -> list[ServerSpec]:
             )
         rates: list[RateLimitItem] = []
         for rate in options.get("rate", []):
+            from limits import parse_many  # only for a rate: settings load without it
+
             try:
                 rates += parse_many(rate)
             except ValueError:

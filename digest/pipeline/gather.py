@@ -45,7 +45,7 @@ from digest.gather.fetch import retry_after_time
 from digest.gather.urls import host_of, link_variants, same_article_key
 from digest.services.sources import default_source_name
 from digest.store import articles, gathering
-from digest.store.db import Session, get_engine, session_scope
+from digest.store.db import Session, commit_without_sync, get_engine, session_scope
 from digest.store.models import Article, Source
 
 # Turns a feed entry into the article row to store; raising leaves that entry out.
@@ -617,6 +617,7 @@ def _gather_share(
     """One forked process's share: its results go back through the queue, then None."""
     # The parent's pooled connections must not be used, nor closed, from here.
     get_engine(settings.database_url).dispose(close=False)
+    commit_without_sync(settings.database_url)
     try:
         _gather_threads(settings, states, now, process, None, lambda r: results.put(asdict(r)))
     finally:

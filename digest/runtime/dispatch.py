@@ -18,9 +18,9 @@ from digest import pipeline, wiring
 from digest.config import Settings
 from digest.core.vocabulary import DeliveryStatus, SendKind
 from digest.errors import DigestError
-from digest.mail import Transport
 
 if TYPE_CHECKING:  # loaded by the test send itself: it brings the address checks
+    from digest.mail import Transport
     from digest.pipeline.testsend import TestSend
 
 

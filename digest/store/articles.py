@@ -8,13 +8,14 @@ bound parameters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, insert, inspect, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from digest.core.items import Candidate
 from digest.store.models import Article, ForgottenArticle, Source, UTCDateTime
@@ -35,6 +36,18 @@ def published_or_seen() -> ColumnElement[datetime]:
 # --- gathering ------------------------------------------------------------------------------
 
 
+def _among(
+    session: Session, column: QueryableAttribute[Any], values: Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN values`. On SQLite the values go as one JSON array that `json_each`
+    unpacks, instead of one bound parameter each: a gather asks about some 800 forms of
+    a feed's links per source, and binding each cost more than the search itself."""
+    if session.get_bind().dialect.name == "sqlite":
+        each = func.json_each(json.dumps(list(values))).table_valued("value")
+        return column.in_(select(each.c.value))
+    return column.in_(values)
+
+
 def stored_links(session: Session, links: Sequence[str]) -> dict[str, tuple[int | None, int]]:
     """Of these links (exact strings), those some article of any source has, or had
     before it was pruned (`ForgottenArticle`): each with the id of its first such article
@@ -43,7 +56,7 @@ def stored_links(session: Session, links: Sequence[str]) -> dict[str, tuple[int 
     for chunk in _chunks(links):
         rows = session.execute(
             select(Article.link, Article.id, Article.source_id)
-            .where(Article.link.in_(chunk))
+            .where(_among(session, Article.link, chunk))
             .order_by(Article.id)
         )
         for link, article_id, source_id in rows:
@@ -51,7 +64,7 @@ def stored_links(session: Session, links: Sequence[str]) -> dict[str, tuple[int 
                 found.setdefault(link, (article_id, source_id))
         pruned = session.execute(
             select(ForgottenArticle.link, ForgottenArticle.source_id).where(
-                ForgottenArticle.link.in_(chunk)
+                _among(session, ForgottenArticle.link, chunk)
             )
         )
         for link, source_id in pruned:
@@ -67,22 +80,30 @@ def known_keys(session: Session, source_id: int, keys: Sequence[str]) -> dict[st
     for chunk in _chunks(keys):
         pruned = session.scalars(
             select(ForgottenArticle.key).where(
-                ForgottenArticle.source_id == source_id, ForgottenArticle.key.in_(chunk)
+                ForgottenArticle.source_id == source_id,
+                _among(session, ForgottenArticle.key, chunk),
             )
         )
         found.update(dict.fromkeys(pruned))
         rows = session.execute(
             select(Article.key, Article.id).where(
-                Article.source_id == source_id, Article.key.in_(chunk)
+                Article.source_id == source_id, _among(session, Article.key, chunk)
             )
         )
         found.update({key: article_id for key, article_id in rows})
     return found
 
 
+_COLUMNS = frozenset(attribute.key for attribute in inspect(Article).column_attrs)
+
+
 def add_articles(session: Session, articles: Iterable[Article]) -> None:
-    """Add new article rows (written when the session flushes)."""
-    session.add_all(articles)
+    """Insert new article rows now, in one ORM bulk INSERT: each row's column defaults
+    apply as in a flush, without a unit of work tracking every row (the rows made for a
+    source are not kept in the session)."""
+    rows = [{k: v for k, v in vars(a).items() if k in _COLUMNS} for a in articles]
+    if rows:
+        session.execute(insert(Article), rows)
 
 
 # --- editions -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -49,3 +50,32 @@ def test_a_forked_child_opens_its_own_connections(migrated_database_url: str) ->
     with db.session_scope(url) as session:
         names = list(session.scalars(select(Source.name)))
     assert (names.count("parent"), names.count("child")) == (ROUNDS, ROUNDS)
+
+
+def _synchronous(url: str) -> int:
+    with db.session_scope(url) as session:
+        return int(session.execute(text("PRAGMA synchronous")).scalar_one())
+
+
+def _gathering_child(url: str, other: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]  # a bare generic
+    db.commit_without_sync(url)
+    queue.put((_synchronous(url), _synchronous(other)))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is a POSIX call")
+def test_a_gathering_process_alone_commits_without_waiting_for_the_disk(tmp_path: Path) -> None:
+    from digest.store import schema
+
+    url, other = (f"sqlite:///{tmp_path / name}" for name in ("gather.db", "other.db"))
+    for each in (url, other):
+        schema.upgrade(each)
+    assert _synchronous(url) == 2  # FULL: every commit waits for the disk
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_gathering_child, args=(url, other, queue))
+    child.start()
+    in_child = queue.get(timeout=60)
+    child.join(60)
+    assert in_child == (1, 2)  # NORMAL there for the gathered database only
+    assert _synchronous(url) == 2  # the parent's connections are as they were
