@@ -169,7 +169,7 @@ def read(
         return SourceRead(SECTION, url, links=links, **cache)
     if kind == ARTICLE:
         page = parse_article_page(html, url=fetched.url)
-        site = site_name(page_tree(html), fetched.url)
+        site = site_name(page_tree(html), page.link or fetched.url)
         return SourceRead(ARTICLE, url, site, [page], **cache)
     article_error = None
     entry: FeedEntry | None = None
@@ -182,7 +182,7 @@ def read(
         address = entry.link if entry and entry.link else fetched.url
         verdict = page_kind(tree, address, len(links), entry.content_html if entry else None)
         if verdict.kind == ARTICLE and entry is not None:
-            site = site_name(tree, fetched.url)
+            site = site_name(tree, address)
             return SourceRead(ARTICLE, url, site, [entry], reason=verdict.reason, **cache)
     else:  # a feed before: it may have moved, it is no page
         probe = False

@@ -108,8 +108,9 @@ def read_meta(tree: lxml.html.HtmlElement, url: str) -> PageMeta:
 
 def site_name(tree: lxml.html.HtmlElement, url: str) -> str:
     """The name of the site a page is on: its ``og:site_name`` (or ``application-name``),
-    else its host without ``www.``: what a page source is named after, never its first
-    article's headline."""
+    else the host of ``url`` (the page's own address, canonical where it names one)
+    without ``www.``: what a page source is named after, never its first article's
+    headline."""
     return read_meta(tree, url).site_names[0].removeprefix("www.")[:200]
 
 
