@@ -50,18 +50,28 @@ app.add_typer(db_app, name="db")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def load_settings(*, migrate: bool = False, templates: bool = False) -> Settings:
+def load_settings(
+    *,
+    migrate: bool = False,
+    templates: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> Settings:
     """The settings, with their warnings printed; the schema created or upgraded with
     `migrate` (init and run), else checked: an old schema asks for `digest init`. With
     `templates` (the commands that start something), a broken template is named here
-    rather than when a digest is sent."""
+    rather than when a digest is sent. `say` is told each step before it is taken (a
+    server that takes seconds to listen says what it is doing meanwhile)."""
     settings = get_settings()
     for warning in settings.warnings():
         warn(warning)
     if templates:
         from digest.render.edition import check_templates  # Jinja2: only when rendering
 
+        if say:
+            say(f"checking the templates ({settings.templates_dir or 'installed'})")
         check_templates(settings.templates_dir, wiring.mailing(settings))
+    if say:
+        say("checking the database schema" + (" and upgrading it" if migrate else ""))
     database.prepare(settings, migrate=migrate)
     return settings
 

@@ -4,6 +4,7 @@ run, a test copy) and `digest sends` (list, show, resume, cancel)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -128,6 +129,8 @@ def send(
         )
         if outcome.status is None and plan.delivery_ids:
             console.print(f"Queued {len(plan.delivery_ids)} message(s) on the workers.")
+        elif outcome.status is not None and plan.send_id:
+            console.print(tally_line(outcome.status), markup=False, highlight=False)
         say_deferred(settings, outcome)
         if plan.already_failed:
             console.print(
@@ -154,6 +157,20 @@ def check_signing(settings: Settings) -> None:
     """A bad DKIM key stops the send before anything is planned."""
 
     wiring.signer(settings)
+
+
+# The outcomes a send's summary line counts, in this order (README: exit status).
+TALLIED = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.DEFERRED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.BOUNCED,
+)
+
+
+def tally_line(status: Mapping[DeliveryStatus, int]) -> str:
+    """One line of the send's outcome: "3 sent, 0 deferred, 0 failed, 2 bounced"."""
+    return ", ".join(f"{status.get(s, 0)} {s.value}" for s in TALLIED) + "."
 
 
 def say_deferred(settings: Settings, outcome: dispatch.SendOutcome) -> None:

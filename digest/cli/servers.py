@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.app import app, load_settings
+from digest.cli.output import err
 from digest.config import get_settings
 from digest.errors import InvalidInput
 
@@ -25,10 +26,16 @@ def serve(
     from digest.runtime.secret_key import refuse_default_key
     from digest.web import create_app
 
-    settings = load_settings(templates=True)
+    def say(step: str) -> None:
+        err.print(f"digest serve: {step}…", markup=False, highlight=False)
+
+    settings = load_settings(templates=True, say=say)
     refuse_default_key(settings, listen_host=host)
     configure(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    say("loading the web app")
+    app = create_app(settings)
+    say(f"opening http://{host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_config=None)
 
 
 def _exec_celery(args: list[str]) -> None:

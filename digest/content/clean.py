@@ -22,6 +22,7 @@ __all__ = [
     "is_boilerplate_sentence",
     "sanitize_html",
     "strip_boilerplate",
+    "without_boilerplate",
 ]
 
 # --- sanitize_html -------------------------------------------------------------------------
@@ -271,6 +272,11 @@ _BOILERPLATE_SENTENCE = re.compile(
             # prompts: share, subscribe, follow, send us your photos, download the app
             r"\b(?:share|send|email) (?:this|us your)\b|\bsubscribe\b|\bsign up\b|"
             r"\bnewsletter\b|\bfollow us\b|\bdownload (?:our|the) app\b|"
+            r"\bshare (?:your|with us)\b.{0,40}\b(?:photos?|videos?|pictures?|stor(?:y|ies)|"
+            r"experiences?|views?|thoughts|tips?)\b|\bsend us\b|"
+            r"teilen sie (?:ihre|uns)|partagez (?:vos|avec nous)|envoyez-nous|suivez-nous|"
+            r"inscrivez-vous|abonnez-vous|comparte (?:tus|con nosotros)|envíanos|síguenos|"
+            r"suscríbete|"
             r"\b(?:click|tap) here\b|\bsend (?:us )?your (?:photos|videos|pictures|tips|stories)|"
             r"\bhave you got a story\b|\bget in touch\b.{0,40}\b(?:story|tip)|"
             r"abonnieren sie|newsletter|folgen sie uns|schicken sie uns|teilen sie (?:diesen|den)|"
@@ -403,12 +409,23 @@ def is_boilerplate_sentence(sentence: str) -> bool:
     return _BOILERPLATE_SEARCH.search(sentence.strip().casefold())
 
 
+def without_boilerplate(sentences: list[str]) -> list[str]:
+    """*sentences* but the boilerplate ones, and a question put to the reader just before
+    one ("Are you in the storm? Share your photos with us"): the call's lead-in."""
+    flags = [is_boilerplate_sentence(s) for s in sentences]
+    return [
+        s
+        for i, s in enumerate(sentences)
+        if not flags[i]
+        and not (i + 1 < len(flags) and flags[i + 1] and s.rstrip().endswith(("?", "？", "؟")))
+    ]
+
+
 def _without_clutter(line: str) -> str:
     """*line* without its consent notices, prompts, bylines and credits ("" if all)."""
     if not is_boilerplate_sentence(line):
         return line
-    pieces = _ROUGH_SENTENCE.split(line)
-    return " ".join(p for p in pieces if not is_boilerplate_sentence(p))
+    return " ".join(without_boilerplate(_ROUGH_SENTENCE.split(line)))
 
 
 # What a line's key leaves out at its ends: whitespace and these marks.

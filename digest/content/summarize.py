@@ -14,7 +14,7 @@ import unicodedata
 
 from sentencex import segment
 
-from digest.content.clean import is_boilerplate_sentence, strip_boilerplate
+from digest.content.clean import strip_boilerplate, without_boilerplate
 
 __all__ = ["split_sentences", "summarize", "word_count"]
 
@@ -188,13 +188,9 @@ def summarize(
     if not text or not text.strip() or max_sentences <= 0:
         return ""
     known = [k for k in (_key(title or ""), _key(dek or "")) if k]
-    sentences = [
-        s
-        for s in split_sentences(
-            text if from_body else strip_boilerplate(text, title=title), language
-        )
-        if not is_boilerplate_sentence(s)
-    ]
+    sentences = without_boilerplate(
+        split_sentences(text if from_body else strip_boilerplate(text, title=title), language)
+    )
     start = next(
         (i for i, s in enumerate(sentences) if _is_prose(s) and not _repeats(s, known)), None
     )

@@ -58,5 +58,11 @@ def choose_items(candidates: Sequence[Candidate], limit: int) -> tuple[list[int]
     return shown, [c.id for c in ranked if c.id not in chosen]
 
 
-def content_key(article_ids: Iterable[int]) -> str:
-    return hashlib.sha256(",".join(map(str, sorted(article_ids))).encode()).hexdigest()
+def content_key(article_ids: Iterable[int], sources: Iterable[int] | None = None) -> str:
+    """The key of an edition: its articles and, for readers of some topics only, the
+    sources its "Read also" and "Latest" are drawn from (None: every source, the key it
+    always had)."""
+    text = ",".join(map(str, sorted(article_ids)))
+    if sources is not None:
+        text += "|sources:" + ",".join(map(str, sorted(sources)))
+    return hashlib.sha256(text.encode()).hexdigest()

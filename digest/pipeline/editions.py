@@ -10,7 +10,7 @@ ones, so the archive lists them and nobody gets them again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from digest import wiring
@@ -70,9 +70,13 @@ def edition_content(
     now: datetime,
     *,
     more_url: str | None = None,
+    sources: Collection[int] | None = None,
 ) -> DigestContent:
     """The digest for these articles: the chosen ones with summaries and "Read also" from
-    earlier articles, "Latest", and how many were left out."""
+    earlier articles, "Latest", and how many were left out.
+
+    "Read also" and "Latest" are drawn from `sources` only, the sources of the readers'
+    topics (None: every source, for readers who chose no topic)."""
     shown_ids, left_out = digest_order(session, article_ids, settings)
     by_id = stored.articles_by_id(session, shown_ids)
     articles = [by_id[i] for i in shown_ids]
@@ -80,7 +84,7 @@ def edition_content(
 
     # Never another item of this email; those left out of it are fair game (earlier ones).
     pool_rows = stored.related_pool(
-        session, leaving_out=shown, limit=RELATED_POOL, lead_chars=LEAD_CHARS
+        session, leaving_out=shown, limit=RELATED_POOL, lead_chars=LEAD_CHARS, sources=sources
     )
     targets = [
         Doc(
@@ -99,17 +103,17 @@ def edition_content(
     related = related_for_all(targets, archive, k=READ_ALSO)
     pool = {r.id: r for r in pool_rows}
 
-    sources = stored.source_names(session)
+    names = stored.source_names(session)
     items = tuple(
         DigestItem(
             title=a.title,
             url=a.link,
-            source=sources.get(a.source_id, ""),
+            source=names.get(a.source_id, ""),
             published=a.published_at,
             author=a.author,
             summary=_summary(a, settings),
             read_also=tuple(
-                Link(pool[r].title, pool[r].link, sources.get(pool[r].source_id))
+                Link(pool[r].title, pool[r].link, names.get(pool[r].source_id))
                 for r in related.get(a.id, [])
             ),
             language=a.language,
@@ -121,9 +125,13 @@ def edition_content(
     # Dated articles only (an undated one is as likely a page about the site), and none
     # dated far ahead (a wrong date would keep an article at the top for ever).
     latest = tuple(
-        Link(title, link, sources.get(source_id))
+        Link(title, link, names.get(source_id))
         for title, link, source_id in stored.latest(
-            session, leaving_out=shown | linked, until=now + FUTURE_SLACK, limit=LATEST
+            session,
+            leaving_out=shown | linked,
+            until=now + FUTURE_SLACK,
+            limit=LATEST,
+            sources=sources,
         )
     )
     return DigestContent(
@@ -145,14 +153,20 @@ def archive_url(settings: Settings, edition_id: int) -> str | None:
 
 
 def get_or_create_edition(
-    session: Session, article_ids: Sequence[int], settings: Settings, now: datetime
+    session: Session,
+    article_ids: Sequence[int],
+    settings: Settings,
+    now: datetime,
+    *,
+    sources: Collection[int] | None = None,
 ) -> Edition:
-    """One edition per distinct set of articles; rendered here, once, for all who get it.
+    """One edition per distinct set of articles and readers' sources (`sources`: those of
+    their topics, None for every source); rendered here, once, for all who get it.
 
     The row is written first, so that its id gives the archive link of "and N more", and
     filled in with the rendered digest in the same transaction.
     """
-    key = content_key(article_ids)
+    key = content_key(article_ids, sources)
     edition = editions.edition_by_key(session, key)
     if edition is not None:
         return edition
@@ -161,7 +175,12 @@ def get_or_create_edition(
     edition = editions.add_edition(session, key, now)
     if not edition.html:
         content = edition_content(
-            session, article_ids, settings, now, more_url=archive_url(settings, edition.id)
+            session,
+            article_ids,
+            settings,
+            now,
+            more_url=archive_url(settings, edition.id),
+            sources=sources,
         )
         rendered = render_edition(content, settings.templates_dir, mailing=wiring.mailing(settings))
         editions.fill_edition(session, edition, rendered.subject, rendered.html, rendered.text)

@@ -88,15 +88,18 @@ def new_articles(
     subscribers: Sequence[Subscriber],
     settings: Settings,
     now: datetime,
+    *,
+    allowed: dict[int, frozenset[int] | None] | None = None,
 ) -> dict[int, tuple[int, ...]]:
     """For each subscriber, the ids of the articles they have not had yet (last stored
     first); the edition chooses which of them it shows (digest.pipeline.editions).
 
     A first digest reaches back `first_digest_days` by publication date (by when an undated
     article was first seen). Subscribers with the same sources and the same high-water mark
-    share one query.
+    share one query. `allowed` is `allowed_sources` of them when the caller has it.
     """
-    allowed = allowed_sources(session, [sub.id for sub in subscribers])
+    if allowed is None:
+        allowed = allowed_sources(session, [sub.id for sub in subscribers])
     groups: dict[tuple[frozenset[int] | None, int], list[int]] = defaultdict(list)
     for sub in subscribers:
         groups[(allowed[sub.id], sub.last_article_id)].append(sub.id)
@@ -115,6 +118,16 @@ def new_articles(
         for member in members:
             result[member] = ids
     return result
+
+
+def _by_scope(
+    members: Sequence[int], allowed: dict[int, frozenset[int] | None]
+) -> dict[frozenset[int] | None, list[int]]:
+    """These subscribers by the sources of their topics (None: every source)."""
+    groups: dict[frozenset[int] | None, list[int]] = defaultdict(list)
+    for member in members:
+        groups[allowed.get(member)].append(member)
+    return groups
 
 
 def recipients(session: Session, *, email: str | None) -> list[Subscriber]:
@@ -201,7 +214,8 @@ def plan_send(
     kind = SendKind(kind)
     now = now or utcnow()
     plan = SendPlan(send_id=None)
-    editions: dict[tuple[int, ...], tuple[int, str]] = {}  # articles -> edition id, subject
+    # (articles, readers' sources) -> edition id, subject
+    editions: dict[tuple[tuple[int, ...], frozenset[int] | None], tuple[int, str]] = {}
     with session_scope(settings.database_url) as session:
         chunks: Iterable[list[Subscriber]] = (
             [recipients(session, email=email)]
@@ -234,7 +248,7 @@ def _plan_chunk(
     settings: Settings,
     chunk: Sequence[Subscriber],
     plan: SendPlan,
-    editions: dict[tuple[int, ...], tuple[int, str]],
+    editions: dict[tuple[tuple[int, ...], frozenset[int] | None], tuple[int, str]],
     kind: SendKind,
     now: datetime,
     dry_run: bool,
@@ -242,19 +256,28 @@ def _plan_chunk(
     subscribers = {s.id: s for s in chunk}
     infos = [schedule_info(s) for s in chunk]
     due = [subscribers[i.subscriber_id] for i in due_recipients(infos, kind, now)]
-    new = new_articles(session, due, settings, now)
+    allowed = allowed_sources(session, [s.id for s in due])
+    new = new_articles(session, due, settings, now, allowed=allowed)
     unsettled = unsettled_deliveries(session, chunk[0].id, chunk[-1].id)
     decision = decide(infos, unsettled, new, now, kind=kind, claim_timeout=settings.claim_timeout)
     plan.nothing_new += len(decision.nothing_new)
     plan.in_flight += len(decision.in_flight)
     plan.taken_over += len(decision.takeovers)
+    # Readers of the same articles whose topics differ get editions of their own: "Read
+    # also" and "Latest" come from their sources only.
+    copies = [
+        (ids, scope, scoped)
+        for ids, members in decision.copies.items()
+        for scope, scoped in _by_scope(members, allowed).items()
+    ]
     if dry_run:
-        for ids, members in decision.copies.items():
-            if ids not in editions:
-                editions[ids] = (0, render_subject(session, ids, settings, now))
+        for ids, scope, members in copies:
+            if (ids, scope) not in editions:
+                editions[ids, scope] = (0, render_subject(session, ids, settings, now))
+            subject = editions[ids, scope][1]
             plan.planned += len(members)
             plan.copies += [
-                PlannedCopy(m, subscribers[m].email, editions[ids][1], len(ids)) for m in members
+                PlannedCopy(m, subscribers[m].email, subject, len(ids)) for m in members
             ]
         return
     if kind is SendKind.DUE and decision.nothing_new:
@@ -266,12 +289,12 @@ def _plan_chunk(
     taken = [t.delivery_id for t in decision.takeovers]
     if taken:
         deliveries.move_to_send(session, taken, plan.send_id)
-    for ids, members in decision.copies.items():
-        if ids not in editions:
-            edition = get_or_create_edition(session, ids, settings, now)
-            editions[ids] = (edition.id, edition.subject)
+    for ids, scope, members in copies:
+        if (ids, scope) not in editions:
+            edition = get_or_create_edition(session, ids, settings, now, sources=scope)
+            editions[ids, scope] = (edition.id, edition.subject)
             plan.editions.add(edition.id)
-        edition_id, subject = editions[ids]
+        edition_id, subject = editions[ids, scope]
         existing = deliveries.add_copies(session, edition_id, members, plan.send_id, now)
         # A subscriber whose row was not inserted already has a copy of this edition: say
         # which kind (sent, failed, or being sent by a send planned at the same moment).

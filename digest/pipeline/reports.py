@@ -11,7 +11,7 @@ from digest.config import Settings
 from digest.core.links import subscriber_links
 from digest.core.vocabulary import DeliveryStatus, utcnow
 from digest.pipeline.editions import edition_content
-from digest.pipeline.plan import new_articles
+from digest.pipeline.plan import allowed_sources, new_articles
 from digest.render.edition import personalize, render_edition
 from digest.services.subscribers import find_subscriber
 from digest.store import articles as store_articles
@@ -60,17 +60,18 @@ def preview(
     with session_scope(settings.database_url) as session:
         if email is not None:
             sub = find_subscriber(session, email)
-            ids = new_articles(session, [sub], settings, now)[sub.id]
-            name, subscriber_id = sub.name, sub.id
+            allowed = allowed_sources(session, [sub.id])
+            ids = new_articles(session, [sub], settings, now, allowed=allowed)[sub.id]
+            name, subscriber_id, sources = sub.name, sub.id, allowed[sub.id]
         else:
             # The newest by publication (or first sight): not by id, which follows the order
             # in which the sources' fetches happened to finish.
             ids = tuple(store_articles.newest_ids(session, settings.max_articles))
-            name, subscriber_id = None, 0
+            name, subscriber_id, sources = None, 0, None
         if not ids:
             return None
         rendered = render_edition(
-            edition_content(session, ids, settings, now),
+            edition_content(session, ids, settings, now, sources=sources),
             settings.templates_dir,
             mailing=wiring.mailing(settings),
         )

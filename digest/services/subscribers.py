@@ -31,6 +31,7 @@ from digest.core.schedule import (
     check_schedule,
     day_of_month_text,
 )
+from digest.core.topics import normalize_topics
 from digest.core.vocabulary import SUPPRESSED, Frequency, MailKind, SubscriberStatus, utcnow
 from digest.errors import AlreadyExists, FieldErrors, InvalidField, InvalidInput, NotFound
 from digest.services import webhooks
@@ -358,7 +359,14 @@ def change_subscriber(
         if values.get("name") is not None:
             sub.name = clean_name(values["name"])
         if values.get("topics") is not None:
-            sub.topics = topics_named(session, checked_topics(list(values["topics"])))
+            topics = checked_topics(list(values["topics"]))
+            # As when adding one: a topic no source has is refused, but those they hold.
+            held = set(sub.topic_names)
+            fresh = [t for t in normalize_topics(topics) if t not in held]
+            problem = unknown_topics_problem(session, fresh)
+            if problem:
+                raise InvalidField("topics", problem)
+            sub.topics = topics_named(session, topics)
         status = check_status(values.get("status"))
         if status is not None and status != sub.status:
             if status == SubscriberStatus.UNSUBSCRIBED:

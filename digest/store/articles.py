@@ -144,10 +144,15 @@ class PoolArticle:
 
 
 def related_pool(
-    session: Session, *, leaving_out: Collection[int], limit: int, lead_chars: int
+    session: Session,
+    *,
+    leaving_out: Collection[int],
+    limit: int,
+    lead_chars: int,
+    sources: Collection[int] | None = None,
 ) -> list[PoolArticle]:
-    """The `limit` newest articles with a link, but those `leaving_out`, with the first
-    `lead_chars` of their text."""
+    """The `limit` newest articles with a link, of these sources (None: any), but those
+    `leaving_out`, with the first `lead_chars` of their text."""
     query = (
         select(
             Article.id,
@@ -164,6 +169,8 @@ def related_pool(
     )
     if leaving_out:
         query = query.where(Article.id.not_in(leaving_out))
+    if sources is not None:
+        query = query.where(Article.source_id.in_(list(sources)))
     return [
         PoolArticle(row[0], row[1], row[2] or "", row[3], row[4], row[5], row[6])
         for row in session.execute(query)
@@ -171,11 +178,17 @@ def related_pool(
 
 
 def latest(
-    session: Session, *, leaving_out: Collection[int], until: datetime, limit: int
+    session: Session,
+    *,
+    leaving_out: Collection[int],
+    until: datetime,
+    limit: int,
+    sources: Collection[int] | None = None,
 ) -> list[tuple[str, str, int]]:
-    """The `limit` latest dated articles with a link, published up to `until`, but those
-    `leaving_out`: (title, link, source id), newest first."""
-    rows = session.execute(
+    """The `limit` latest dated articles with a link, of these sources (None: any),
+    published up to `until`, but those `leaving_out`: (title, link, source id), newest
+    first."""
+    query = (
         select(Article.title, Article.link, Article.source_id)
         .where(
             Article.published_at.is_not(None),
@@ -186,6 +199,9 @@ def latest(
         .order_by(Article.published_at.desc(), Article.id.desc())
         .limit(limit)
     )
+    if sources is not None:
+        query = query.where(Article.source_id.in_(list(sources)))
+    rows = session.execute(query)
     return [(title, link, source_id) for title, link, source_id in rows if link is not None]
 
 

@@ -11,7 +11,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from digest.store.db import insert_ignore
-from digest.store.models import Delivery, DeliveryTally, Edition, EditionArticle
+from digest.store.models import (
+    Article,
+    Delivery,
+    DeliveryTally,
+    Edition,
+    EditionArticle,
+    Topic,
+    source_topics,
+)
 from digest.store.retention import tally_counts
 
 
@@ -92,6 +100,27 @@ def delivery_counts(session: Session, edition_ids: list[int]) -> dict[int, dict[
     ):
         counts[edition_id][status.value] = counts[edition_id].get(status.value, 0) + n
     return counts
+
+
+def edition_topics(session: Session, edition_ids: list[int]) -> dict[int, tuple[list[str], bool]]:
+    """Each edition's topics, those of its articles' sources, in alphabetical order, and
+    whether it also holds articles of a source without a topic."""
+    found: dict[int, set[str]] = {i: set() for i in edition_ids}
+    untopiced: set[int] = set()
+    rows = session.execute(
+        select(EditionArticle.edition_id, Topic.name)
+        .join(Article, Article.id == EditionArticle.article_id)
+        .outerjoin(source_topics, source_topics.c.source_id == Article.source_id)
+        .outerjoin(Topic, Topic.id == source_topics.c.topic_id)
+        .where(EditionArticle.edition_id.in_(edition_ids))
+        .distinct()
+    )
+    for edition_id, name in rows:
+        if name is None:
+            untopiced.add(edition_id)
+        else:
+            found[edition_id].add(name)
+    return {i: (sorted(found[i]), i in untopiced) for i in edition_ids}
 
 
 def edition_by_id(session: Session, edition_id: int) -> Edition | None:

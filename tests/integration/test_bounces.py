@@ -431,3 +431,15 @@ def test_a_cancelled_send_sends_nothing_more(deployment: Deployment) -> None:
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_the_summary_line_of_a_send_counts_the_bounced_copies(deployment: Deployment) -> None:
+    # A bounce is the address's fault, not the send's: the exit status stays 0 (README),
+    # and the summary line says how many bounced next to sent, deferred and failed.
+    d = deployment
+    d.subscribe("ana@harwick.example", "dora@closed.example")
+    d.sink.replies["dora@closed.example"] = ["550 5.1.1 mailbox closed"]
+    result = d.digest("send", "--now")
+    assert result.returncode == 0, result.stderr
+    assert "1 sent, 0 deferred, 0 failed, 1 bounced." in result.stdout
+    assert "1 message(s) bounced" in result.stderr

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default
@@ -155,7 +156,13 @@ def test_only_init_and_run_migrate_the_others_ask_for_init(
         result = run(*args, **env)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert "run `digest init`" in result.stderr and "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) <= 2, result.stderr  # one line, wrapped
+        # One line, wrapped, after the steps `serve` announces.
+        error = [
+            line
+            for line in result.stderr.strip().splitlines()
+            if not line.startswith("digest serve: ")
+        ]
+        assert len(error) <= 2, result.stderr
     assert run("init").returncode == 0
     listed = run("sources", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
@@ -205,3 +212,42 @@ def test_a_command_under_a_profiler_still_writes_its_profile(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     functions = {name for _, _, name in pstats.Stats(str(profile)).stats}  # type: ignore[attr-defined]  # Stats.stats is not in the stubs
     assert "sources_list" in functions
+
+
+def test_serve_says_what_it_does_before_it_listens(database_url: str, tmp_path: Path) -> None:
+    # The template and schema checks take seconds on a slow machine: each is announced.
+    import httpx
+    from smtp_sink import free_port
+
+    upgrade(database_url)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env.update(PYTHONPATH=str(ROOT), DIGEST_DATABASE_URL=database_url, DIGEST_SECRET_KEY="s")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    steps = [line for line in stderr.splitlines() if line.startswith("digest serve: ")]
+    assert [s.split(" (")[0].rstrip("…") for s in steps] == [
+        "digest serve: checking the templates",
+        "digest serve: checking the database schema",
+        "digest serve: loading the web app",
+        f"digest serve: opening http://127.0.0.1:{port}",
+    ]

@@ -292,3 +292,30 @@ def test_a_topic_no_source_has_is_refused_naming_the_topics_there_are(db_url: st
     )
     with session_scope(db_url) as session:
         assert add_subscriber(session, "ann@example.org", topics=["SHIPS"]).topic_names == ["ships"]
+
+
+def test_changing_to_a_topic_no_source_has_is_refused_and_held_ones_are_kept(
+    db_url: str, tmp_path: object
+) -> None:
+    # The admin's and the API's change of a subscriber refuse what `subscribers add` does;
+    # a topic the subscriber already holds (made with --new-topic) stays choosable.
+    from digest.config import Settings
+    from digest.errors import InvalidField
+    from digest.services.sources import add_source
+    from digest.services.subscribers import change_subscriber
+
+    settings = Settings(database_url=db_url, secret_key="test-secret")
+    with session_scope(db_url) as session:
+        add_source(session, "https://harbour.example.org/feed", topics=["harbour", "ships"])
+        ann = add_subscriber(session, "ann@example.org", topics=["lighthouses"], new_topics=True)
+        ann_id = ann.id
+    with pytest.raises(InvalidField) as caught:
+        change_subscriber(settings, ann_id, {"topics": ["harbour", "World"]})
+    assert caught.value.field == "topics"
+    assert str(caught.value) == (
+        "topics: no source has the topic 'world'; the topics are: harbour, ships"
+    )
+    with session_scope(db_url) as session:
+        assert find_subscriber(session, "ann@example.org").topic_names == ["lighthouses"]
+    changed = change_subscriber(settings, ann_id, {"topics": ["Ships", "lighthouses"]})
+    assert changed["topics"] == ["lighthouses", "ships"]

@@ -319,3 +319,50 @@ class TestSummariesInOtherScripts:
             "เวลา 10.00 น. นายสมชาย ใจดี เปิดงาน",
             "ประชาชนมาร่วมงานจำนวนมากที่ลานหน้าเทศบาล",
         ]
+
+
+@pytest.mark.parametrize(
+    ("language", "prompt", "lead"),
+    [
+        (
+            "en",
+            "Are you caught in the snow sweeping across the valley? Please share your photos "
+            "and videos with us at Reader Desk, but stay safe.",
+            "Heavy snow closed the valley road on Tuesday, and the council sent ploughs out "
+            "before dawn.",
+        ),
+        (
+            "en",
+            "Follow us for updates through the night. Sign up for our newsletter to get the "
+            "morning briefing.",
+            "Heavy snow closed the valley road on Tuesday, and the council sent ploughs out "
+            "before dawn.",
+        ),
+        (
+            "de",
+            "Sind Sie auch vom Schnee betroffen? Teilen Sie Ihre Fotos mit uns.",
+            "Starker Schneefall hat am Dienstag die Talstraße gesperrt, die Räumdienste "
+            "fuhren schon vor dem Morgengrauen aus.",
+        ),
+        (
+            "fr",
+            "Vous êtes bloqué par la neige ? Partagez vos photos et vidéos avec la rédaction.",
+            "De fortes chutes de neige ont fermé la route de la vallée mardi, et la mairie "
+            "a envoyé les chasse-neige avant l'aube.",
+        ),
+        (
+            "es",
+            "¿Estás atrapado por la nieve? Comparte tus fotos y videos con nuestra redacción.",
+            "Una fuerte nevada cerró el martes la carretera del valle, y el ayuntamiento "
+            "envió las quitanieves antes del amanecer.",
+        ),
+    ],
+)
+def test_a_call_to_share_or_follow_never_opens_a_summary(
+    language: str, prompt: str, lead: str
+) -> None:
+    # The call to action and the question leading into it are the page's, not the story's.
+    text = f"{prompt}\n\n{lead} More snow is expected tonight."
+    for from_body in (False, True):
+        summary = summarize(text, language=language, max_sentences=1, from_body=from_body)
+        assert summary == lead

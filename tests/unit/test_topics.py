@@ -23,6 +23,7 @@ from digest.services.subscribers import add_subscriber
 from digest.store import db, schema
 from digest.store.models import (
     Article,
+    Delivery,
     Edition,
     EditionArticle,
     Source,
@@ -188,3 +189,78 @@ def test_removing_a_source_drops_its_links_and_edition_rows_not_the_edition(
         # The topics stay, for the sources and subscribers still using them.
         assert session.scalar(select(func.count()).select_from(Topic)) == 3
         assert session.scalar(select(func.count()).select_from(EditionArticle)) == 3
+
+
+STRIKE = (
+    "Train drivers at Norland Railways will strike for 48 hours next week after talks on "
+    "rosters and overtime pay collapsed, the drivers' union said on Monday."
+)
+
+
+def test_read_also_and_latest_come_from_the_readers_topics(url: str, settings: Settings) -> None:
+    """A reader of `world` gets "Read also" and "Latest" of world's sources only; a reader
+    of no topic, of every source. Both get the same new article, in editions of their own."""
+    now = utcnow()
+    with db.session_scope(url) as session:
+        sources = {
+            name: add_source(session, f"https://{name}.example.org/feed", name=name, topics=topics)
+            for name, topics in {
+                "world": ["world"],
+                "city": ["city"],
+                "tech": ["tech"],
+                "plain": [],
+            }.items()
+        }
+
+        def add(source: str, key: str, days: float, body: str = "") -> None:
+            session.add(
+                Article(
+                    source_id=sources[source].id,
+                    key=key,
+                    link=f"https://{source}.example.org/{key}",
+                    title=key.replace("-", " ").capitalize(),
+                    summary=body[:80],
+                    body_text=body,
+                    published_at=now - timedelta(days=days),
+                    first_seen_at=now - timedelta(days=days),
+                )
+            )
+            session.flush()
+
+        # Older than a first digest reaches back: never new, only "Read also" or "Latest".
+        add("world", "world-drivers-vote-to-strike", 10, STRIKE)
+        add("world", "world-summit-ends", 11)
+        add("city", "city-drivers-strike-warning", 9, STRIKE.replace("Monday", "Sunday"))
+        add("city", "city-council-meets", 9)
+        add("tech", "tech-phone-launch", 8)
+        add("plain", "plain-about-page", 8)
+        add("world", "world-rail-strike-next-week", 0.1, STRIKE.replace("Monday", "Tuesday"))
+    world = subscribe(url, "world@example.org", ["world"])
+    everyone = subscribe(url, "all@example.org", [])
+
+    plan = pipeline.plan_send(settings, kind="now")
+    assert plan.planned == 2
+    with db.session_scope(url) as session:
+        html = {
+            d.subscriber_id: d.edition.html
+            for d in session.scalars(select(Delivery).where(Delivery.send_id == plan.send_id))
+        }
+    assert set(html) == {world, everyone}
+    assert html[world] != html[everyone]
+    for title in ("World drivers vote to strike", "World summit ends"):
+        assert title in html[world] and title in html[everyone]
+    for title in (
+        "City drivers strike warning",
+        "City council meets",
+        "Tech phone launch",
+        "Plain about page",
+    ):
+        assert title not in html[world]
+    assert "City drivers strike warning" in html[everyone]  # "Read also" of any source
+    assert "Tech phone launch" in html[everyone]  # and "Latest" of any source
+
+    # The preview of the world reader says the same.
+    previewed = pipeline.preview(settings, email="world@example.org")
+    assert previewed is not None
+    assert "World summit ends" in previewed[1]
+    assert "City" not in previewed[1] and "Tech phone" not in previewed[1]

@@ -137,3 +137,44 @@ def test_settings_warn_about_defaults_that_are_wrong_in_public() -> None:
     public = Settings(base_url="http://news.example.org")
     assert [w.split(" ")[0] for w in public.warnings()] == ["DIGEST_SECRET_KEY", "DIGEST_BASE_URL"]
     assert Settings(base_url="https://news.example.org", secret_key="s3cret").warnings() == []
+
+
+def test_the_archive_says_which_topics_each_edition_holds(
+    settings: Settings, client: TestClient
+) -> None:
+    # Two editions of one day share their subject; the list tells them apart by topic.
+    from datetime import UTC, datetime
+
+    from digest.pipeline.editions import get_or_create_edition
+    from digest.store.models import Article
+
+    now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    with db.session_scope(settings.database_url) as session:
+        world = add_source(session, "https://world.example.org/feed", topics=["world"])
+        city = add_source(session, "https://city.example.org/feed", topics=["city", "culture"])
+        plain = add_source(session, "https://plain.example.org/feed")
+        ids = {}
+        for source, key in ((world, "w"), (city, "c"), (plain, "p")):
+            article = Article(
+                source_id=source.id,
+                key=key,
+                link=f"https://example.org/{key}",
+                title="Harbour reopens",
+                summary="",
+                published_at=now,
+                first_seen_at=now,
+            )
+            session.add(article)
+            session.flush()
+            ids[key] = article.id
+        one = get_or_create_edition(session, [ids["w"]], settings, now)
+        two = get_or_create_edition(session, [ids["c"], ids["p"]], settings, now)
+        assert one.subject == two.subject
+        one_id, two_id = one.id, two.id
+    page = client.get("/archive")
+    assert page.status_code == 200
+    entries = page.text.split("<li>")[1:]
+    by_id = {i: next(e for e in entries if f'href="/archive/{i}"' in e) for i in (one_id, two_id)}
+    assert "topics: world" in by_id[one_id] and "city" not in by_id[one_id]
+    assert "topics: city, culture, and sources without a topic" in by_id[two_id]
+    assert "world" not in by_id[two_id]
