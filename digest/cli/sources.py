@@ -120,11 +120,8 @@ def sources_set(
     )
     state = "paused" if found["paused"] else "gathered"
     topics = ", ".join(found["topics"]) or "no topics"
-    kind_said = "found at the next read" if found["kind_origin"] == "auto" else found["kind"]
-    if found["kind_origin"] == "set":
-        kind_said += " (set by hand)"
     console.print(
-        f"Source #{found['id']} {escape(found['name'])}: {state}, {kind_said}, full text "
+        f"Source #{found['id']} {escape(found['name'])}: {state}, {_kind_said(found)}, full text "
         f"{found['full_text']}, {escape(topics)}"
     )
 
@@ -147,6 +144,13 @@ def _source_state(row: dict[str, Any]) -> str:
     if row["not_modified"]:
         return "not modified"
     return ""
+
+
+def _kind_said(row: dict[str, Any]) -> str:
+    """``section (set by hand)``, ``feed``, or ``found at the next read``."""
+    if row["kind_origin"] == "auto":
+        return "found at the next read"
+    return row["kind"] + (" (set by hand)" if row["kind_origin"] == "set" else "")
 
 
 def _last_read(row: dict[str, Any]) -> str:
@@ -214,9 +218,7 @@ def sources_show(
     if as_json:
         print_json(row)
         return
-    kind = row["kind"] + {"set": " (set by hand)", "auto": " (found at the next read)"}.get(
-        row["kind_origin"], ""
-    )
+    kind = _kind_said(row)
     key_values(
         f"Source #{row['id']} {row['name']}",
         [
@@ -224,7 +226,7 @@ def sources_show(
             ("kind", kind + (f": {row['kind_reason']}" if row["kind_reason"] else "")),
             ("topics", ", ".join(row["topics"]) or "none"),
             ("articles", str(row["articles"])),
-            ("last gathered", when(row["last_ok_at"]) or "never"),
+            ("last gathered", when(row["last_ok_at"])),
             ("last read", _last_read(row) or "not read yet"),
             ("error", row["last_error"] or ""),
         ],

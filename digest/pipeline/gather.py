@@ -185,11 +185,6 @@ class Stored:
     left_out: list[LeftOut] = field(default_factory=list)  # with why, stored before or not
     articles: list[Article] = field(default_factory=list)  # made, not yet added
 
-    @property
-    def failed(self) -> list[LeftOut]:
-        """The entries processing refused or broke on."""
-        return [e for e in self.left_out if e.code in ("error", "sanitizer")]
-
 
 def make_articles(
     entries: Sequence[FeedEntry],
